@@ -1,0 +1,105 @@
+// `cli train`: HCLT + EM (+ prune/grow rounds) on the embedded digits or an IDX file.
+import { access } from 'node:fs/promises';
+import { splitTrainValid } from '../../data/split.ts';
+import { loadDataset } from '../../data/load.ts';
+import { createNodeEngine, ENGINE_KINDS, type EngineKind } from '../../engines/create-node.ts';
+import { PRUNE_CRITERIA, type PruneCriterion } from '../../circuit/prune.ts';
+import { datasetBpd, DEFAULT_TRAIN_CONFIG, Trainer, type TrainConfig } from '../../training/trainer.ts';
+import { UserError } from '../../util/errors.ts';
+import { nonNegative, nonNegativeInt, positiveInt, pruneFraction, stepSize, validFraction, type FlagTable, type ParsedFlags } from '../args.ts';
+import { writeModel } from '../model-files.ts';
+import { createReporter, fmt } from '../output.ts';
+
+const d = DEFAULT_TRAIN_CONFIG;
+export const trainFlags: FlagTable = {
+  train: { type: 'string', default: 'embedded', help: '"embedded" or an IDX images file (raw or .gz)' },
+  test: { type: 'string', help: 'IDX images file to report test bpd on' },
+  'valid-frac': { type: 'number', default: 0.1, check: validFraction, help: 'fraction of the training data held out for validation' },
+  k: { type: 'int', default: d.K, check: positiveInt, help: 'latent states per variable' },
+  epochs: { type: 'int', default: d.epochs, check: nonNegativeInt, help: 'EM epochs on the initial HCLT' },
+  batch: { type: 'int', default: d.batch, check: positiveInt, help: 'mini-batch size' },
+  step: { type: 'number', default: d.step, check: stepSize, help: 'mini-batch EM step size' },
+  pseudocount: { type: 'number', default: d.pseudocount, check: nonNegative, help: 'EM pseudocount' },
+  'full-batch': { type: 'bool', help: 'full-batch EM (one update per epoch, step 1)' },
+  seed: { type: 'int', default: d.seed, help: 'random seed (same seed, same run)' },
+  engine: { type: 'string', default: 'cpu', choices: ENGINE_KINDS, help: 'cpu or gpu' },
+  threads: { type: 'int', default: 2, check: positiveInt, help: 'CPU engine threads' },
+  rounds: { type: 'int', default: d.rounds, check: nonNegativeInt, help: 'prune -> grow -> EM rounds' },
+  prune: { type: 'number', default: d.prune, check: pruneFraction, help: 'fraction of sum edges pruned per round' },
+  criterion: { type: 'string', default: d.criterion, choices: PRUNE_CRITERIA, help: 'pruning criterion' },
+  sigma: { type: 'number', default: d.sigma, check: nonNegative, help: 'growth noise on log-weights' },
+  'round-epochs': { type: 'int', check: nonNegativeInt, help: 'EM epochs after each prune + grow (default: --epochs)' },
+  patience: { type: 'int', default: d.patience, check: positiveInt, help: 'rounds without validation improvement before stopping' },
+  out: { type: 'string', help: 'save the final model (.spc, or .jpc for Juice.jl)' },
+  json: { type: 'bool', help: 'one JSON object per line' },
+};
+
+export function trainConfigFromFlags(f: ParsedFlags): TrainConfig {
+  return {
+    K: f.k as number,
+    seed: f.seed as number,
+    epochs: f.epochs as number,
+    batch: f.batch as number,
+    step: f.step as number,
+    pseudocount: f.pseudocount as number,
+    fullBatch: Boolean(f['full-batch']),
+    rounds: f.rounds as number,
+    prune: f.prune as number,
+    criterion: f.criterion as PruneCriterion,
+    sigma: f.sigma as number,
+    roundEpochs: (f['round-epochs'] as number | undefined) ?? (f.epochs as number),
+    patience: f.patience as number,
+  };
+}
+
+export async function mustExist(path: string, flag: string): Promise<void> {
+  try {
+    await access(path);
+  } catch {
+    throw new UserError(`${flag} ${path}: no such file`);
+  }
+}
+
+export async function trainCommand(f: ParsedFlags): Promise<void> {
+  const config = trainConfigFromFlags(f);
+  const trainSpec = f.train as string;
+  const testPath = f.test as string | undefined;
+  if (trainSpec !== 'embedded') await mustExist(trainSpec, '--train');
+  if (testPath) await mustExist(testPath, '--test');
+  const out = createReporter(Boolean(f.json));
+  const t0 = performance.now();
+  const all = await loadDataset(trainSpec);
+  const test = testPath ? await loadDataset(testPath) : null;
+  if (test && (test.numVars !== all.numVars || test.numValues !== all.numValues)) {
+    throw new UserError(`--test ${testPath} has ${test.rows}x${test.cols} images, but the training data has ${all.rows}x${all.cols}`);
+  }
+  const { train, valid } = splitTrainValid(all, f['valid-frac'] as number, config.seed);
+  const engine = await createNodeEngine(f.engine as EngineKind, { threads: f.threads as number });
+  try {
+    if (!out.json) process.stdout.write(`training on ${train.count} images (${valid?.count ?? 0} validation), ${engine.adapter}\n`);
+    const trainer = await Trainer.create(config, engine, train, valid);
+    await trainer.run(
+      (e) => {
+        if (e.event === 'epoch') {
+          out.event(e as unknown as Record<string, unknown>, `round ${e.round} epoch ${e.epoch}: train ${fmt(e.train_bpd)} bpd, valid ${fmt(e.valid_bpd)} bpd, ${e.seconds.toFixed(1)} s (${Math.round(e.samples_per_s)} samples/s), ${e.edges} edges`);
+        } else if (e.event === 'prune') {
+          out.event(e as unknown as Record<string, unknown>, `prune (${e.criterion}): removed ${e.removed_edges} edges, log-likelihood drop ${fmt(e.measured_ll_drop)} nats (bound ${e.bound_ll_drop === null ? 'vacuous' : fmt(e.bound_ll_drop)}), ${e.edges} edges left`);
+        } else {
+          out.event(e as unknown as Record<string, unknown>, `grow: K=${e.k}, ${e.edges} edges, ${e.params} parameters`);
+        }
+      },
+      (done, total) => out.progress('epoch', done, total),
+    );
+    const validBpd = valid ? await datasetBpd(engine, valid) : null;
+    const testBpd = test ? await datasetBpd(engine, test) : null;
+    if (f.out) {
+      await writeModel(f.out as string, await trainer.snapshot(), { config, train: train.name, valid_bpd: validBpd, test_bpd: testBpd });
+    }
+    const done: Record<string, unknown> = { event: 'done' };
+    if (testBpd !== null) done.test_bpd = testBpd;
+    Object.assign(done, { valid_bpd: validBpd, edges: trainer.edges, params: trainer.params, seconds: (performance.now() - t0) / 1000 });
+    out.event(done, `done: ${testBpd !== null ? `test ${fmt(testBpd)} bpd, ` : ''}valid ${fmt(validBpd)} bpd, ${trainer.edges} edges, ${trainer.params} parameters, ${(done.seconds as number).toFixed(1)} s${f.out ? `, saved ${f.out}` : ''}`);
+  } finally {
+    engine.dispose();
+  }
+}

@@ -1,0 +1,267 @@
+// The CPU engine's kernels: forward (log-likelihoods) and backward (flows) over one shard of a batch,
+// region by region on the compiled circuit. Pure TypeScript (no DOM, no Node APIs), so it runs on the
+// main thread, in worker_threads and in Web Workers alike.
+//
+// Forward, per region with products x_i (log domain) and block weights theta:
+//   m_b = max_i x_i[b];  e_i[b] = exp(x_i[b] - m_b)                 (one exp per product and sample)
+//   y_j[b] = log(sum_{i in row j} theta_ji e_i[b]) + m_b            (a sparse matrix product)
+// Backward (flows, linear domain), with F_j the flow of sum node j:
+//   g_j[b] = F_j[b] exp(m_b - y_j[b])
+//   F_i[b] = e_i[b] sum_j theta_ji g_j[b]                           (product flow; passed to children)
+//   edge flow F_ji(batch) = theta_ji sum_b g_j[b] e_i[b]             (accumulated over mini-batches)
+// Categorical input flows: F[input i, value x_v[b]] += F_i[b].
+//
+// `float64` is the test oracle; `float32` halves memory traffic for speed (arithmetic is in double
+// either way, results are rounded when stored). Accumulated flows are always float64.
+
+import type { CompiledCircuit } from '../../circuit/compile.ts';
+
+export type Precision = 'float32' | 'float64';
+export type FloatArray = Float32Array | Float64Array;
+
+/** A batch of samples: pixels row-major [count x numVars]; missing[k] = 1 marks pixel k unobserved. */
+export interface Batch {
+  pixels: Uint8Array;
+  count: number;
+  missing?: Uint8Array;
+}
+
+export class CpuEvaluator {
+  readonly cc: CompiledCircuit;
+  readonly precision: Precision;
+  readonly capacity: number;
+  /** Node values (log domain) of the last forward pass, value[node * capacity + b]. */
+  readonly values: FloatArray;
+  /** Node flows of the last backward pass, flow[node * capacity + b]. */
+  readonly flows: FloatArray;
+  /** exp(x - m) of product nodes (indexed by node id like `values`). */
+  private readonly expValues: FloatArray;
+  /** Per-region, per-sample max over the region's products. */
+  private readonly regionMax: Float64Array;
+  private readonly scratch: FloatArray;
+  /** Linear-domain sum weights (from cc.edgeLogWeights at the last `refreshWeights`). */
+  private readonly weights: FloatArray;
+  /** Variable-major copy of the batch: pixelT[v * capacity + b]. */
+  private readonly pixelT: Uint8Array;
+  private readonly missingT: Uint8Array;
+  private hasMissing = false;
+  private count = 0;
+
+  constructor(cc: CompiledCircuit, precision: Precision, capacity: number) {
+    this.cc = cc;
+    this.precision = precision;
+    this.capacity = capacity;
+    const alloc = (n: number): FloatArray => (precision === 'float32' ? new Float32Array(n) : new Float64Array(n));
+    this.values = alloc(cc.numNodes * capacity);
+    this.flows = alloc(cc.numNodes * capacity);
+    this.expValues = alloc(cc.numNodes * capacity);
+    this.regionMax = new Float64Array(cc.regions.length * capacity);
+    let maxRows = 1;
+    for (const r of cc.regions) maxRows = Math.max(maxRows, r.rows);
+    this.scratch = alloc(maxRows * capacity);
+    this.weights = alloc(cc.numEdges);
+    this.pixelT = new Uint8Array(cc.numVars * capacity);
+    this.missingT = new Uint8Array(cc.numVars * capacity);
+    this.refreshWeights();
+  }
+
+  /** Re-reads the sum weights after the parameters changed (EM, prune). */
+  refreshWeights(): void {
+    const lw = this.cc.edgeLogWeights;
+    for (let e = 0; e < lw.length; e++) this.weights[e] = Math.exp(lw[e]);
+  }
+
+  private loadBatch(batch: Batch): void {
+    const { count, pixels, missing } = batch;
+    if (count > this.capacity) throw new Error(`batch of ${count} exceeds evaluator capacity ${this.capacity}`);
+    const D = this.cc.numVars;
+    const B = this.capacity;
+    for (let b = 0; b < count; b++) {
+      const row = b * D;
+      for (let v = 0; v < D; v++) this.pixelT[v * B + b] = pixels[row + v];
+    }
+    this.hasMissing = missing !== undefined;
+    if (missing) {
+      for (let b = 0; b < count; b++) {
+        const row = b * D;
+        for (let v = 0; v < D; v++) this.missingT[v * B + b] = missing[row + v];
+      }
+    }
+    this.count = count;
+  }
+
+  /** Forward pass; returns log p(x) per sample (marginalising missing pixels). */
+  forward(batch: Batch, out?: Float64Array): Float64Array {
+    this.loadBatch(batch);
+    const cc = this.cc;
+    const n = this.count;
+    const B = this.capacity;
+    const V = cc.numValues;
+    const val = this.values;
+    const ex = this.expValues;
+    const acc = this.scratch;
+    const w = this.weights;
+    const lp = cc.inputLogProbs;
+    const regions = cc.regions;
+    for (let k = 0; k < regions.length; k++) {
+      const r = regions[k];
+      const pixOff = r.variable * B;
+      const mOff = k * B;
+      // Input and product values.
+      for (let i = 0; i < r.size; i++) {
+        const inOff = (r.inputStart + i) * B;
+        const pOff = (r.productStart + i) * B;
+        const lpOff = (r.inputStart + i) * V;
+        if (this.hasMissing) {
+          for (let b = 0; b < n; b++) val[inOff + b] = this.missingT[pixOff + b] ? 0 : lp[lpOff + this.pixelT[pixOff + b]];
+        } else {
+          for (let b = 0; b < n; b++) val[inOff + b] = lp[lpOff + this.pixelT[pixOff + b]];
+        }
+        for (let b = 0; b < n; b++) val[pOff + b] = val[inOff + b];
+        for (let c = 0; c < r.childRegions.length; c++) {
+          const sOff = (regions[r.childRegions[c]].sumStart + i) * B;
+          for (let b = 0; b < n; b++) val[pOff + b] += val[sOff + b];
+        }
+      }
+      // Per-sample max over the products, then one exp per product.
+      const m = this.regionMax;
+      for (let b = 0; b < n; b++) m[mOff + b] = -Infinity;
+      for (let i = 0; i < r.size; i++) {
+        const pOff = (r.productStart + i) * B;
+        for (let b = 0; b < n; b++) if (val[pOff + b] > m[mOff + b]) m[mOff + b] = val[pOff + b];
+      }
+      // A sample whose products are all -inf (zero probability) keeps m = 0 so nothing turns NaN.
+      for (let b = 0; b < n; b++) if (m[mOff + b] === -Infinity) m[mOff + b] = 0;
+      for (let i = 0; i < r.size; i++) {
+        const pOff = (r.productStart + i) * B;
+        for (let b = 0; b < n; b++) ex[pOff + b] = Math.exp(val[pOff + b] - m[mOff + b]);
+      }
+      // Sparse block product, one row at a time.
+      let e = r.edgeStart;
+      const rowPtr = cc.edgePtr;
+      for (let j = 0; j < r.rows; j++) {
+        const node = r.sumStart + j;
+        acc.fill(0, 0, n);
+        const end = rowPtr[node + 1];
+        for (; e < end; e++) {
+          const we = w[e];
+          const cOff = cc.edgeChild[e] * B;
+          for (let b = 0; b < n; b++) acc[b] += we * ex[cOff + b];
+        }
+        const sOff = node * B;
+        for (let b = 0; b < n; b++) val[sOff + b] = Math.log(acc[b]) + m[mOff + b];
+      }
+    }
+    const ll = out ?? new Float64Array(n);
+    const rOff = cc.rootNode * B;
+    for (let b = 0; b < n; b++) ll[b] = val[rOff + b];
+    return ll;
+  }
+
+  /**
+   * Backward pass after `forward` on the same batch: node flows (root flow 1 per sample), and adds
+   * this batch's edge flows and categorical input flows into the accumulators.
+   */
+  backward(edgeFlowAcc: Float64Array, inputFlowAcc: Float64Array): void {
+    const cc = this.cc;
+    const n = this.count;
+    const B = this.capacity;
+    const V = cc.numValues;
+    const val = this.values;
+    const ex = this.expValues;
+    const fl = this.flows;
+    const g = this.scratch;
+    const w = this.weights;
+    const m = this.regionMax;
+    const regions = cc.regions;
+    const rootOff = cc.rootNode * B;
+    for (let b = 0; b < n; b++) fl[rootOff + b] = 1;
+    for (let k = regions.length - 1; k >= 0; k--) {
+      const r = regions[k];
+      const mOff = k * B;
+      // g_j = F_j / exp(y_j - m)
+      for (let j = 0; j < r.rows; j++) {
+        const sOff = (r.sumStart + j) * B;
+        const gOff = j * B;
+        for (let b = 0; b < n; b++) {
+          const f = fl[sOff + b];
+          g[gOff + b] = f === 0 ? 0 : f * Math.exp(m[mOff + b] - val[sOff + b]);
+        }
+      }
+      for (let i = 0; i < r.size; i++) {
+        const pOff = (r.productStart + i) * B;
+        for (let b = 0; b < n; b++) fl[pOff + b] = 0;
+      }
+      // Fused: product flow accumulation and edge-flow dot products.
+      let e = r.edgeStart;
+      for (let j = 0; j < r.rows; j++) {
+        const end = cc.edgePtr[r.sumStart + j + 1];
+        const gOff = j * B;
+        for (; e < end; e++) {
+          const we = w[e];
+          const cOff = cc.edgeChild[e] * B;
+          let d = 0;
+          for (let b = 0; b < n; b++) {
+            const gb = g[gOff + b];
+            d += gb * ex[cOff + b];
+            fl[cOff + b] += we * gb;
+          }
+          edgeFlowAcc[e] += we * d;
+        }
+      }
+      const pixOff = r.variable * B;
+      for (let i = 0; i < r.size; i++) {
+        const pOff = (r.productStart + i) * B;
+        for (let b = 0; b < n; b++) fl[pOff + b] *= ex[pOff + b];
+        // The product's flow goes to its input node and to row i of each child region.
+        const inOff = (r.inputStart + i) * B;
+        const histOff = (r.inputStart + i) * V;
+        for (let b = 0; b < n; b++) {
+          const f = fl[pOff + b];
+          fl[inOff + b] = f;
+          if (!(this.hasMissing && this.missingT[pixOff + b])) inputFlowAcc[histOff + this.pixelT[pixOff + b]] += f;
+        }
+        for (let c = 0; c < r.childRegions.length; c++) {
+          const sOff = (regions[r.childRegions[c]].sumStart + i) * B;
+          for (let b = 0; b < n; b++) fl[sOff + b] = fl[pOff + b];
+        }
+      }
+    }
+  }
+
+  /**
+   * Per-sample sum of the flows of the marked edges, sum_{e in E} F_e(x), after `backward`.
+   * This is what the pruning bound needs: log p(x) - log p'(x) <= -log(1 - sum_{e in E} F_e(x)).
+   */
+  markedEdgeFlowPerSample(marked: Uint8Array, out: Float64Array): void {
+    const cc = this.cc;
+    const n = this.count;
+    const B = this.capacity;
+    const fl = this.flows;
+    const ex = this.expValues;
+    const val = this.values;
+    const m = this.regionMax;
+    const w = this.weights;
+    out.fill(0, 0, n);
+    for (let k = 0; k < cc.regions.length; k++) {
+      const r = cc.regions[k];
+      const mOff = k * B;
+      let e = r.edgeStart;
+      for (let j = 0; j < r.rows; j++) {
+        const node = r.sumStart + j;
+        const end = cc.edgePtr[node + 1];
+        const sOff = node * B;
+        for (; e < end; e++) {
+          if (!marked[e]) continue;
+          const we = w[e];
+          const cOff = cc.edgeChild[e] * B;
+          // F_e(x) = F_j(x) theta_e exp(x_c - y_j)
+          for (let b = 0; b < n; b++) {
+            const f = fl[sOff + b];
+            if (f !== 0) out[b] += f * we * ex[cOff + b] * Math.exp(m[mOff + b] - val[sOff + b]);
+          }
+        }
+      }
+    }
+  }
+}

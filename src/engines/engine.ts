@@ -1,0 +1,32 @@
+// The interface every engine implements (CPU now, WebGPU next), so the trainer, CLI and UI can pick
+// either. Parameters live in the CompiledCircuit the engine was loaded with: `syncParams` makes
+// `cc.edgeLogWeights` / `cc.inputLogProbs` current (a no-op on the CPU, a read-back on the GPU).
+
+import type { CompiledCircuit } from '../circuit/compile.ts';
+import type { EmOptions } from '../training/em.ts';
+import type { Batch } from './cpu/evaluator.ts';
+
+export type { Batch };
+
+export interface Engine {
+  readonly kind: 'cpu' | 'gpu';
+  /** Human-readable backend description ("CPU float32, 2 threads", an adapter name). */
+  readonly adapter: string;
+  /** (Re)loads a circuit: structure and parameters. Called again after prune / grow. */
+  load(cc: CompiledCircuit): Promise<void>;
+  /** log p(x) per sample; missing pixels are marginalised. */
+  logLikelihood(batch: Batch): Promise<Float64Array>;
+  /** Forward + backward: adds the batch's edge and input flows to the accumulators; returns log p(x). */
+  accumulateFlows(batch: Batch): Promise<Float64Array>;
+  /** Accumulated dataset flows since the last reset: per sum edge, and per (input node, value). */
+  edgeFlows(): Promise<Float64Array>;
+  inputFlows(): Promise<Float64Array>;
+  resetFlows(): void;
+  /** EM update from the accumulated flows, then resets them. */
+  emStep(opts: EmOptions): Promise<void>;
+  /** Makes the compiled circuit's parameter arrays hold the engine's current parameters. */
+  syncParams(): Promise<void>;
+  /** Per sample, sum over the marked edges of the edge flow F_e(x) (for the pruning bound). */
+  markedEdgeFlow(batch: Batch, marked: Uint8Array): Promise<Float64Array>;
+  dispose(): void;
+}
