@@ -8,6 +8,8 @@ export default defineConfig({
   plugins: [react()],
   server: { host: '127.0.0.1', port: 5173 },
   preview: { host: '127.0.0.1', port: 4173 },
+  // The training worker is a module worker (`{ type: 'module' }`): bundle it as ES too.
+  worker: { format: 'es' },
   test: {
     include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
     environment: 'node',

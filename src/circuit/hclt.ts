@@ -14,7 +14,7 @@ export interface HcltOptions {
   seed: number;
   /** Levels pixels are binned to for the MI estimate (default 16). */
   bins?: number;
-  /** Pseudocount added to every cell of each pair histogram (default 1). */
+  /** Total pseudocount spread over the cells of each pair histogram (default 1). */
   pseudocount?: number;
 }
 
@@ -45,10 +45,14 @@ export function mutualInformation(data: Dataset, bins = 16, pseudocount = 1): Fl
   }
   const mi = new Float64Array(D * D);
   const joint = new Float64Array(D * LL); // joint[v][a][b] for the current u
-  const total = N + pseudocount * LL;
+  const total = N + pseudocount;
+  const cell = pseudocount / LL;
+  const logEmpty = Math.log(cell / total);
   const p = new Float64Array(LL);
   const pa = new Float64Array(L);
   const pb = new Float64Array(L);
+  const logPa = new Float64Array(L);
+  const logPb = new Float64Array(L);
   for (let u = 0; u < D; u++) {
     joint.fill(0);
     const list = nonzero[u];
@@ -64,8 +68,10 @@ export function mutualInformation(data: Dataset, bins = 16, pseudocount = 1): Fl
         for (let a = 1; a < L; a++) rest -= joint[off + a * L + b];
         joint[off + b] = rest;
       }
-      // Smoothed joint and its own marginals (so the estimate is a proper MI of one distribution).
-      for (let k = 0; k < LL; k++) p[k] = (joint[off + k] + pseudocount) / total;
+      // Smoothed joint (total pseudocount spread evenly over the cells, so a constant pixel keeps
+      // an MI of about 0) and its own marginals, so the estimate is the MI of one distribution:
+      //   MI = sum_ab p_ab (log p_ab - log p_a - log p_b); empty cells share one log.
+      for (let k = 0; k < LL; k++) p[k] = (joint[off + k] + cell) / total;
       pa.fill(0);
       pb.fill(0);
       for (let a = 0; a < L; a++) {
@@ -74,11 +80,16 @@ export function mutualInformation(data: Dataset, bins = 16, pseudocount = 1): Fl
           pb[b] += p[a * L + b];
         }
       }
+      for (let a = 0; a < L; a++) {
+        logPa[a] = Math.log(pa[a]);
+        logPb[a] = Math.log(pb[a]);
+      }
       let m = 0;
       for (let a = 0; a < L; a++) {
         for (let b = 0; b < L; b++) {
-          const pab = p[a * L + b];
-          m += pab * Math.log(pab / (pa[a] * pb[b]));
+          const k = a * L + b;
+          const pab = p[k];
+          m += pab * ((joint[off + k] === 0 ? logEmpty : Math.log(pab)) - logPa[a] - logPb[b]);
         }
       }
       mi[u * D + v] = m;

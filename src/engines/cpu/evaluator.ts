@@ -41,6 +41,12 @@ export class CpuEvaluator {
   private readonly scratch: FloatArray;
   /** Linear-domain sum weights (from cc.edgeLogWeights at the last `refreshWeights`). */
   private readonly weights: FloatArray;
+  /** edgeChild[e] * capacity: where each edge's child values start. */
+  private readonly childOff: Int32Array;
+  /** For the transposed (parent) lists of product nodes: the weight and the parent's row in the
+   *  region's g scratch ((parent - sumStart) * capacity); entries of non-product nodes are unused. */
+  private readonly parentWeights: FloatArray;
+  private readonly parentGOff: Int32Array;
   /** Variable-major copy of the batch: pixelT[v * capacity + b]. */
   private readonly pixelT: Uint8Array;
   private readonly missingT: Uint8Array;
@@ -62,6 +68,14 @@ export class CpuEvaluator {
     this.weights = alloc(cc.numEdges);
     this.pixelT = new Uint8Array(cc.numVars * capacity);
     this.missingT = new Uint8Array(cc.numVars * capacity);
+    this.childOff = Int32Array.from(cc.edgeChild, (c) => c * capacity);
+    this.parentWeights = alloc(cc.parentEdge.length);
+    this.parentGOff = new Int32Array(cc.parentEdge.length);
+    for (const r of cc.regions) {
+      for (let p = r.productStart; p < r.productStart + r.size; p++) {
+        for (let k = cc.parentPtr[p]; k < cc.parentPtr[p + 1]; k++) this.parentGOff[k] = (cc.parentNode[k] - r.sumStart) * capacity;
+      }
+    }
     this.refreshWeights();
   }
 
@@ -69,6 +83,8 @@ export class CpuEvaluator {
   refreshWeights(): void {
     const lw = this.cc.edgeLogWeights;
     for (let e = 0; e < lw.length; e++) this.weights[e] = Math.exp(lw[e]);
+    const pe = this.cc.parentEdge;
+    for (let k = 0; k < pe.length; k++) this.parentWeights[k] = pe[k] >= 0 ? this.weights[pe[k]] : 0;
   }
 
   private loadBatch(batch: Batch): void {
@@ -99,7 +115,6 @@ export class CpuEvaluator {
     const V = cc.numValues;
     const val = this.values;
     const ex = this.expValues;
-    const acc = this.scratch;
     const w = this.weights;
     const lp = cc.inputLogProbs;
     const regions = cc.regions;
@@ -136,20 +151,39 @@ export class CpuEvaluator {
         const pOff = (r.productStart + i) * B;
         for (let b = 0; b < n; b++) ex[pOff + b] = Math.exp(val[pOff + b] - m[mOff + b]);
       }
-      // Sparse block product, one row at a time.
-      let e = r.edgeStart;
+      // Sparse block product, one row at a time, four samples per pass so each weight and column
+      // offset is loaded once per four multiply-adds (no SIMD in JS: fewer loads is what pays).
       const rowPtr = cc.edgePtr;
+      const childOff = this.childOff;
+      const n4 = n & ~3;
       for (let j = 0; j < r.rows; j++) {
         const node = r.sumStart + j;
-        acc.fill(0, 0, n);
+        const start = rowPtr[node];
         const end = rowPtr[node + 1];
-        for (; e < end; e++) {
-          const we = w[e];
-          const cOff = cc.edgeChild[e] * B;
-          for (let b = 0; b < n; b++) acc[b] += we * ex[cOff + b];
-        }
         const sOff = node * B;
-        for (let b = 0; b < n; b++) val[sOff + b] = Math.log(acc[b]) + m[mOff + b];
+        for (let b = 0; b < n4; b += 4) {
+          let s0 = 0;
+          let s1 = 0;
+          let s2 = 0;
+          let s3 = 0;
+          for (let e = start; e < end; e++) {
+            const we = w[e];
+            const o = childOff[e] + b;
+            s0 += we * ex[o];
+            s1 += we * ex[o + 1];
+            s2 += we * ex[o + 2];
+            s3 += we * ex[o + 3];
+          }
+          val[sOff + b] = Math.log(s0) + m[mOff + b];
+          val[sOff + b + 1] = Math.log(s1) + m[mOff + b + 1];
+          val[sOff + b + 2] = Math.log(s2) + m[mOff + b + 2];
+          val[sOff + b + 3] = Math.log(s3) + m[mOff + b + 3];
+        }
+        for (let b = n4; b < n; b++) {
+          let s0 = 0;
+          for (let e = start; e < end; e++) s0 += w[e] * ex[childOff[e] + b];
+          val[sOff + b] = Math.log(s0) + m[mOff + b];
+        }
       }
     }
     const ll = out ?? new Float64Array(n);
@@ -174,6 +208,9 @@ export class CpuEvaluator {
     const w = this.weights;
     const m = this.regionMax;
     const regions = cc.regions;
+    const childOff = this.childOff;
+    const pw = this.parentWeights;
+    const parentGOff = this.parentGOff;
     const rootOff = cc.rootNode * B;
     for (let b = 0; b < n; b++) fl[rootOff + b] = 1;
     for (let k = regions.length - 1; k >= 0; k--) {
@@ -188,25 +225,70 @@ export class CpuEvaluator {
           g[gOff + b] = f === 0 ? 0 : f * Math.exp(m[mOff + b] - val[sOff + b]);
         }
       }
-      for (let i = 0; i < r.size; i++) {
-        const pOff = (r.productStart + i) * B;
-        for (let b = 0; b < n; b++) fl[pOff + b] = 0;
-      }
-      // Fused: product flow accumulation and edge-flow dot products.
-      let e = r.edgeStart;
+      // Edge flows: theta_e * sum_b g_j[b] e_c[b], four edges of a row per pass over the samples.
       for (let j = 0; j < r.rows; j++) {
+        const start = cc.edgePtr[r.sumStart + j];
         const end = cc.edgePtr[r.sumStart + j + 1];
         const gOff = j * B;
-        for (; e < end; e++) {
-          const we = w[e];
-          const cOff = cc.edgeChild[e] * B;
-          let d = 0;
+        let e = start;
+        for (; e + 4 <= end; e += 4) {
+          const o0 = childOff[e];
+          const o1 = childOff[e + 1];
+          const o2 = childOff[e + 2];
+          const o3 = childOff[e + 3];
+          let d0 = 0;
+          let d1 = 0;
+          let d2 = 0;
+          let d3 = 0;
           for (let b = 0; b < n; b++) {
             const gb = g[gOff + b];
-            d += gb * ex[cOff + b];
-            fl[cOff + b] += we * gb;
+            d0 += gb * ex[o0 + b];
+            d1 += gb * ex[o1 + b];
+            d2 += gb * ex[o2 + b];
+            d3 += gb * ex[o3 + b];
           }
-          edgeFlowAcc[e] += we * d;
+          edgeFlowAcc[e] += w[e] * d0;
+          edgeFlowAcc[e + 1] += w[e + 1] * d1;
+          edgeFlowAcc[e + 2] += w[e + 2] * d2;
+          edgeFlowAcc[e + 3] += w[e + 3] * d3;
+        }
+        for (; e < end; e++) {
+          const o = childOff[e];
+          let d = 0;
+          for (let b = 0; b < n; b++) d += g[gOff + b] * ex[o + b];
+          edgeFlowAcc[e] += w[e] * d;
+        }
+      }
+      // Product flows, gathered over each product's parent edges (the transposed lists):
+      // F_c[b] = e_c[b] sum_{(j,e) parents of c} theta_e g_j[b], four samples per pass.
+      const n4 = n & ~3;
+      for (let i = 0; i < r.size; i++) {
+        const p = r.productStart + i;
+        const pOff = p * B;
+        const start = cc.parentPtr[p];
+        const end = cc.parentPtr[p + 1];
+        for (let b = 0; b < n4; b += 4) {
+          let t0 = 0;
+          let t1 = 0;
+          let t2 = 0;
+          let t3 = 0;
+          for (let k = start; k < end; k++) {
+            const we = pw[k];
+            const o = parentGOff[k] + b;
+            t0 += we * g[o];
+            t1 += we * g[o + 1];
+            t2 += we * g[o + 2];
+            t3 += we * g[o + 3];
+          }
+          fl[pOff + b] = t0;
+          fl[pOff + b + 1] = t1;
+          fl[pOff + b + 2] = t2;
+          fl[pOff + b + 3] = t3;
+        }
+        for (let b = n4; b < n; b++) {
+          let t0 = 0;
+          for (let k = start; k < end; k++) t0 += pw[k] * g[parentGOff[k] + b];
+          fl[pOff + b] = t0;
         }
       }
       const pixOff = r.variable * B;

@@ -1,0 +1,108 @@
+// End to end: the playground in headless Chromium (DESIGN.md section 4). Starts Vite's dev server on
+// a free port, opens the page, trains a small HCLT (K = 2) for two epochs in the worker and checks the
+// numbers the page reports. Needs Debian's chromium at /usr/bin/chromium (scripts/ensure-chromium.sh).
+// Saves test-results/playground.png for people to look at.
+
+import { existsSync, mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createServer, type ViteDevServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+];
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const RESULTS = fileURLToPath(new URL('../../test-results/', import.meta.url));
+
+/** HCLT sum edges on D variables with K states: (D - 1) K x K blocks plus the root's K. */
+function hcltEdges(D: number, K: number): number {
+  return (D - 1) * K * K + K;
+}
+
+function parseNumber(text: string | null): number {
+  return Number((text ?? '').replace(/,/g, '').trim());
+}
+
+describe('playground in headless Chromium', () => {
+  let server: ViteDevServer | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let url: string;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run "bash scripts/ensure-chromium.sh" (installs Debian's chromium).`);
+    server = await createServer({
+      root: ROOT,
+      configFile: `${ROOT}vite.config.ts`,
+      logLevel: 'error',
+      server: { host: '127.0.0.1', port: 0, strictPort: true, hmr: false },
+    });
+    await server.listen();
+    const address = server.httpServer?.address() as AddressInfo | null;
+    if (!address || typeof address !== 'object') throw new Error('Vite dev server has no address');
+    url = `http://127.0.0.1:${address.port}/`;
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    // Console messages of the page's workers are reported on the page too.
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('trains K = 2 for two epochs and reports falling bpd, the HCLT edge count and the CPU backend', async () => {
+    await page.goto(url);
+    await page.getByRole('heading', { name: 'Sparse PC Playground' }).waitFor();
+    expect(await page.getByTestId('bpd').textContent()).toBe('–');
+
+    await page.getByRole('spinbutton', { name: 'K (hidden states)' }).fill('2');
+    await page.getByRole('spinbutton', { name: 'Epochs' }).fill('2');
+    await page.getByRole('button', { name: 'Play' }).click();
+
+    const rows = page.getByTestId('epoch-row');
+    await rows.nth(1).waitFor({ timeout: 60_000 });
+    await page.getByText('Trained 2 epochs').waitFor();
+    expect(await rows.count()).toBe(2);
+
+    const bpd = parseNumber(await page.getByTestId('bpd').textContent());
+    expect(Number.isFinite(bpd)).toBe(true);
+    expect(bpd).toBeGreaterThan(0.5);
+    expect(bpd).toBeLessThan(8);
+    expect(await page.getByTestId('bpd').textContent()).toMatch(/^\d+\.\d{4}$/);
+
+    const valid = (await page.getByTestId('valid-bpd').allTextContents()).map(parseNumber);
+    expect(valid).toHaveLength(2);
+    expect(valid[1]).toBeLessThan(valid[0]);
+    expect(valid[1]).toBe(bpd);
+
+    expect(parseNumber(await page.getByTestId('edges').textContent())).toBe(hcltEdges(784, 2));
+    expect(hcltEdges(784, 2)).toBe(3134);
+    expect(await page.getByTestId('backend').textContent()).toContain('CPU');
+    expect(parseNumber(await page.getByTestId('params').textContent())).toBeGreaterThan(0);
+
+    // Finished: Play has nothing left to do until Epochs is raised; no error is shown.
+    expect(await page.getByRole('button', { name: 'Play' }).isDisabled()).toBe(true);
+    expect(await page.getByRole('alert').count()).toBe(0);
+
+    mkdirSync(RESULTS, { recursive: true });
+    await page.screenshot({ path: `${RESULTS}playground.png`, fullPage: true });
+    expect(problems).toEqual([]);
+  });
+});
