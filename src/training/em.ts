@@ -14,14 +14,51 @@ export interface EmOptions {
   pseudocount: number;
 }
 
-export function emUpdate(cc: CompiledCircuit, edgeFlows: Float64Array, inputFlows: Float64Array, opts: EmOptions): void {
+/** A part of the parameters: sum edges [edgeStart, edgeEnd) (whole sum nodes) and input nodes. */
+export interface EmRange {
+  edgeStart: number;
+  edgeEnd: number;
+  inputStart: number;
+  inputEnd: number;
+}
+
+export function fullEmRange(cc: CompiledCircuit): EmRange {
+  return { edgeStart: 0, edgeEnd: cc.numEdges, inputStart: 0, inputEnd: cc.numInputs };
+}
+
+/** Splits the parameters into `parts` ranges of about equal work, on sum-node boundaries. */
+export function splitEmRange(cc: CompiledCircuit, parts: number): EmRange[] {
+  const ranges: EmRange[] = [];
+  // Sum nodes are numbered contiguously per layer; walk them in edge order.
+  const sumNodes: number[] = [];
+  for (const l of cc.layers) if (l.kind === 'sum') for (let n = l.nodeStart; n < l.nodeEnd; n++) sumNodes.push(n);
+  let node = 0;
+  for (let t = 0; t < parts; t++) {
+    const edgeStart = t === 0 ? 0 : ranges[t - 1].edgeEnd;
+    const target = Math.round(((t + 1) * cc.numEdges) / parts);
+    while (node < sumNodes.length && cc.edgePtr[sumNodes[node]] < target) node++;
+    const edgeEnd = t === parts - 1 ? cc.numEdges : node < sumNodes.length ? cc.edgePtr[sumNodes[node]] : cc.numEdges;
+    ranges.push({
+      edgeStart,
+      edgeEnd,
+      inputStart: Math.round((t * cc.numInputs) / parts),
+      inputEnd: Math.round(((t + 1) * cc.numInputs) / parts),
+    });
+  }
+  return ranges;
+}
+
+/** EM update of the parameters in `range` (default: all) from flows indexed like the whole circuit. */
+export function emUpdate(cc: CompiledCircuit, edgeFlows: Float64Array, inputFlows: Float64Array, opts: EmOptions, range = fullEmRange(cc)): void {
   const { step: s, pseudocount: a } = opts;
   const lw = cc.edgeLogWeights;
   for (const r of cc.regions) {
+    if (r.edgeStart + r.nnz <= range.edgeStart || r.edgeStart >= range.edgeEnd) continue;
     for (let j = 0; j < r.rows; j++) {
       const node = r.sumStart + j;
       const start = cc.edgePtr[node];
       const end = cc.edgePtr[node + 1];
+      if (start < range.edgeStart || start >= range.edgeEnd) continue;
       let total = 0;
       for (let e = start; e < end; e++) total += edgeFlows[e];
       // No flow and no pseudocount: the data says nothing about this node; keep it.
@@ -36,7 +73,7 @@ export function emUpdate(cc: CompiledCircuit, edgeFlows: Float64Array, inputFlow
   const V = cc.numValues;
   const lp = cc.inputLogProbs;
   const prior = a / V;
-  for (let n = 0; n < cc.numInputs; n++) {
+  for (let n = range.inputStart; n < range.inputEnd; n++) {
     const off = n * V;
     let total = 0;
     for (let x = 0; x < V; x++) total += inputFlows[off + x];

@@ -146,7 +146,7 @@ function statusText(status: Status, epochsDone: number, target: number, K: numbe
     case 'finished':
       return `Trained ${epochsDone} epoch${epochsDone === 1 ? '' : 's'}. Raise Epochs and press Play to train further.`;
     case 'error':
-      return 'Training stopped.';
+      return 'Training stopped. Press Play to try again, or Reset to start over.';
   }
 }
 
@@ -179,7 +179,7 @@ function Figures() {
           <dt>Parameters</dt>
           <dd data-testid="params">{formatInt(last?.params ?? model?.params)}</dd>
         </div>
-        <div>
+        <div className="wide">
           <dt>Backend</dt>
           <dd data-testid="backend">{model?.backend ?? '–'}</dd>
         </div>

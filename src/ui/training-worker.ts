@@ -11,6 +11,7 @@ import { EMBEDDED_DATA_FILE, decodeEmbeddedDataset } from '../data/embedded.ts';
 import { splitTrainValid } from '../data/split.ts';
 import { CpuEngine } from '../engines/cpu/engine.ts';
 import { DEFAULT_TRAIN_CONFIG, Trainer, type EpochEvent } from '../training/trainer.ts';
+import { isUserError, UserError } from '../util/errors.ts';
 
 /** Fraction of the embedded digits held out to measure validation bpd. */
 export const VALID_FRACTION = 0.1;
@@ -43,9 +44,9 @@ function post(msg: FromWorker): void {
   scope.postMessage(msg);
 }
 
-/** One sentence for the page: UserErrors already are one; anything else gets a short prefix. */
+/** One sentence for the page: a UserError already is one; anything else gets a short prefix. */
 function describeError(e: unknown): string {
-  const text = e instanceof Error ? (e.name === 'UserError' ? e.message : `Training failed: ${e.message}`) : `Training failed: ${String(e)}`;
+  const text = isUserError(e) ? e.message : `Training failed: ${e instanceof Error ? e.message : String(e)}`;
   return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
@@ -55,15 +56,14 @@ function yieldToEventLoop(): Promise<void> {
 }
 
 async function fetchDataset(dataUrl: string) {
+  const what = `the training data (${EMBEDDED_DATA_FILE})`;
   let response: Response;
   try {
     response = await fetch(dataUrl);
   } catch (e) {
-    throw new Error(`could not download the training data ${EMBEDDED_DATA_FILE} (${e instanceof Error ? e.message : String(e)})`);
+    throw new UserError(`Could not download ${what}: ${e instanceof Error ? e.message : String(e)}.`);
   }
-  if (!response.ok) {
-    throw new Error(`could not download the training data ${EMBEDDED_DATA_FILE} (HTTP ${response.status} ${response.statusText})`.trimEnd());
-  }
+  if (!response.ok) throw new UserError(`Could not download ${what}: HTTP ${`${response.status} ${response.statusText}`.trim()}.`);
   return decodeEmbeddedDataset(new Uint8Array(await response.arrayBuffer()));
 }
 

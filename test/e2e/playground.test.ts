@@ -105,4 +105,37 @@ describe('playground in headless Chromium', () => {
     await page.screenshot({ path: `${RESULTS}playground.png`, fullPage: true });
     expect(problems).toEqual([]);
   });
+
+  // Continues on the same page (the model trained above): Play after raising Epochs, Pause, Reset.
+  it('continues after Epochs is raised, pauses after the current epoch and resets', async () => {
+    const rows = page.getByTestId('epoch-row');
+    await page.getByRole('spinbutton', { name: 'Epochs' }).fill('4');
+    await page.getByRole('button', { name: 'Play' }).click();
+    await page.getByText('Epoch 3:').waitFor();
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.getByText('Paused after 3 epochs').waitFor({ timeout: 30_000 });
+    expect(await rows.count()).toBe(3);
+    expect(await page.getByRole('spinbutton', { name: 'K (hidden states)' }).isDisabled()).toBe(true);
+
+    await page.getByRole('button', { name: 'Reset' }).click();
+    expect(await rows.count()).toBe(0);
+    expect(await page.getByTestId('bpd').textContent()).toBe('–');
+    expect(await page.getByRole('spinbutton', { name: 'K (hidden states)' }).isEnabled()).toBe(true);
+    expect(problems).toEqual([]);
+  });
+
+  it('shows a missing data file as one sentence in an alert', async () => {
+    const errorPage = await browser!.newPage();
+    const pageErrors: string[] = [];
+    errorPage.on('pageerror', (e) => pageErrors.push(e.message));
+    await errorPage.route('**/data/*.bin', (route) => route.fulfill({ status: 404, body: 'not here' }));
+    await errorPage.goto(url);
+    await errorPage.getByRole('button', { name: 'Play' }).click();
+    const alert = errorPage.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/^Could not download the training data \(.+\): HTTP 404[^.]*\.$/);
+    expect(await errorPage.getByRole('button', { name: 'Play' }).isEnabled()).toBe(true);
+    expect(pageErrors).toEqual([]);
+    await errorPage.close();
+  });
 });

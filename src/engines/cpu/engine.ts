@@ -1,10 +1,12 @@
 // The CPU engine: the reference and the fallback when WebGPU is missing. Splits every batch by sample
 // over `threads` shards (shard 0 on the calling thread, the rest in workers that a platform-specific
-// `spawnShard` provides), sums the shards' flows in shard order (deterministic), and runs EM on the
-// compiled parameters in place.
+// `spawnShard` provides). With several shards, the parameters and flow accumulators are moved into
+// SharedArrayBuffers on load (the compiled circuit's parameter arrays are replaced by shared copies
+// holding the same values), and EM runs split across the shards (see shard.ts). Results do not
+// depend on timing: flows are always combined in shard order.
 
 import type { CompiledCircuit } from '../../circuit/compile.ts';
-import { emUpdate, type EmOptions } from '../../training/em.ts';
+import { splitEmRange, type EmOptions } from '../../training/em.ts';
 import type { Batch, Engine } from '../engine.ts';
 import type { Precision } from './evaluator.ts';
 import { ShardState, type ShardReply, type ShardRequest } from './shard.ts';
@@ -40,12 +42,15 @@ export class CpuEngine implements Engine {
   private readonly shardCapacity: number;
   private readonly shards: ShardPort[];
   private cc: CompiledCircuit | null = null;
+  private edgeAcc: Float64Array[] = [];
+  private inputAcc: Float64Array[] = [];
 
   constructor(opts: CpuEngineOptions = {}) {
     this.precision = opts.precision ?? 'float32';
     this.threads = Math.max(1, opts.threads ?? 1);
     this.shardCapacity = opts.shardCapacity ?? 256;
     if (this.threads > 1 && !opts.spawnShard) throw new Error('CpuEngine: threads > 1 needs spawnShard');
+    if (this.threads > 1 && typeof SharedArrayBuffer === 'undefined') throw new Error('CpuEngine: threads > 1 needs SharedArrayBuffer (cross-origin isolation in browsers)');
     this.shards = [new LocalShard()];
     for (let t = 1; t < this.threads; t++) this.shards.push(opts.spawnShard!());
     this.adapter = `CPU ${this.precision}, ${this.threads} thread${this.threads > 1 ? 's' : ''}`;
@@ -56,15 +61,31 @@ export class CpuEngine implements Engine {
     return this.cc;
   }
 
-  async load(cc: CompiledCircuit): Promise<void> {
-    this.cc = cc;
-    // Shard 0 shares the compiled circuit (EM writes its parameters in place); workers get copies.
-    await Promise.all(this.shards.map((s) => s.call({ type: 'load', cc, precision: this.precision, capacity: this.shardCapacity })));
+  private alloc(n: number): Float64Array {
+    return this.threads > 1 ? new Float64Array(new SharedArrayBuffer(n * 8)) : new Float64Array(n);
   }
 
-  private async pushParams(): Promise<void> {
-    const cc = this.circuit;
-    await Promise.all(this.shards.map((s) => s.call({ type: 'params', edgeLogWeights: cc.edgeLogWeights, inputLogProbs: cc.inputLogProbs })));
+  async load(cc: CompiledCircuit): Promise<void> {
+    this.cc = cc;
+    if (this.threads > 1) {
+      // Re-home the parameters in shared memory: every shard reads and EM writes the same arrays.
+      const w = this.alloc(cc.numEdges);
+      w.set(cc.edgeLogWeights);
+      cc.edgeLogWeights = w;
+      const p = this.alloc(cc.inputLogProbs.length);
+      p.set(cc.inputLogProbs);
+      cc.inputLogProbs = p;
+    }
+    this.edgeAcc = this.shards.map(() => this.alloc(cc.numEdges));
+    this.inputAcc = this.shards.map(() => this.alloc(cc.numInputs * cc.numValues));
+    await this.broadcast((index) => ({ type: 'load', cc, precision: this.precision, capacity: this.shardCapacity, index, edgeFlows: this.edgeAcc, inputFlows: this.inputAcc }));
+  }
+
+  /** Sends one request to every shard, workers first (shard 0 runs synchronously on this thread). */
+  private async broadcast(make: (shard: number) => ShardRequest): Promise<void> {
+    const jobs: Array<Promise<ShardReply>> = [];
+    for (let t = this.shards.length - 1; t >= 0; t--) jobs.push(this.shards[t].call(make(t)));
+    await Promise.all(jobs);
   }
 
   /** Runs a per-sample request over all shards and chunks; concatenates the per-sample results. */
@@ -108,49 +129,34 @@ export class CpuEngine implements Engine {
     return this.perSample(batch, (p) => ({ type: 'marked', ...p, marked }), (r) => r.marked!);
   }
 
-  /** Takes every shard's accumulated flows (resetting them) and sums them in shard order. */
-  private async takeFlows(): Promise<{ edge: Float64Array; input: Float64Array }> {
-    const replies = await Promise.all(this.shards.map((s) => s.call({ type: 'takeFlows' })));
-    const edge = replies[0].edgeFlows!;
-    const input = replies[0].inputFlows!;
-    for (let t = 1; t < replies.length; t++) {
-      const e = replies[t].edgeFlows!;
-      const i = replies[t].inputFlows!;
-      for (let k = 0; k < e.length; k++) edge[k] += e[k];
-      for (let k = 0; k < i.length; k++) input[k] += i[k];
+  /** The shards' accumulators summed in shard order. */
+  private summed(accs: Float64Array[]): Float64Array {
+    const out = accs[0].slice();
+    for (let t = 1; t < accs.length; t++) {
+      const a = accs[t];
+      for (let k = 0; k < a.length; k++) out[k] += a[k];
     }
-    return { edge, input };
-  }
-
-  private pending: { edge: Float64Array; input: Float64Array } | null = null;
-
-  private async collected(): Promise<{ edge: Float64Array; input: Float64Array }> {
-    const fresh = await this.takeFlows();
-    if (this.pending) {
-      for (let k = 0; k < fresh.edge.length; k++) this.pending.edge[k] += fresh.edge[k];
-      for (let k = 0; k < fresh.input.length; k++) this.pending.input[k] += fresh.input[k];
-    } else this.pending = fresh;
-    return this.pending;
+    return out;
   }
 
   async edgeFlows(): Promise<Float64Array> {
-    return (await this.collected()).edge.slice();
+    return this.summed(this.edgeAcc);
   }
 
   async inputFlows(): Promise<Float64Array> {
-    return (await this.collected()).input.slice();
+    return this.summed(this.inputAcc);
   }
 
   resetFlows(): void {
-    this.pending = null;
-    for (const s of this.shards) void s.call({ type: 'resetFlows' });
+    for (const a of this.edgeAcc) a.fill(0);
+    for (const a of this.inputAcc) a.fill(0);
   }
 
   async emStep(opts: EmOptions): Promise<void> {
-    const flows = await this.collected();
-    this.pending = null;
-    emUpdate(this.circuit, flows.edge, flows.input, opts);
-    await this.pushParams();
+    const ranges = splitEmRange(this.circuit, this.shards.length);
+    // Each shard updates its own range of the shared parameters, then all re-read them.
+    await this.broadcast((t) => ({ type: 'em', options: opts, range: ranges[t] }));
+    await this.broadcast(() => ({ type: 'refresh' }));
   }
 
   async syncParams(): Promise<void> {}

@@ -1,53 +1,62 @@
 // One shard of the CPU engine: an evaluator plus its own flow accumulators, driven by plain messages
 // so the same code runs in-thread (shard 0) and in a worker (worker_threads in Node, a Web Worker in
-// the browser). Batches are split by sample between shards; accumulated flows are summed by the
-// engine in shard order, so results are the same on every run.
+// the browser). Batches are split by sample between shards.
+//
+// With more than one shard, parameters and flow accumulators live in SharedArrayBuffers: nothing
+// is copied per batch. EM is split too: shard t owns a range of sum nodes and input nodes, adds the
+// other shards' flows for that range into its own accumulator in shard order (so the result does
+// not depend on timing), updates the shared parameters there and zeroes the range everywhere.
 
 import type { CompiledCircuit } from '../../circuit/compile.ts';
+import { emUpdate, type EmOptions, type EmRange } from '../../training/em.ts';
 import { CpuEvaluator, type Precision } from './evaluator.ts';
 
+export interface ShardLoad {
+  type: 'load';
+  cc: CompiledCircuit;
+  precision: Precision;
+  capacity: number;
+  /** This shard's index and every shard's accumulators (shared memory when there are several). */
+  index: number;
+  edgeFlows: Float64Array[];
+  inputFlows: Float64Array[];
+}
+
 export type ShardRequest =
-  | { type: 'load'; cc: CompiledCircuit; precision: Precision; capacity: number }
-  | { type: 'params'; edgeLogWeights: Float64Array; inputLogProbs: Float64Array }
+  | ShardLoad
+  | { type: 'refresh' }
   | { type: 'forward'; pixels: Uint8Array; count: number; missing?: Uint8Array }
   | { type: 'flows'; pixels: Uint8Array; count: number; missing?: Uint8Array }
   | { type: 'marked'; pixels: Uint8Array; count: number; missing?: Uint8Array; marked: Uint8Array }
-  | { type: 'takeFlows' }
-  | { type: 'resetFlows' };
+  | { type: 'em'; options: EmOptions; range: EmRange };
 
 export interface ShardReply {
   ll?: Float64Array;
-  edgeFlows?: Float64Array;
-  inputFlows?: Float64Array;
   marked?: Float64Array;
 }
 
 export class ShardState {
   private ev: CpuEvaluator | null = null;
-  private edgeFlows = new Float64Array(0);
-  private inputFlows = new Float64Array(0);
+  private load: ShardLoad | null = null;
 
   handle(req: ShardRequest): ShardReply {
     if (req.type === 'load') {
       this.ev = new CpuEvaluator(req.cc, req.precision, req.capacity);
-      this.edgeFlows = new Float64Array(req.cc.numEdges);
-      this.inputFlows = new Float64Array(req.cc.numInputs * req.cc.numValues);
+      this.load = req;
       return {};
     }
     const ev = this.ev;
-    if (!ev) throw new Error('shard used before load');
+    const load = this.load;
+    if (!ev || !load) throw new Error('shard used before load');
     switch (req.type) {
-      case 'params':
-        // The engine may pass the very arrays this shard reads (in-thread shard): copy only if not.
-        if (req.edgeLogWeights !== ev.cc.edgeLogWeights) ev.cc.edgeLogWeights.set(req.edgeLogWeights);
-        if (req.inputLogProbs !== ev.cc.inputLogProbs) ev.cc.inputLogProbs.set(req.inputLogProbs);
+      case 'refresh':
         ev.refreshWeights();
         return {};
       case 'forward':
         return { ll: ev.forward(req) };
       case 'flows': {
         const ll = ev.forward(req);
-        ev.backward(this.edgeFlows, this.inputFlows);
+        ev.backward(load.edgeFlows[load.index], load.inputFlows[load.index]);
         return { ll };
       }
       case 'marked': {
@@ -57,23 +66,36 @@ export class ShardState {
         ev.markedEdgeFlowPerSample(req.marked, out);
         return { marked: out };
       }
-      case 'takeFlows': {
-        const reply = { edgeFlows: this.edgeFlows, inputFlows: this.inputFlows };
-        this.edgeFlows = new Float64Array(this.edgeFlows.length);
-        this.inputFlows = new Float64Array(this.inputFlows.length);
-        return reply;
-      }
-      case 'resetFlows':
-        this.edgeFlows.fill(0);
-        this.inputFlows.fill(0);
+      case 'em': {
+        const { edgeFlows, inputFlows, index } = load;
+        const { edgeStart, edgeEnd, inputStart, inputEnd } = req.range;
+        const V = ev.cc.numValues;
+        sumInto(edgeFlows, index, edgeStart, edgeEnd);
+        sumInto(inputFlows, index, inputStart * V, inputEnd * V);
+        emUpdate(ev.cc, edgeFlows[index], inputFlows[index], req.options, req.range);
+        edgeFlows[index].fill(0, edgeStart, edgeEnd);
+        inputFlows[index].fill(0, inputStart * V, inputEnd * V);
         return {};
+      }
     }
   }
+}
+
+/** accs[own][start..end) = sum over shards t (in order) of accs[t][start..end); others zeroed there. */
+function sumInto(accs: Float64Array[], own: number, start: number, end: number): void {
+  const target = accs[own];
+  const tmp = new Float64Array(end - start);
+  for (let t = 0; t < accs.length; t++) {
+    const a = accs[t];
+    for (let k = start; k < end; k++) tmp[k - start] += a[k];
+    if (t !== own) a.fill(0, start, end);
+  }
+  target.set(tmp, start);
 }
 
 /** Buffers a reply can hand over without copying. */
 export function transferablesOf(reply: ShardReply): ArrayBuffer[] {
   const out: ArrayBuffer[] = [];
-  for (const a of [reply.ll, reply.edgeFlows, reply.inputFlows, reply.marked]) if (a) out.push(a.buffer as ArrayBuffer);
+  for (const a of [reply.ll, reply.marked]) if (a) out.push(a.buffer as ArrayBuffer);
   return out;
 }
