@@ -100,3 +100,14 @@ describe('cli train / eval / prune / grow', () => {
     expect(Math.abs(a.bpd - b.bpd)).toBeLessThan(1e-4);
   });
 });
+
+describe('cli flag parsing', () => {
+  it('list defaults are lists', async () => {
+    const { parseFlags } = await import('../src/cli/args.ts');
+    const { benchFlags } = await import('../src/cli/commands/bench.ts');
+    const f = parseFlags('bench', [], benchFlags);
+    expect(f.engine).toEqual(['cpu']);
+    expect(f.k).toEqual(['16', '32']);
+    expect(parseFlags('bench', ['--k', '4,8', '--engine', 'cpu,gpu'], benchFlags)).toMatchObject({ k: ['4', '8'], engine: ['cpu', 'gpu'] });
+  });
+});

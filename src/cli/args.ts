@@ -20,7 +20,9 @@ export type ParsedFlags = Record<string, string | number | boolean | string[] | 
 
 export function parseFlags(command: string, argv: string[], table: FlagTable): ParsedFlags {
   const out: ParsedFlags = {};
-  for (const [name, spec] of Object.entries(table)) if (spec.default !== undefined) out[name] = spec.default;
+  for (const [name, spec] of Object.entries(table)) {
+    if (spec.default !== undefined) out[name] = spec.type === 'list' ? convert(name, spec, String(spec.default)) : spec.default;
+  }
   for (let k = 0; k < argv.length; k++) {
     const arg = argv[k];
     if (!arg.startsWith('--')) throw new UserError(`${command}: unexpected argument "${arg}" (flags look like --name value; see --help)`);

@@ -65,6 +65,8 @@ export interface PruneEvent {
   event: 'prune';
   criterion: PruneCriterion;
   removed_edges: number;
+  /** Parameters removed: the edges plus the categorical inputs of the nodes that were dropped. */
+  removed_params: number;
   /** Mean over the scored samples of -log(1 - sum_{e in E} F_e(x)) (nats); null when vacuous (some sample has sum >= 1). */
   bound_ll_drop: number | null;
   /** Mean over the scored samples of sum_{e in E} F_e(x) (the first-order form of the bound). */
@@ -233,6 +235,7 @@ export class Trainer {
   async prune(fraction = this.config.prune, criterion = this.config.criterion, details?: (d: PruneDetails) => void): Promise<PruneEvent> {
     const data = this.train;
     const before = await this.snapshot();
+    const paramsBefore = this.params;
     const { ll: llBefore, edgeFlows } = await this.datasetFlows(data);
     const scores = edgeScores(this.compiled, criterion, edgeFlows, this.structureSeed++);
     const marked = selectEdgesToPrune(this.compiled, scores, fraction);
@@ -268,6 +271,7 @@ export class Trainer {
       event: 'prune',
       criterion,
       removed_edges: removed,
+      removed_params: paramsBefore - this.params,
       bound_ll_drop: Number.isFinite(bound) ? bound / data.count : null,
       removed_flow: removedFlowSum / data.count,
       measured_ll_drop: drop / data.count,

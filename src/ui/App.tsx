@@ -11,8 +11,9 @@ function formatBpd(v: number | null | undefined): string {
   return v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(4);
 }
 
+// Live figures hold plain numbers (no separators): tests and scripts read them back.
 function formatInt(v: number | null | undefined): string {
-  return v === null || v === undefined ? '–' : intFormat.format(v);
+  return v === null || v === undefined ? '–' : String(v);
 }
 
 export function App() {

@@ -30,7 +30,8 @@ function hcltEdges(D: number, K: number): number {
 }
 
 function parseNumber(text: string | null): number {
-  return Number((text ?? '').replace(/,/g, '').trim());
+  // Live figures are plain numbers: no separators to strip.
+  return Number((text ?? '').trim());
 }
 
 describe('playground in headless Chromium', () => {
