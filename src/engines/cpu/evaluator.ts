@@ -34,7 +34,8 @@ export class CpuEvaluator {
   readonly values: FloatArray;
   /** Node flows of the last backward pass, flow[node * capacity + b]. */
   readonly flows: FloatArray;
-  /** exp(x - m) of product nodes (indexed by node id like `values`). */
+  /** Linear values relative to the region's per-sample max m: exp(x - m) for products, and for sum
+   *  nodes the block product sum_i theta_ji e_i = exp(y_j - m) (indexed by node id like `values`). */
   private readonly expValues: FloatArray;
   /** Per-region, per-sample max over the region's products. */
   private readonly regionMax: Float64Array;
@@ -122,7 +123,12 @@ export class CpuEvaluator {
       const r = regions[k];
       const pixOff = r.variable * B;
       const mOff = k * B;
-      // Input and product values.
+      // Input and product values, with the per-sample max over the products in the same pass:
+      // x_i[b] = log theta_i[pixel_b] + sum_children y_child,i[b]   (0 for a missing pixel).
+      const m = this.regionMax;
+      for (let b = 0; b < n; b++) m[mOff + b] = -Infinity;
+      const nc = r.childRegions.length;
+      const s0 = nc > 0 ? regions[r.childRegions[0]].sumStart : 0;
       for (let i = 0; i < r.size; i++) {
         const inOff = (r.inputStart + i) * B;
         const pOff = (r.productStart + i) * B;
@@ -132,17 +138,20 @@ export class CpuEvaluator {
         } else {
           for (let b = 0; b < n; b++) val[inOff + b] = lp[lpOff + this.pixelT[pixOff + b]];
         }
-        for (let b = 0; b < n; b++) val[pOff + b] = val[inOff + b];
-        for (let c = 0; c < r.childRegions.length; c++) {
+        if (nc === 0) {
+          for (let b = 0; b < n; b++) {
+            const x = val[inOff + b];
+            val[pOff + b] = x;
+            if (x > m[mOff + b]) m[mOff + b] = x;
+          }
+          continue;
+        }
+        const c0Off = (s0 + i) * B;
+        for (let b = 0; b < n; b++) val[pOff + b] = val[inOff + b] + val[c0Off + b];
+        for (let c = 1; c < nc; c++) {
           const sOff = (regions[r.childRegions[c]].sumStart + i) * B;
           for (let b = 0; b < n; b++) val[pOff + b] += val[sOff + b];
         }
-      }
-      // Per-sample max over the products, then one exp per product.
-      const m = this.regionMax;
-      for (let b = 0; b < n; b++) m[mOff + b] = -Infinity;
-      for (let i = 0; i < r.size; i++) {
-        const pOff = (r.productStart + i) * B;
         for (let b = 0; b < n; b++) if (val[pOff + b] > m[mOff + b]) m[mOff + b] = val[pOff + b];
       }
       // A sample whose products are all -inf (zero probability) keeps m = 0 so nothing turns NaN.
@@ -174,6 +183,11 @@ export class CpuEvaluator {
             s2 += we * ex[o + 2];
             s3 += we * ex[o + 3];
           }
+          // Keep the linear sums too: backward divides by them instead of exponentiating again.
+          ex[sOff + b] = s0;
+          ex[sOff + b + 1] = s1;
+          ex[sOff + b + 2] = s2;
+          ex[sOff + b + 3] = s3;
           val[sOff + b] = Math.log(s0) + m[mOff + b];
           val[sOff + b + 1] = Math.log(s1) + m[mOff + b + 1];
           val[sOff + b + 2] = Math.log(s2) + m[mOff + b + 2];
@@ -182,6 +196,7 @@ export class CpuEvaluator {
         for (let b = n4; b < n; b++) {
           let s0 = 0;
           for (let e = start; e < end; e++) s0 += w[e] * ex[childOff[e] + b];
+          ex[sOff + b] = s0;
           val[sOff + b] = Math.log(s0) + m[mOff + b];
         }
       }
@@ -201,12 +216,10 @@ export class CpuEvaluator {
     const n = this.count;
     const B = this.capacity;
     const V = cc.numValues;
-    const val = this.values;
     const ex = this.expValues;
     const fl = this.flows;
     const g = this.scratch;
     const w = this.weights;
-    const m = this.regionMax;
     const regions = cc.regions;
     const childOff = this.childOff;
     const pw = this.parentWeights;
@@ -215,14 +228,13 @@ export class CpuEvaluator {
     for (let b = 0; b < n; b++) fl[rootOff + b] = 1;
     for (let k = regions.length - 1; k >= 0; k--) {
       const r = regions[k];
-      const mOff = k * B;
-      // g_j = F_j / exp(y_j - m)
+      // g_j = F_j / exp(y_j - m), the linear sum kept by forward
       for (let j = 0; j < r.rows; j++) {
         const sOff = (r.sumStart + j) * B;
         const gOff = j * B;
         for (let b = 0; b < n; b++) {
           const f = fl[sOff + b];
-          g[gOff + b] = f === 0 ? 0 : f * Math.exp(m[mOff + b] - val[sOff + b]);
+          g[gOff + b] = f === 0 ? 0 : f / ex[sOff + b];
         }
       }
       // Edge flows: theta_e * sum_b g_j[b] e_c[b], four edges of a row per pass over the samples.
@@ -321,13 +333,10 @@ export class CpuEvaluator {
     const B = this.capacity;
     const fl = this.flows;
     const ex = this.expValues;
-    const val = this.values;
-    const m = this.regionMax;
     const w = this.weights;
     out.fill(0, 0, n);
     for (let k = 0; k < cc.regions.length; k++) {
       const r = cc.regions[k];
-      const mOff = k * B;
       let e = r.edgeStart;
       for (let j = 0; j < r.rows; j++) {
         const node = r.sumStart + j;
@@ -340,7 +349,7 @@ export class CpuEvaluator {
           // F_e(x) = F_j(x) theta_e exp(x_c - y_j)
           for (let b = 0; b < n; b++) {
             const f = fl[sOff + b];
-            if (f !== 0) out[b] += f * we * ex[cOff + b] * Math.exp(m[mOff + b] - val[sOff + b]);
+            if (f !== 0) out[b] += (f * we * ex[cOff + b]) / ex[sOff + b];
           }
         }
       }
