@@ -61,3 +61,15 @@ describe('EM', () => {
     expect(bpd[2]).toBeGreaterThan(0.5);
   });
 });
+
+describe('trainer, full-batch EM', () => {
+  it('one update per epoch from the flows of the whole training set lowers train bpd every epoch', async () => {
+    const data = await embeddedSubset(600, 3);
+    const engine = new CpuEngine({ precision: 'float64' });
+    const trainer = await Trainer.create({ ...DEFAULT_TRAIN_CONFIG, K: 3, fullBatch: true, pseudocount: 0 }, engine, data, null);
+    const bpd: number[] = [];
+    for (let e = 0; e < 4; e++) bpd.push((await trainer.epoch()).train_bpd);
+    // Epoch e reports the likelihood before its update, so the sequence is EM's objective trace.
+    for (let e = 1; e < bpd.length; e++) expect(bpd[e]).toBeLessThan(bpd[e - 1]);
+  });
+});

@@ -60,8 +60,14 @@ export async function loadImagesFile(path: string): Promise<Dataset> {
   return ds;
 }
 
-/** Path of the embedded data file, resolved from this module so it works from any working directory. */
+/**
+ * Path of the embedded data file, resolved from this module so it works from any working directory.
+ * A bundled build (dist-node/, the GPU machine's pack) has no public/ beside it: SPC_DATA_DIR says
+ * where the file is.
+ */
 export function embeddedDataPath(): string {
+  const dir = process.env.SPC_DATA_DIR;
+  if (dir) return join(dir, EMBEDDED_DATA_FILE);
   return fileURLToPath(new URL(`../../public/data/${EMBEDDED_DATA_FILE}`, import.meta.url));
 }
 

@@ -1,6 +1,6 @@
 // End to end: the playground in headless Chromium (DESIGN.md section 4). Starts Vite's dev server on
 // a free port, opens the page, trains a small HCLT (K = 2) for two epochs in the worker and checks the
-// numbers the page reports. Needs Debian's chromium at /usr/bin/chromium (scripts/ensure-chromium.sh).
+// numbers the page reports. Needs Debian's chromium at /usr/bin/chromium (scripts/ensure-test-deps.sh).
 // Saves test-results/playground.png for people to look at.
 
 import { existsSync, mkdirSync } from 'node:fs';
@@ -42,7 +42,7 @@ describe('playground in headless Chromium', () => {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run "bash scripts/ensure-chromium.sh" (installs Debian's chromium).`);
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run "bash scripts/ensure-test-deps.sh" (installs Debian's chromium).`);
     server = await createServer({
       root: ROOT,
       configFile: `${ROOT}vite.config.ts`,

@@ -1,12 +1,12 @@
 // Node: CPU engine shards in worker_threads. From TypeScript sources the worker starts through a bootstrap
-// that registers tsx; a bundled build points at the emitted .js next to it.
+// that registers tsx; a bundled build (scripts/build-node.mjs) starts the shard-worker.node.mjs emitted next to it.
 import { Worker } from 'node:worker_threads';
 import type { ShardPort } from './engine.ts';
 import type { ShardReply, ShardRequest } from './shard.ts';
 
 export function spawnNodeShard(): ShardPort {
   const fromSource = import.meta.url.endsWith('.ts');
-  const url = new URL(fromSource ? './shard-worker.tsx-bootstrap.mjs' : './shard-worker.node.js', import.meta.url);
+  const url = new URL(fromSource ? './shard-worker.tsx-bootstrap.mjs' : './shard-worker.node.mjs', import.meta.url);
   const worker = new Worker(url);
   worker.unref();
   let nextId = 0;
