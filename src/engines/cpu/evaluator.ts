@@ -209,9 +209,10 @@ export class CpuEvaluator {
 
   /**
    * Backward pass after `forward` on the same batch: node flows (root flow 1 per sample), and adds
-   * this batch's edge flows and categorical input flows into the accumulators.
+   * this batch's edge flows and categorical input flows into the accumulators (skipped when null:
+   * queries that need node flows only).
    */
-  backward(edgeFlowAcc: Float64Array, inputFlowAcc: Float64Array): void {
+  backward(edgeFlowAcc: Float64Array | null, inputFlowAcc: Float64Array | null): void {
     const cc = this.cc;
     const n = this.count;
     const B = this.capacity;
@@ -238,7 +239,7 @@ export class CpuEvaluator {
         }
       }
       // Edge flows: theta_e * sum_b g_j[b] e_c[b], four edges of a row per pass over the samples.
-      for (let j = 0; j < r.rows; j++) {
+      for (let j = 0; edgeFlowAcc !== null && j < r.rows; j++) {
         const start = cc.edgePtr[r.sumStart + j];
         const end = cc.edgePtr[r.sumStart + j + 1];
         const gOff = j * B;
@@ -313,7 +314,7 @@ export class CpuEvaluator {
         for (let b = 0; b < n; b++) {
           const f = fl[pOff + b];
           fl[inOff + b] = f;
-          if (!(this.hasMissing && this.missingT[pixOff + b])) inputFlowAcc[histOff + this.pixelT[pixOff + b]] += f;
+          if (inputFlowAcc !== null && !(this.hasMissing && this.missingT[pixOff + b])) inputFlowAcc[histOff + this.pixelT[pixOff + b]] += f;
         }
         for (let c = 0; c < r.childRegions.length; c++) {
           const sOff = (regions[r.childRegions[c]].sumStart + i) * B;
