@@ -1,0 +1,99 @@
+// Engine throughput measurements shared by `cli bench` and the browser's bench.html: forward, and
+// forward + backward + mini-batch EM, on an HCLT of the embedded digits, optionally again after
+// pruning a fraction of the sum edges by flow. Figures, not assertions.
+
+import { compileCircuit } from '../circuit/compile.ts';
+import { buildTreeCircuit } from '../circuit/tree.ts';
+import type { Dataset } from '../data/dataset.ts';
+import type { Engine } from '../engines/engine.ts';
+import { Rng } from '../util/rng.ts';
+import { batchesOf, DEFAULT_TRAIN_CONFIG, Trainer } from './trainer.ts';
+
+export interface BenchRow {
+  event: 'bench';
+  engine: string;
+  adapter: string;
+  k: number;
+  edges: number;
+  forward_samples_per_s: number;
+  train_samples_per_s: number;
+  train_edge_samples_per_s: number;
+  pruned_edges?: number;
+  pruned_train_samples_per_s?: number;
+  pruned_speedup?: number;
+  /** Per-layer milliseconds of the last timed batch, when the engine measures them. */
+  layer_ms?: Array<{ layer: string; ms: number }>;
+}
+
+/** Optional per-layer timings (the WebGPU engine with timestamp-query). */
+interface TimedEngine extends Engine {
+  layerTimings?: () => Promise<Array<{ layer: string; ms: number }> | null>;
+}
+
+/** Samples per second of forward passes over `data` (one warm-up batch first). */
+export async function forwardRate(engine: Engine, data: Dataset, batch: number): Promise<number> {
+  await engine.logLikelihood(batchesOf(data, null, batch).next().value!);
+  const t0 = performance.now();
+  for (const b of batchesOf(data, null, batch)) await engine.logLikelihood(b);
+  return data.count / ((performance.now() - t0) / 1000);
+}
+
+/** Samples per second of forward + backward + mini-batch EM (one warm-up batch first). */
+export async function trainRate(engine: Engine, data: Dataset, batch: number): Promise<number> {
+  const opts = { step: DEFAULT_TRAIN_CONFIG.step, pseudocount: DEFAULT_TRAIN_CONFIG.pseudocount };
+  await engine.accumulateFlows(batchesOf(data, null, batch).next().value!);
+  await engine.emStep(opts);
+  const t0 = performance.now();
+  for (const b of batchesOf(data, null, batch)) {
+    await engine.accumulateFlows(b);
+    await engine.emStep(opts);
+  }
+  return data.count / ((performance.now() - t0) / 1000);
+}
+
+/** A fixed, class-mixed sample of `count` digits (the embedded file is grouped by class). */
+export function benchSample(all: Dataset, count: number): Dataset {
+  const order = new Rng(1).shuffle(Int32Array.from({ length: all.count }, (_, i) => i));
+  const D = all.numVars;
+  const pixels = new Uint8Array(Math.min(count, all.count) * D);
+  for (let k = 0; k < pixels.length / D; k++) pixels.set(all.pixels.subarray(order[k] * D, (order[k] + 1) * D), k * D);
+  return { ...all, name: `${all.name} (bench sample)`, count: pixels.length / D, pixels, labels: undefined };
+}
+
+/** One bench row: HCLT with K states per variable over `tree`, timed on `timed`. */
+export async function benchOne(engine: Engine, engineName: string, tree: Int32Array, timed: Dataset, k: number, batch: number, prune?: number): Promise<BenchRow> {
+  const circuit = buildTreeCircuit(tree, timed.numValues, k, new Rng(1));
+  const cc = compileCircuit(circuit);
+  await engine.load(cc);
+  const fwd = await forwardRate(engine, timed, batch);
+  const train = await trainRate(engine, timed, batch);
+  const row: BenchRow = {
+    event: 'bench',
+    engine: engineName,
+    adapter: engine.adapter,
+    k,
+    edges: cc.numEdges,
+    forward_samples_per_s: fwd,
+    train_samples_per_s: train,
+    train_edge_samples_per_s: train * cc.numEdges,
+  };
+  const timings = await (engine as TimedEngine).layerTimings?.();
+  if (timings) row.layer_ms = timings;
+  if (prune !== undefined) {
+    const trainer = await Trainer.create({ ...DEFAULT_TRAIN_CONFIG, K: k }, engine, timed, null, circuit);
+    await trainer.prune(prune, 'flow');
+    const pruned = await trainRate(engine, timed, batch);
+    row.pruned_edges = trainer.edges;
+    row.pruned_train_samples_per_s = pruned;
+    row.pruned_speedup = pruned / train;
+  }
+  return row;
+}
+
+export function describeBenchRow(r: BenchRow): string {
+  let text = `${r.engine} (${r.adapter}) K=${r.k}: ${r.edges} edges, forward ${Math.round(r.forward_samples_per_s)} samples/s, train ${Math.round(r.train_samples_per_s)} samples/s = ${r.train_edge_samples_per_s.toExponential(2)} edge-samples/s`;
+  if (r.pruned_speedup !== undefined) {
+    text += `; pruned to ${r.pruned_edges} edges: train ${Math.round(r.pruned_train_samples_per_s!)} samples/s (${r.pruned_speedup.toFixed(2)}x)`;
+  }
+  return text;
+}
