@@ -6,6 +6,8 @@ import react from '@vitejs/plugin-react';
 export default defineConfig({
   base: './',
   plugins: [react()],
+  // Two pages: the playground and the engine benchmark.
+  build: { rollupOptions: { input: { main: 'index.html', bench: 'bench.html' } } },
   server: { host: '127.0.0.1', port: 5173 },
   preview: { host: '127.0.0.1', port: 4173 },
   // The training worker is a module worker (`{ type: 'module' }`): bundle it as ES too.

@@ -22,12 +22,12 @@ export interface BenchRow {
   pruned_train_samples_per_s?: number;
   pruned_speedup?: number;
   /** Per-layer milliseconds of the last timed batch, when the engine measures them. */
-  layer_ms?: Array<{ layer: string; ms: number }>;
+  layer_ms?: Array<{ label: string; ms: number }>;
 }
 
 /** Optional per-layer timings (the WebGPU engine with timestamp-query). */
 interface TimedEngine extends Engine {
-  layerTimings?: () => Promise<Array<{ layer: string; ms: number }> | null>;
+  layerTimings?: () => Promise<Array<{ label: string; ms: number }>>;
 }
 
 /** Samples per second of forward passes over `data` (one warm-up batch first). */
@@ -78,7 +78,7 @@ export async function benchOne(engine: Engine, engineName: string, tree: Int32Ar
     train_edge_samples_per_s: train * cc.numEdges,
   };
   const timings = await (engine as TimedEngine).layerTimings?.();
-  if (timings) row.layer_ms = timings;
+  if (timings && timings.length > 0) row.layer_ms = timings;
   if (prune !== undefined) {
     const trainer = await Trainer.create({ ...DEFAULT_TRAIN_CONFIG, K: k }, engine, timed, null, circuit);
     await trainer.prune(prune, 'flow');

@@ -2,7 +2,7 @@
 
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { EMBEDDED_DATA_FILE } from '../data/embedded.ts';
+import { embeddedDataUrl } from '../data/fetch.ts';
 import { App } from './App.tsx';
 import { createPlaygroundStore, PlaygroundContext } from './store.ts';
 import './styles.css';
@@ -11,7 +11,7 @@ const store = createPlaygroundStore({
   // Vite bundles the worker from this exact `new Worker(new URL(...), { type: 'module' })` form.
   spawnWorker: () => new Worker(new URL('./training-worker.ts', import.meta.url), { type: 'module' }),
   // Resolved against the page (public/data/ is copied next to index.html), not against the worker's URL.
-  dataUrl: new URL(`data/${EMBEDDED_DATA_FILE}`, document.baseURI).href,
+  dataUrl: embeddedDataUrl(document.baseURI),
 });
 
 const container = document.getElementById('root');

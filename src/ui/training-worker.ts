@@ -7,11 +7,11 @@
 // engine's shard calls resolve as microtasks), so a "pause" message is only read between epochs:
 // training stops after the current epoch. Reset is the page terminating this worker.
 
-import { EMBEDDED_DATA_FILE, decodeEmbeddedDataset } from '../data/embedded.ts';
+import { fetchEmbeddedDataset } from '../data/fetch.ts';
 import { splitTrainValid } from '../data/split.ts';
 import { CpuEngine } from '../engines/cpu/engine.ts';
 import { DEFAULT_TRAIN_CONFIG, Trainer, type EpochEvent } from '../training/trainer.ts';
-import { isUserError, UserError } from '../util/errors.ts';
+import { isUserError } from '../util/errors.ts';
 
 /** Fraction of the embedded digits held out to measure validation bpd. */
 export const VALID_FRACTION = 0.1;
@@ -55,18 +55,6 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-async function fetchDataset(dataUrl: string) {
-  const what = `the training data (${EMBEDDED_DATA_FILE})`;
-  let response: Response;
-  try {
-    response = await fetch(dataUrl);
-  } catch (e) {
-    throw new UserError(`Could not download ${what}: ${e instanceof Error ? e.message : String(e)}.`);
-  }
-  if (!response.ok) throw new UserError(`Could not download ${what}: HTTP ${`${response.status} ${response.statusText}`.trim()}.`);
-  return decodeEmbeddedDataset(new Uint8Array(await response.arrayBuffer()));
-}
-
 class TrainingSession {
   private trainer: Trainer | null = null;
   private epochsDone = 0;
@@ -104,7 +92,7 @@ class TrainingSession {
     // One thread: this worker is the only one, the CPU engine's extra shards would need more workers.
     const engine = new CpuEngine({ threads: 1, precision: 'float32' });
     post({ type: 'phase', phase: 'loading' });
-    const data = await fetchDataset(dataUrl);
+    const data = await fetchEmbeddedDataset(dataUrl);
     const { train, valid } = splitTrainValid(data, VALID_FRACTION, settings.seed);
     post({ type: 'phase', phase: 'building' });
     await yieldToEventLoop(); // let the page see the phase before the (synchronous) HCLT build

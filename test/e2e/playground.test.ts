@@ -3,26 +3,10 @@
 // numbers the page reports. Needs Debian's chromium at /usr/bin/chromium (scripts/ensure-test-deps.sh).
 // Saves test-results/playground.png for people to look at.
 
-import { existsSync, mkdirSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { createServer, type ViteDevServer } from 'vite';
+import { mkdirSync } from 'node:fs';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const RESULTS = fileURLToPath(new URL('../../test-results/', import.meta.url));
+import { collectProblems, RESULTS, startBrowserHarness, type BrowserHarness } from './harness.ts';
 
 /** HCLT sum edges on D variables with K states: (D - 1) K x K blocks plus the root's K. */
 function hcltEdges(D: number, K: number): number {
@@ -35,37 +19,20 @@ function parseNumber(text: string | null): number {
 }
 
 describe('playground in headless Chromium', () => {
-  let server: ViteDevServer | undefined;
-  let browser: Browser | undefined;
+  let h: BrowserHarness | undefined;
   let page: Page;
   let url: string;
-  const problems: string[] = [];
+  let problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run "bash scripts/ensure-test-deps.sh" (installs Debian's chromium).`);
-    server = await createServer({
-      root: ROOT,
-      configFile: `${ROOT}vite.config.ts`,
-      logLevel: 'error',
-      server: { host: '127.0.0.1', port: 0, strictPort: true, hmr: false },
-    });
-    await server.listen();
-    const address = server.httpServer?.address() as AddressInfo | null;
-    if (!address || typeof address !== 'object') throw new Error('Vite dev server has no address');
-    url = `http://127.0.0.1:${address.port}/`;
-
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
-    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    // Console messages of the page's workers are reported on the page too.
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-    });
+    h = await startBrowserHarness();
+    url = h.url;
+    page = await h.browser.newPage({ viewport: { width: 1100, height: 900 } });
+    problems = collectProblems(page);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await h?.close();
   });
 
   it('trains K = 2 for two epochs and reports falling bpd, the HCLT edge count and the CPU backend', async () => {
@@ -126,7 +93,7 @@ describe('playground in headless Chromium', () => {
   });
 
   it('shows a missing data file as one sentence in an alert', async () => {
-    const errorPage = await browser!.newPage();
+    const errorPage = await h!.browser.newPage();
     const pageErrors: string[] = [];
     errorPage.on('pageerror', (e) => pageErrors.push(e.message));
     await errorPage.route('**/data/*.bin', (route) => route.fulfill({ status: 404, body: 'not here' }));

@@ -1,0 +1,51 @@
+// Parameter (edge) flows, reduced over the batch and added to the accumulator:
+//   acc[e] += theta_e sum_b g_j[b] e_c[b]         (j = the edge's sum node, c = its child product)
+// One workgroup handles WG / LANES edges; the LANES threads of an edge stride over the samples
+// (coalesced reads), then a fixed-order tree reduction in workgroup memory: deterministic, no float
+// atomics. Each edge's accumulator is written by exactly one thread.
+// Layer uniform: start = first edge, count = edges.
+
+struct Batch { n: u32, cap: u32, flags: u32, root: u32 }
+struct Layer { start: u32, count: u32, a: u32, b: u32, c: u32, d: u32, e: u32, f: u32 }
+
+override WG: u32 = 256;
+override LANES: u32 = 32;   // a power of two dividing WG
+
+@group(0) @binding(0) var<uniform> bat: Batch;
+@group(0) @binding(1) var<uniform> lay: Layer;
+@group(0) @binding(2) var<storage, read> edgeNode: array<u32>;
+@group(0) @binding(3) var<storage, read> edgeChild: array<u32>;
+@group(0) @binding(4) var<storage, read> weight: array<f32>;
+@group(0) @binding(5) var<storage, read> ex: array<f32>;
+@group(0) @binding(6) var<storage, read> flow: array<f32>;
+@group(0) @binding(7) var<storage, read_write> acc: array<f32>;
+
+var<workgroup> part: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.y * nwg.x + wid.x;
+  let perWg = WG / LANES;
+  if (wg * perWg >= lay.count) { return; }   // uniform per workgroup
+  let local = lid / LANES;
+  let lane = lid % LANES;
+  let k = wg * perWg + local;
+  let cap = bat.cap;
+  var d = 0.0;
+  if (k < lay.count) {
+    let e = lay.start + k;
+    let go = edgeNode[e] * cap;
+    let eo = edgeChild[e] * cap;
+    for (var b = lane; b < bat.n; b += LANES) { d += flow[go + b] * ex[eo + b]; }
+  }
+  part[lid] = d;
+  workgroupBarrier();
+  for (var h = LANES / 2u; h > 0u; h = h / 2u) {
+    if (lane < h) { part[lid] += part[lid + h]; }
+    workgroupBarrier();
+  }
+  if (lane == 0u && k < lay.count) {
+    let e = lay.start + k;
+    acc[e] += weight[e] * part[lid];
+  }
+}

@@ -1,0 +1,39 @@
+// EM for sum nodes, one thread per sum node (its edges are contiguous):
+//   new_e = (F_e + a / |ch(j)|) / (sum_{e' of j} F_e' + a)
+//   theta_e <- (1 - s) theta_e + s new_e       (stored twice: linear for the kernels, log for read-back)
+// A node with no flow and no pseudocount keeps its weights (as src/training/em.ts).
+// Layer uniform: count = sum nodes. em: step s, pseudocount a.
+
+struct Layer { start: u32, count: u32, a: u32, b: u32, c: u32, d: u32, e: u32, f: u32 }
+struct Em { step: f32, pseudocount: f32, p0: f32, p1: f32 }
+
+override WG: u32 = 256;
+
+@group(0) @binding(0) var<uniform> em: Em;
+@group(0) @binding(1) var<uniform> lay: Layer;
+@group(0) @binding(2) var<storage, read> sumNodes: array<u32>;
+@group(0) @binding(3) var<storage, read> edgePtr: array<u32>;
+@group(0) @binding(4) var<storage, read> acc: array<f32>;
+@group(0) @binding(5) var<storage, read_write> weight: array<f32>;
+@group(0) @binding(6) var<storage, read_write> logWeight: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let id = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (id >= lay.count) { return; }
+  let node = sumNodes[lay.start + id];
+  let e0 = edgePtr[node];
+  let e1 = edgePtr[node + 1u];
+  var total = 0.0;
+  for (var e = e0; e < e1; e++) { total += acc[e]; }
+  let a = em.pseudocount;
+  if (!(total + a > 0.0)) { return; }
+  let prior = a / f32(e1 - e0);
+  let s = em.step;
+  for (var e = e0; e < e1; e++) {
+    let fresh = (acc[e] + prior) / (total + a);
+    let w = (1.0 - s) * weight[e] + s * fresh;
+    weight[e] = w;
+    logWeight[e] = log(w);
+  }
+}

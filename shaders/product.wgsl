@@ -1,0 +1,41 @@
+// Input + product layer (forward, log domain). One thread per (product node, sample):
+//   x_p[b] = sum over the product's children c of  (c an input node)  log theta_c[pix[var(c), b]]
+//                                                  (c a sum node)     y_c[b]
+// A missing pixel contributes 0 (log 1), which marginalises the variable. Input values are never
+// stored: each input node has exactly one parent product, which reads its log-probability here.
+// Layer uniform: start = first product node, count = products in the layer, a = numInputs, b = V.
+
+struct Batch { n: u32, cap: u32, flags: u32, root: u32 }
+struct Layer { start: u32, count: u32, a: u32, b: u32, c: u32, d: u32, e: u32, f: u32 }
+
+override WG: u32 = 256;
+const MISSING: u32 = 0xffffffffu;
+
+@group(0) @binding(0) var<uniform> bat: Batch;
+@group(0) @binding(1) var<uniform> lay: Layer;
+@group(0) @binding(2) var<storage, read> childPtr: array<u32>;
+@group(0) @binding(3) var<storage, read> childNode: array<u32>;
+@group(0) @binding(4) var<storage, read> inputVar: array<u32>;
+@group(0) @binding(5) var<storage, read> logProb: array<f32>;
+@group(0) @binding(6) var<storage, read> pix: array<u32>;
+@group(0) @binding(7) var<storage, read_write> val: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let id = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (id >= lay.count * bat.n) { return; }
+  let p = lay.start + id / bat.n;
+  let b = id % bat.n;
+  let cap = bat.cap;
+  var s = 0.0;
+  for (var k = childPtr[p]; k < childPtr[p + 1u]; k++) {
+    let c = childNode[k];
+    if (c < lay.a) {
+      let x = pix[inputVar[c] * cap + b];
+      if (x != MISSING) { s += logProb[c * lay.b + x]; }
+    } else {
+      s += val[c * cap + b];
+    }
+  }
+  val[p * cap + b] = s;
+}

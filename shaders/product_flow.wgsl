@@ -1,0 +1,33 @@
+// Product layer backward: each product gathers over its parent sum edges (the transposed lists),
+//   F_p[b] = e_p[b] sum_{(j, e) parents of p} theta_e g_j[b]
+// Deterministic (no atomics): each output sums its own inputs in list order. The product's flow is
+// also its input node's flow and the flow of row p of each child region (read from here later).
+// Layer uniform: start = first product node, count = products in the layer.
+
+struct Batch { n: u32, cap: u32, flags: u32, root: u32 }
+struct Layer { start: u32, count: u32, a: u32, b: u32, c: u32, d: u32, e: u32, f: u32 }
+
+override WG: u32 = 256;
+
+@group(0) @binding(0) var<uniform> bat: Batch;
+@group(0) @binding(1) var<uniform> lay: Layer;
+@group(0) @binding(2) var<storage, read> parentPtr: array<u32>;
+@group(0) @binding(3) var<storage, read> parentNode: array<u32>;
+@group(0) @binding(4) var<storage, read> parentEdge: array<u32>;
+@group(0) @binding(5) var<storage, read> weight: array<f32>;
+@group(0) @binding(6) var<storage, read> ex: array<f32>;
+@group(0) @binding(7) var<storage, read_write> flow: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let id = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (id >= lay.count * bat.n) { return; }
+  let p = lay.start + id / bat.n;
+  let b = id % bat.n;
+  let cap = bat.cap;
+  var t = 0.0;
+  for (var k = parentPtr[p]; k < parentPtr[p + 1u]; k++) {
+    t += weight[parentEdge[k]] * flow[parentNode[k] * cap + b];
+  }
+  flow[p * cap + b] = t * ex[p * cap + b];
+}

@@ -1,0 +1,49 @@
+// The GPU engine's kernels as small declarative records: which WGSL file and entry point, and which
+// of the module's bindings that entry point uses. Pipelines use layout 'auto', which keeps only the
+// bindings an entry point statically uses, so a bind group must name exactly those; binding numbers
+// come from parsing the WGSL itself (one source of truth). Buffer names are the WGSL variable names.
+
+export interface KernelSpec {
+  shader: string;
+  entry: string;
+  uses: readonly string[];
+}
+
+export const KERNELS = {
+  pixels: { shader: 'pixels', entry: 'main', uses: ['bat', 'lay', 'data', 'miss', 'idx', 'pix'] },
+  product: { shader: 'product', entry: 'main', uses: ['bat', 'lay', 'childPtr', 'childNode', 'inputVar', 'logProb', 'pix', 'val'] },
+  regionMax: { shader: 'region_max', entry: 'main', uses: ['bat', 'lay', 'regions', 'val', 'ex', 'rmax'] },
+  sumTiled: { shader: 'sum_forward', entry: 'tiled', uses: ['bat', 'lay', 'regions', 'edgePtr', 'edgeChild', 'weight', 'ex', 'val', 'rmax'] },
+  sumGather: { shader: 'sum_forward', entry: 'gather', uses: ['bat', 'lay', 'edgePtr', 'edgeChild', 'weight', 'ex', 'val', 'rmax', 'nodeRegion'] },
+  sumFlow: { shader: 'sum_flow', entry: 'main', uses: ['bat', 'lay', 'parentPtr', 'parentNode', 'ex', 'flow'] },
+  productFlow: { shader: 'product_flow', entry: 'main', uses: ['bat', 'lay', 'parentPtr', 'parentNode', 'parentEdge', 'weight', 'ex', 'flow'] },
+  edgeFlow: { shader: 'edge_flow', entry: 'main', uses: ['bat', 'lay', 'edgeNode', 'edgeChild', 'weight', 'ex', 'flow', 'acc'] },
+  inputHist: { shader: 'input_hist', entry: 'main', uses: ['bat', 'lay', 'parentPtr', 'parentNode', 'inputVar', 'pix', 'flow', 'hist'] },
+  emSum: { shader: 'em_sum', entry: 'main', uses: ['em', 'lay', 'sumNodes', 'edgePtr', 'acc', 'weight', 'logWeight'] },
+  emInput: { shader: 'em_input', entry: 'main', uses: ['em', 'lay', 'hist', 'logProb'] },
+  markedPartial: { shader: 'marked', entry: 'partial', uses: ['bat', 'lay', 'regions', 'marked', 'edgeNode', 'edgeChild', 'weight', 'ex', 'flow', 'part'] },
+  markedTotal: { shader: 'marked', entry: 'total', uses: ['bat', 'lay', 'part', 'out'] },
+} as const satisfies Record<string, KernelSpec>;
+
+export type KernelName = keyof typeof KERNELS;
+
+/** The WGSL files the engine needs (keys of the shader-source record). */
+export const SHADER_FILES = [...new Set(Object.values(KERNELS).map((k) => k.shader))];
+
+/** Binding number of each `@group(0) @binding(N) var... name` declaration in a WGSL module. */
+export function parseBindings(wgsl: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const re = /@group\(0\)\s*@binding\((\d+)\)\s*var(?:<[^>]*>)?\s+(\w+)\s*:/g;
+  for (let m = re.exec(wgsl); m; m = re.exec(wgsl)) out.set(m[2], Number(m[1]));
+  return out;
+}
+
+/** Checks that every kernel's shader is present and declares the bindings the kernel uses. */
+export function checkShaderSources(sources: Record<string, string>): void {
+  for (const [name, k] of Object.entries(KERNELS)) {
+    const src = sources[k.shader];
+    if (src === undefined) throw new Error(`GPU engine: shader '${k.shader}.wgsl' is missing (kernel ${name})`);
+    const b = parseBindings(src);
+    for (const u of k.uses) if (!b.has(u)) throw new Error(`GPU engine: ${k.shader}.wgsl declares no binding '${u}' (kernel ${name})`);
+  }
+}

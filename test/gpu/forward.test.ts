@@ -1,0 +1,53 @@
+// GPU forward pass (log-likelihoods) against the float64 CPU oracle.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuEngine } from '../../src/engines/gpu/engine.ts';
+import { compiledPair, gpuEngine, maxAbsErr, oracle, prunedCircuit, randomBatch, treeCircuit } from './helpers.ts';
+
+let gpu: GpuEngine;
+beforeAll(async () => {
+  gpu = await gpuEngine({ maxChunk: 48 });
+});
+afterAll(() => gpu?.dispose());
+
+describe('GPU forward', () => {
+  it('reports the adapter', () => {
+    expect(gpu.kind).toBe('gpu');
+    expect(gpu.adapter).toMatch(/WebGPU: /);
+  });
+
+  for (const [seed, D, V, K, count, miss] of [
+    [1, 5, 3, 1, 7, 0],
+    [2, 9, 16, 3, 53, 0],
+    [3, 12, 7, 5, 100, 0.3],
+    [4, 20, 4, 7, 33, 0.1],
+  ]) {
+    it(`tree D=${D} V=${V} K=${K}, ${count} samples, missing ${miss}`, async () => {
+      const [a, b] = compiledPair(treeCircuit(seed, D, V, K));
+      const cpu = await oracle(a);
+      await gpu.load(b);
+      const batch = randomBatch(seed, count, D, V, miss);
+      const want = await cpu.logLikelihood(batch);
+      const got = await gpu.logLikelihood(batch);
+      expect(maxAbsErr(got, want)).toBeLessThan(1e-4);
+    });
+  }
+
+  it('pruned + grown circuit, tiled and gather sum kernels agree', async () => {
+    const c = prunedCircuit(5, 14, 6, 5, 0.6, true);
+    const [a, b] = compiledPair(c);
+    const cpu = await oracle(a);
+    const batch = randomBatch(9, 70, 14, 6, 0.2);
+    const want = await cpu.logLikelihood(batch);
+    await gpu.load(b);
+    expect(gpu.sumKernels.every((k) => k.startsWith('tiled'))).toBe(true);
+    expect(maxAbsErr(await gpu.logLikelihood(batch), want)).toBeLessThan(1e-4);
+    const g2 = await gpuEngine({ maxChunk: 32, sumKernel: 'gather' });
+    try {
+      await g2.load(compiledPair(c)[0]);
+      expect(g2.sumKernels.every((k) => k === 'gather')).toBe(true);
+      expect(maxAbsErr(await g2.logLikelihood(batch), want)).toBeLessThan(1e-4);
+    } finally {
+      g2.dispose();
+    }
+  });
+});
