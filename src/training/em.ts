@@ -48,8 +48,19 @@ export function splitEmRange(cc: CompiledCircuit, parts: number): EmRange[] {
   return ranges;
 }
 
-/** EM update of the parameters in `range` (default: all) from flows indexed like the whole circuit. */
-export function emUpdate(cc: CompiledCircuit, edgeFlows: Float64Array, inputFlows: Float64Array, opts: EmOptions, range = fullEmRange(cc)): void {
+/**
+ * EM update of the parameters in `range` (default: all) from flows indexed like the whole circuit.
+ * `inputProbs`, when given, is a linear-domain copy of cc.inputLogProbs kept in step by this update:
+ * it saves one exp per categorical parameter (the bulk of EM's time: K x 256 per pixel).
+ */
+export function emUpdate(
+  cc: CompiledCircuit,
+  edgeFlows: Float64Array,
+  inputFlows: Float64Array,
+  opts: EmOptions,
+  range = fullEmRange(cc),
+  inputProbs?: Float64Array,
+): void {
   const { step: s, pseudocount: a } = opts;
   const lw = cc.edgeLogWeights;
   for (const r of cc.regions) {
@@ -78,9 +89,16 @@ export function emUpdate(cc: CompiledCircuit, edgeFlows: Float64Array, inputFlow
     let total = 0;
     for (let x = 0; x < V; x++) total += inputFlows[off + x];
     if (!(total + a > 0)) continue;
-    for (let x = 0; x < V; x++) {
-      const fresh = (inputFlows[off + x] + prior) / (total + a);
-      lp[off + x] = Math.log((1 - s) * Math.exp(lp[off + x]) + s * fresh);
+    const scale = s / (total + a);
+    const base = scale * prior;
+    if (inputProbs) {
+      for (let x = 0; x < V; x++) {
+        const theta = (1 - s) * inputProbs[off + x] + base + scale * inputFlows[off + x];
+        inputProbs[off + x] = theta;
+        lp[off + x] = Math.log(theta);
+      }
+    } else {
+      for (let x = 0; x < V; x++) lp[off + x] = Math.log((1 - s) * Math.exp(lp[off + x]) + base + scale * inputFlows[off + x]);
     }
   }
 }

@@ -76,9 +76,11 @@ export class CpuEngine implements Engine {
       p.set(cc.inputLogProbs);
       cc.inputLogProbs = p;
     }
+    const inputProbs = this.alloc(cc.inputLogProbs.length);
+    for (let k = 0; k < inputProbs.length; k++) inputProbs[k] = Math.exp(cc.inputLogProbs[k]);
     this.edgeAcc = this.shards.map(() => this.alloc(cc.numEdges));
     this.inputAcc = this.shards.map(() => this.alloc(cc.numInputs * cc.numValues));
-    await this.broadcast((index) => ({ type: 'load', cc, precision: this.precision, capacity: this.shardCapacity, index, edgeFlows: this.edgeAcc, inputFlows: this.inputAcc }));
+    await this.broadcast((index) => ({ type: 'load', cc, precision: this.precision, capacity: this.shardCapacity, index, edgeFlows: this.edgeAcc, inputFlows: this.inputAcc, inputProbs }));
   }
 
   /** Sends one request to every shard, workers first (shard 0 runs synchronously on this thread). */

@@ -20,6 +20,8 @@ export interface ShardLoad {
   index: number;
   edgeFlows: Float64Array[];
   inputFlows: Float64Array[];
+  /** Linear-domain copy of the input parameters, kept in step by EM (shared like the parameters). */
+  inputProbs: Float64Array;
 }
 
 export type ShardRequest =
@@ -72,7 +74,7 @@ export class ShardState {
         const V = ev.cc.numValues;
         sumInto(edgeFlows, index, edgeStart, edgeEnd);
         sumInto(inputFlows, index, inputStart * V, inputEnd * V);
-        emUpdate(ev.cc, edgeFlows[index], inputFlows[index], req.options, req.range);
+        emUpdate(ev.cc, edgeFlows[index], inputFlows[index], req.options, req.range, load.inputProbs);
         edgeFlows[index].fill(0, edgeStart, edgeEnd);
         inputFlows[index].fill(0, inputStart * V, inputEnd * V);
         return {};
