@@ -52,6 +52,9 @@ export class CpuEvaluator {
   private readonly pixelT: Uint8Array;
   private readonly missingT: Uint8Array;
   private hasMissing = false;
+  /** Smallest normal value of the storage type, and its log: linear values below are stored as 0. */
+  private readonly tiny: number;
+  private readonly expFloor: number;
   private count = 0;
 
   constructor(cc: CompiledCircuit, precision: Precision, capacity: number) {
@@ -69,6 +72,8 @@ export class CpuEvaluator {
     this.weights = alloc(cc.numEdges);
     this.pixelT = new Uint8Array(cc.numVars * capacity);
     this.missingT = new Uint8Array(cc.numVars * capacity);
+    this.tiny = precision === 'float32' ? 2 ** -126 : 2 ** -1022;
+    this.expFloor = Math.log(this.tiny);
     this.childOff = Int32Array.from(cc.edgeChild, (c) => c * capacity);
     this.parentWeights = alloc(cc.parentEdge.length);
     this.parentGOff = new Int32Array(cc.parentEdge.length);
@@ -78,6 +83,22 @@ export class CpuEvaluator {
       }
     }
     this.refreshWeights();
+  }
+
+  /**
+   * A sum whose linear value fell below the smallest normal float of the storage (its children are
+   * all far below the region's max): y = log sum_e theta_e exp(x_c) recomputed around the row's own
+   * max, exactly; the linear value is stored as 0, which tells backward to use exp(m - y) instead.
+   */
+  private smallRow(node: number, start: number, end: number, b: number): void {
+    const B = this.capacity;
+    const val = this.values;
+    let mx = -Infinity;
+    for (let e = start; e < end; e++) mx = Math.max(mx, val[this.cc.edgeChild[e] * B + b]);
+    let s = 0;
+    if (mx > -Infinity) for (let e = start; e < end; e++) s += this.weights[e] * Math.exp(val[this.cc.edgeChild[e] * B + b] - mx);
+    val[node * B + b] = Math.log(s) + mx;
+    this.expValues[node * B + b] = 0;
   }
 
   /** Re-reads the sum weights after the parameters changed (EM, prune). */
@@ -119,6 +140,8 @@ export class CpuEvaluator {
     const w = this.weights;
     const lp = cc.inputLogProbs;
     const regions = cc.regions;
+    const tiny = this.tiny;
+    const expFloor = this.expFloor;
     for (let k = 0; k < regions.length; k++) {
       const r = regions[k];
       const pixOff = r.variable * B;
@@ -158,7 +181,12 @@ export class CpuEvaluator {
       for (let b = 0; b < n; b++) if (m[mOff + b] === -Infinity) m[mOff + b] = 0;
       for (let i = 0; i < r.size; i++) {
         const pOff = (r.productStart + i) * B;
-        for (let b = 0; b < n; b++) ex[pOff + b] = Math.exp(val[pOff + b] - m[mOff + b]);
+        // Below expFloor the value would be subnormal in storage: store 0 (subnormal arithmetic is
+        // many times slower on x86, and sums that lose everything this way are recomputed exactly).
+        for (let b = 0; b < n; b++) {
+          const d = val[pOff + b] - m[mOff + b];
+          ex[pOff + b] = d > expFloor ? Math.exp(d) : 0;
+        }
       }
       // Sparse block product, one row at a time, four samples per pass so each weight and column
       // offset is loaded once per four multiply-adds (no SIMD in JS: fewer loads is what pays).
@@ -192,12 +220,14 @@ export class CpuEvaluator {
           val[sOff + b + 1] = Math.log(s1) + m[mOff + b + 1];
           val[sOff + b + 2] = Math.log(s2) + m[mOff + b + 2];
           val[sOff + b + 3] = Math.log(s3) + m[mOff + b + 3];
+          if (s0 < tiny || s1 < tiny || s2 < tiny || s3 < tiny) for (let q = b; q < b + 4; q++) this.smallRow(node, start, end, q);
         }
         for (let b = n4; b < n; b++) {
           let s0 = 0;
           for (let e = start; e < end; e++) s0 += w[e] * ex[childOff[e] + b];
           ex[sOff + b] = s0;
           val[sOff + b] = Math.log(s0) + m[mOff + b];
+          if (s0 < tiny) this.smallRow(node, start, end, b);
         }
       }
     }
@@ -218,6 +248,8 @@ export class CpuEvaluator {
     const B = this.capacity;
     const V = cc.numValues;
     const ex = this.expValues;
+    const val = this.values;
+    const m = this.regionMax;
     const fl = this.flows;
     const g = this.scratch;
     const w = this.weights;
@@ -229,13 +261,15 @@ export class CpuEvaluator {
     for (let b = 0; b < n; b++) fl[rootOff + b] = 1;
     for (let k = regions.length - 1; k >= 0; k--) {
       const r = regions[k];
+      const mOff = k * B;
       // g_j = F_j / exp(y_j - m), the linear sum kept by forward
       for (let j = 0; j < r.rows; j++) {
         const sOff = (r.sumStart + j) * B;
         const gOff = j * B;
         for (let b = 0; b < n; b++) {
           const f = fl[sOff + b];
-          g[gOff + b] = f === 0 ? 0 : f / ex[sOff + b];
+          const lin = ex[sOff + b];
+          g[gOff + b] = f === 0 ? 0 : lin > 0 ? f / lin : f * Math.exp(m[mOff + b] - val[sOff + b]);
         }
       }
       // Edge flows: theta_e * sum_b g_j[b] e_c[b], four edges of a row per pass over the samples.
@@ -334,10 +368,13 @@ export class CpuEvaluator {
     const B = this.capacity;
     const fl = this.flows;
     const ex = this.expValues;
+    const val = this.values;
+    const m = this.regionMax;
     const w = this.weights;
     out.fill(0, 0, n);
     for (let k = 0; k < cc.regions.length; k++) {
       const r = cc.regions[k];
+      const mOff = k * B;
       let e = r.edgeStart;
       for (let j = 0; j < r.rows; j++) {
         const node = r.sumStart + j;
@@ -350,7 +387,9 @@ export class CpuEvaluator {
           // F_e(x) = F_j(x) theta_e exp(x_c - y_j)
           for (let b = 0; b < n; b++) {
             const f = fl[sOff + b];
-            if (f !== 0) out[b] += (f * we * ex[cOff + b]) / ex[sOff + b];
+            if (f === 0) continue;
+            const lin = ex[sOff + b];
+            out[b] += lin > 0 ? (f * we * ex[cOff + b]) / lin : f * we * ex[cOff + b] * Math.exp(m[mOff + b] - val[sOff + b]);
           }
         }
       }
