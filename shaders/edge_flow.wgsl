@@ -3,6 +3,8 @@
 // One workgroup handles WG / LANES edges; the LANES threads of an edge stride over the samples
 // (coalesced reads), then a fixed-order tree reduction in workgroup memory: deterministic, no float
 // atomics. Each edge's accumulator is written by exactly one thread.
+// `per_edge`: one thread per edge loops over the batch; no barriers (CPU-emulated adapters such as
+// SwiftShader run barrier-heavy kernels slowly).
 // Layer uniform: start = first edge, count = edges.
 
 struct Batch { n: u32, cap: u32, flags: u32, root: u32 }
@@ -48,4 +50,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     let e = lay.start + k;
     acc[e] += weight[e] * part[lid];
   }
+}
+
+@compute @workgroup_size(WG)
+fn per_edge(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let k = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (k >= lay.count) { return; }
+  let e = lay.start + k;
+  let go = edgeNode[e] * bat.cap;
+  let eo = edgeChild[e] * bat.cap;
+  var d = 0.0;
+  for (var b = 0u; b < bat.n; b++) { d += flow[go + b] * ex[eo + b]; }
+  acc[e] += weight[e] * d;
 }

@@ -1,6 +1,8 @@
 // Input + product layer (forward, log domain). One thread per (product node, sample):
-//   x_p[b] = sum over the product's children c of  (c an input node)  log theta_c[pix[var(c), b]]
-//                                                  (c a sum node)     y_c[b]
+//   u_p[b] = sum over the product's children c of  (c an input node)  log theta_c[pix[var(c), b]]
+//                                                  (c a sum node)     log s_c[b]
+// Region-local values (engine.ts): u_p is the product's log value minus the sum of its child
+// regions' offsets, which is the same for every product of the region.
 // A missing pixel contributes 0 (log 1), which marginalises the variable. Input values are never
 // stored: each input node has exactly one parent product, which reads its log-probability here.
 // Layer uniform: start = first product node, count = products in the layer, a = numInputs, b = V.

@@ -1,13 +1,16 @@
 // Sum layer forward: the sparse block product in the linear domain, then the log.
 //   s_j[b] = sum_{e in row j} theta_e e_{child(e)}[b]        (linear sum, kept for backward)
-//   y_j[b] = log(s_j[b]) + m_b
-// `tiled`: one workgroup per (region, tile of TILE samples). The region's products' linear values
-// for the tile are staged in workgroup memory (size x TILE floats, at most TILE_FLOATS), then each
-// thread computes outputs (row j, sample bb) with bb fastest, so a warp shares row j's weights and
-// reads consecutive tile words. The scheduler picks TILE per layer from the workgroup-storage limit.
+//   val_j[b] = log(s_j[b])        (region-local: the true value is y_j = log s_j + O_r, engine.ts)
+// `tiled`: one workgroup per (region, block of ROWS rows, tile of TILE samples). The region's
+// products' linear values for the tile are staged in workgroup memory (size x TILE floats, at most
+// TILE_FLOATS), then each thread computes outputs (row j, sample bb) with bb fastest, so a warp
+// shares row j's weights and reads consecutive tile words. The scheduler picks TILE per layer from
+// the workgroup-storage limit, and ROWS so a workgroup has about 4 outputs per thread: row blocks
+// give big-K layers with few regions enough workgroups to fill a GPU.
 // `gather`: one thread per (sum node, sample) reading the children from global memory; used when a
 // region's columns do not fit a useful tile.
-// Layer uniform (tiled): start = first region, count = regions. (gather): start = first sum node,
+// Layer uniform (tiled): start = first region, count = regions, a = row blocks per region (the
+// layer's most rows / ROWS, rounded up). (gather): start = first sum node,
 // count = sum nodes in the layer.
 
 struct Batch { n: u32, cap: u32, flags: u32, root: u32 }
@@ -16,6 +19,7 @@ struct Layer { start: u32, count: u32, a: u32, b: u32, c: u32, d: u32, e: u32, f
 override WG: u32 = 256;
 override TILE: u32 = 16;
 override TILE_FLOATS: u32 = 1024;
+override ROWS: u32 = 16;
 
 @group(0) @binding(0) var<uniform> bat: Batch;
 @group(0) @binding(1) var<uniform> lay: Layer;
@@ -25,42 +29,51 @@ override TILE_FLOATS: u32 = 1024;
 @group(0) @binding(5) var<storage, read> weight: array<f32>;
 @group(0) @binding(6) var<storage, read_write> ex: array<f32>;
 @group(0) @binding(7) var<storage, read_write> val: array<f32>;
-@group(0) @binding(8) var<storage, read> rmax: array<f32>;
-@group(0) @binding(9) var<storage, read> nodeRegion: array<u32>;
 
 var<workgroup> tile: array<f32, TILE_FLOATS>;
 
 @compute @workgroup_size(WG)
 fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  // Workgroup -> (region, block of ROWS rows, tile of TILE samples); lay.a = row blocks per region.
   let wg = wid.y * nwg.x + wid.x;
   let tiles = (bat.n + TILE - 1u) / TILE;
-  if (wg >= lay.count * tiles) { return; }   // uniform per workgroup
-  let r = lay.start + wg / tiles;
-  let b0 = (wg % tiles) * TILE;
-  let nb = min(TILE, bat.n - b0);
+  let perRegion = lay.a * tiles;
+  // Workgroups past the end, or row blocks past a region's rows, do no work but still reach the
+  // barrier (storage reads are not uniform values, so no early return).
+  let inRange = wg < lay.count * perRegion;
+  let r = lay.start + min(wg / perRegion, lay.count - 1u);
+  let rem = wg % perRegion;
+  let j0 = (rem / tiles) * ROWS;
+  let b0 = (rem % tiles) * TILE;
+  let nb = min(TILE, bat.n - min(b0, bat.n));
   let cap = bat.cap;
   let ps = regions[r * 8u];
   let size = regions[r * 8u + 1u];
   let ss = regions[r * 8u + 2u];
   let rows = regions[r * 8u + 3u];
-  for (var i = lid; i < size * TILE; i += WG) {
+  let working = inRange && j0 < rows;
+  var loadCount = 0u;
+  if (working) { loadCount = size * TILE; }
+  for (var i = lid; i < loadCount; i += WG) {
     let bb = i % TILE;
     var x = 0.0;
     if (bb < nb) { x = ex[(ps + i / TILE) * cap + b0 + bb]; }
     tile[i] = x;
   }
   workgroupBarrier();
-  for (var o = lid; o < rows * TILE; o += WG) {
+  var outCount = 0u;
+  if (working) { outCount = min(ROWS, rows - j0) * TILE; }
+  for (var o = lid; o < outCount; o += WG) {
     let bb = o % TILE;
     if (bb >= nb) { continue; }
-    let node = ss + o / TILE;
+    let node = ss + j0 + o / TILE;
     var s = 0.0;
     for (var e = edgePtr[node]; e < edgePtr[node + 1u]; e++) {
       s += weight[e] * tile[(edgeChild[e] - ps) * TILE + bb];
     }
     let out = node * cap + b0 + bb;
     ex[out] = s;
-    val[out] = log(s) + rmax[r * cap + b0 + bb];
+    val[out] = log(s);
   }
 }
 
@@ -77,5 +90,5 @@ fn gather(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
   }
   let out = node * cap + b;
   ex[out] = s;
-  val[out] = log(s) + rmax[nodeRegion[node] * cap + b];
+  val[out] = log(s);
 }

@@ -6,11 +6,18 @@ import type { Circuit } from '../../src/circuit/structure.ts';
 import type { GpuEngine } from '../../src/engines/gpu/engine.ts';
 import { compiledPair, gpuEngine, maxAbsErr, maxRelErr, oracle, prunedCircuit, randomBatch, treeCircuit } from './helpers.ts';
 
-let gpu: GpuEngine;
+// Two engines: the barrier-free kernels (gather sums, one thread per edge; what 'auto' picks on
+// SwiftShader) and the workgroup kernels (tiled sums, 32-lane edge reductions; 'auto' on real GPUs).
+let plain: GpuEngine;
+let tiled: GpuEngine;
 beforeAll(async () => {
-  gpu = await gpuEngine({ maxChunk: 40 });
+  plain = await gpuEngine({ maxChunk: 40, sumKernel: 'gather', edgeKernel: 'per-edge' });
+  tiled = await gpuEngine({ maxChunk: 40, sumKernel: 'tiled', edgeKernel: 'lanes', tileRows: 2 }); // several row blocks per region
 });
-afterAll(() => gpu?.dispose());
+afterAll(() => {
+  plain?.dispose();
+  tiled?.dispose();
+});
 
 const cases: Array<[string, () => Circuit, number, number, number]> = [
   ['tree D=6 V=3 K=1', () => treeCircuit(11, 6, 3, 1), 3, 23, 0],
@@ -20,8 +27,10 @@ const cases: Array<[string, () => Circuit, number, number, number]> = [
 ];
 
 describe('GPU flows and EM', () => {
-  for (const [name, make, V, count, miss] of cases) {
-    it(`${name}: edge and input flows over two batches, EM, marked flows`, async () => {
+  for (const [k, [name, make, V, count, miss]] of cases.flatMap((c) => [c, c]).entries()) {
+    const kernels = k % 2 ? 'tiled sums, lane edge reduction' : 'gather sums, per-edge reduction';
+    it(`${name} (${kernels}): edge and input flows over two batches, EM, marked flows`, async () => {
+      const gpu = k % 2 ? tiled : plain;
       const c = make();
       const [a, b] = compiledPair(c);
       const D = c.numVars;

@@ -9,9 +9,18 @@
 // like the CPU engine. Flows accumulate on the GPU across calls; EM runs on the GPU; `syncParams`
 // reads the parameters back into the compiled circuit's arrays.
 //
-// Buffers per load: val (log values), ex (linear values relative to the region max: e_i for
-// products, s_j for sums), flow (F for products, g = F / s for sums), rmax (per region and sample),
-// pix (variable-major pixel codes); parameters weight (theta, linear), logWeight, logProb;
+// Region-local log values. Log-likelihoods of MNIST-sized circuits are ~ -600 nats, where an f32
+// carries ~1e-4 absolute error; were node values stored as true log values, that error would become
+// relative error in e_i = exp(x_i - m) and so in every flow (1e-3 on MNIST). Instead each region r
+// keeps a per-sample log offset O_r = m_r + sum_{child regions c} O_c (m_r: its max, below), and
+//   sum node j:  val_j = log s_j            (true value y_j = val_j + O_r)
+//   product i:   val_i = u_i = log theta_i[x_v] + sum_c val_{c,i}   (true x_i = u_i + sum_c O_c)
+// so x_i - m_r = u_i - m_r involves small numbers only; flows use e_i, s_j, g_j, all local. The root's
+// log p = val_root + O_root is added in float64 on read-back.
+//
+// Buffers per load: val (local log values), ex (linear values relative to the region max: e_i for
+// products, s_j for sums), flow (F for products, g = F / s for sums), rmax (O_r per region and
+// sample), pix (variable-major pixel codes); parameters weight (theta, linear), logWeight, logProb;
 // accumulators acc (edges) and hist (input values); structure arrays as in CompiledCircuit.
 
 import type { CompiledCircuit } from '../../circuit/compile.ts';
@@ -36,8 +45,15 @@ export interface GpuEngineOptions extends GpuDeviceOptions {
   shaders: Record<string, string>;
   /** Largest number of samples per chunk (one submit); smaller when buffers would not fit. Default 512. */
   maxChunk?: number;
-  /** Sum-layer forward kernel: tiled where the region fits workgroup memory (auto), or forced. */
+  /** Sum-layer forward kernel: tiled where the region fits workgroup memory, or forced. 'auto' picks
+   *  gather on CPU-emulated adapters (SwiftShader), where barriers are slow. */
   sumKernel?: SumKernelChoice;
+  /** Rows per workgroup of the tiled sum kernel (default: about 4 outputs per thread); tests set
+   *  it small to get several row blocks per region. */
+  tileRows?: number;
+  /** Edge-flow reduction: 32 lanes per edge with a workgroup tree reduction, or one thread per edge
+   *  (no barriers). 'auto': per-edge on CPU-emulated adapters, lanes otherwise. */
+  edgeKernel?: 'auto' | 'lanes' | 'per-edge';
   /** Sleep this long before waiting on the GPU (Dawn on NVIDIA aborts on long blocking waits). */
   napBeforeWaitMs?: number;
   /** Per-layer timings with timestamp-query, when the adapter has it (`layerTimings()`). */
@@ -78,6 +94,8 @@ interface Model {
   cc: CompiledCircuit;
   /** Samples per chunk. */
   cap: number;
+  /** Region holding the root sum node (its offset completes log p). */
+  rootRegion: number;
   buffers: Map<string, GPUBuffer>;
   pixelsBatch: Dispatch;
   pixelsIndexed: Dispatch | null;
@@ -136,6 +154,10 @@ export class GpuEngine implements Engine {
   private disposed = false;
   private firstSubmit = true;
   private readonly timestamps: boolean;
+  /** Sleep before each wait on the GPU (settable: benchmarks calibrate it from a measured submit). */
+  napBeforeWaitMs: number;
+  /** A software adapter (SwiftShader): 'auto' kernel choices avoid workgroup barriers there. */
+  readonly cpuEmulated: boolean;
   private querySet: GPUQuerySet | null = null;
   private queryResolve: GPUBuffer | null = null;
   private queryStaging: GPUBuffer | null = null;
@@ -158,6 +180,8 @@ export class GpuEngine implements Engine {
     this.limits = ctx.limits;
     this.adapter = ctx.adapterName;
     this.timestamps = ctx.timestamps && !!opts.timings;
+    this.napBeforeWaitMs = opts.napBeforeWaitMs ?? 0;
+    this.cpuEmulated = /swiftshader|llvmpipe|lavapipe/i.test(`${ctx.adapter.info?.architecture} ${ctx.adapter.info?.description} ${ctx.adapter.info?.device}`);
     for (const [name, src] of Object.entries(opts.shaders)) this.bindings.set(name, parseBindings(src));
     this.device.lost.then((info) => {
       if (!this.disposed) this.lostText = lostMessage(info);
@@ -252,7 +276,7 @@ export class GpuEngine implements Engine {
   }
 
   private async nap(): Promise<void> {
-    const ms = this.opts.napBeforeWaitMs ?? 0;
+    const ms = this.napBeforeWaitMs;
     if (ms > 0) await sleep(ms);
   }
 
@@ -339,7 +363,9 @@ export class GpuEngine implements Engine {
     f('edgePtr', (cc.numNodes + 1) * 4);
     f('edgeChild', cc.numEdges * 4);
     f('edgeNode', cc.numEdges * 4);
-    f('nodeRegion', cc.numNodes * 4);
+    let regionChildren = 0;
+    for (const r of cc.regions) regionChildren += r.childRegions.length;
+    f('regionChild', regionChildren * 4);
     f('parentPtr', (cc.numNodes + 1) * 4);
     f('parentNode', cc.parentNode.length * 4);
     f('parentEdge', cc.parentEdge.length * 4);
@@ -355,9 +381,11 @@ export class GpuEngine implements Engine {
     const slots = 2 + heights * 3 + 2 + 2 + 2 + 4;
     const slotStride = Math.max(256, this.device.limits.minUniformBufferOffsetAlignment);
     const layerUniform = this.buffer('pc/layer-uniforms', slots * slotStride, UNIFORM);
+    const rootRegion = cc.regions.findIndex((r) => r.sumStart <= cc.rootNode && cc.rootNode < r.sumStart + r.rows);
     return {
       cc,
       cap,
+      rootRegion,
       buffers,
       pixelsBatch: null as unknown as Dispatch,
       pixelsIndexed: null,
@@ -394,26 +422,28 @@ export class GpuEngine implements Engine {
     this.write(B.get('childNode')!, u32(cc.childNode));
     this.write(B.get('inputVar')!, u32(cc.inputVar));
     const regions = new Uint32Array(cc.regions.length * 8);
-    cc.regions.forEach((r, k) => regions.set([r.productStart, r.size, r.sumStart, r.rows, r.edgeStart, r.nnz, r.inputStart, r.variable], k * 8));
+    const regionChild: number[] = [];
+    cc.regions.forEach((r, k) => {
+      const c0 = regionChild.length;
+      regionChild.push(...r.childRegions);
+      regions.set([r.productStart, r.size, r.sumStart, r.rows, r.edgeStart, r.nnz, c0, regionChild.length], k * 8);
+    });
     this.write(B.get('regions')!, regions);
+    this.write(B.get('regionChild')!, Uint32Array.from(regionChild));
     this.write(B.get('edgePtr')!, u32(cc.edgePtr));
     this.write(B.get('edgeChild')!, u32(cc.edgeChild));
     const edgeNode = new Uint32Array(cc.numEdges);
-    const nodeRegion = new Uint32Array(cc.numNodes);
     const sumNodes = new Uint32Array(cc.numSums);
     let s = 0;
-    cc.regions.forEach((r, k) => {
-      for (let i = 0; i < r.size; i++) nodeRegion[r.productStart + i] = k;
+    for (const r of cc.regions) {
       for (let j = 0; j < r.rows; j++) {
         const node = r.sumStart + j;
-        nodeRegion[node] = k;
         for (let e = cc.edgePtr[node]; e < cc.edgePtr[node + 1]; e++) edgeNode[e] = node;
       }
-    });
+    }
     // Sum nodes in edge order (their edges are contiguous and ascending).
     for (const l of cc.layers) if (l.kind === 'sum') for (let n = l.nodeStart; n < l.nodeEnd; n++) sumNodes[s++] = n;
     this.write(B.get('edgeNode')!, edgeNode);
-    this.write(B.get('nodeRegion')!, nodeRegion);
     this.write(B.get('sumNodes')!, sumNodes);
     this.write(B.get('parentPtr')!, u32(cc.parentPtr));
     this.write(B.get('parentNode')!, u32(cc.parentNode));
@@ -465,6 +495,7 @@ export class GpuEngine implements Engine {
     // Forward: per height, products (with their inputs), region max + exp, sums.
     const storageFloats = Math.floor(this.limits.maxComputeWorkgroupStorageSize / 4);
     const choice = this.opts.sumKernel ?? 'auto';
+    const autoTiled = choice === 'auto' && !this.cpuEmulated;
     for (let li = 1; li < cc.layers.length; li++) {
       const l = cc.layers[li];
       const h = cc.regions[l.regionStart].height;
@@ -480,11 +511,16 @@ export class GpuEngine implements Engine {
       let tile = 1;
       while (tile * 2 <= MAX_TILE && tile * 2 * maxSize <= storageFloats) tile *= 2;
       const fits = tile * maxSize <= storageFloats;
-      const useTiled = choice === 'tiled' ? fits : choice === 'auto' ? fits && tile >= MIN_TILE : false;
+      const useTiled = choice === 'tiled' ? fits : autoTiled ? fits && tile >= MIN_TILE : false;
       if (useTiled) {
         const tileFloats = Math.min(storageFloats, tile * nextPow2(maxSize));
+        // About 4 outputs per thread; more row blocks = more workgroups for layers of few regions.
+        const rowsPer = this.opts.tileRows ?? Math.max(1, Math.floor((4 * WG) / tile));
+        let maxRows = 1;
+        for (let k = l.regionStart; k < l.regionEnd; k++) maxRows = Math.max(maxRows, cc.regions[k].rows);
+        const rowBlocks = Math.ceil(maxRows / rowsPer);
         m.sumKernels.push(`tiled T=${tile}`);
-        m.forward.push(make('sumTiled', `sum tiled h=${h}`, `forward h=${h}`, [l.regionStart, nRegions], (n) => nRegions * Math.ceil(n / tile), { TILE: tile, TILE_FLOATS: tileFloats }));
+        m.forward.push(make('sumTiled', `sum tiled h=${h}`, `forward h=${h}`, [l.regionStart, nRegions, rowBlocks], (n) => nRegions * rowBlocks * Math.ceil(n / tile), { TILE: tile, TILE_FLOATS: tileFloats, ROWS: rowsPer }));
       } else {
         const count = l.nodeEnd - l.nodeStart;
         m.sumKernels.push('gather');
@@ -499,8 +535,11 @@ export class GpuEngine implements Engine {
       if (l.kind === 'sum') m.backward.push(make('sumFlow', `sum flow h=${h}`, `backward h=${h}`, [l.nodeStart, count], perSample(count)));
       else m.backward.push(make('productFlow', `product flow h=${h}`, `backward h=${h}`, [l.nodeStart, count], perSample(count)));
     }
-    const perWg = WG / EDGE_LANES;
-    m.accumulate.push(make('edgeFlow', 'edge flows', 'edge flows', [0, cc.numEdges], () => Math.ceil(cc.numEdges / perWg), { LANES: EDGE_LANES }));
+    const edgeChoice = this.opts.edgeKernel ?? 'auto';
+    if (edgeChoice === 'lanes' || (edgeChoice === 'auto' && !this.cpuEmulated)) {
+      const perWg = WG / EDGE_LANES;
+      m.accumulate.push(make('edgeFlow', 'edge flows', 'edge flows', [0, cc.numEdges], () => Math.ceil(cc.numEdges / perWg), { LANES: EDGE_LANES }));
+    } else m.accumulate.push(make('edgeFlowPerEdge', 'edge flows', 'edge flows', [0, cc.numEdges], perItem(cc.numEdges)));
     m.accumulate.push(make('inputHist', 'input flows', 'input flows', [0, cc.numInputs, 0, cc.numValues], perItem(cc.numInputs)));
     const R = cc.regions.length;
     m.marked.push(make('markedPartial', 'marked flow partial', 'marked', [0, R], perSample(R)));
@@ -635,7 +674,8 @@ export class GpuEngine implements Engine {
     if (count === 0) return out;
     const pixelDispatch = indexed ? m.pixelsIndexed : m.pixelsBatch;
     if (!pixelDispatch) throw new Error('GPU engine: no dataset uploaded for this circuit (uploadDataset first)');
-    this.ensureStaging(count * 4);
+    // Staging: [count values][count offsets] (offsets only for log-likelihoods).
+    this.ensureStaging(count * 8);
     const timed = this.timestamps;
     if (timed) this.ensureTimingBuffers(m.forward.length + m.backward.length + m.accumulate.length + m.marked.length + 1);
     for (let start = 0; start < count; start += cap) {
@@ -645,9 +685,10 @@ export class GpuEngine implements Engine {
       const enc = this.device.createCommandEncoder({ label: `pc/chunk ${start}+${n}` });
       if (timed) this.timingLabels = [];
       this.encode(enc, [pixelDispatch, ...body], n, timed);
-      const src = result === 'root' ? m.buffers.get('val')! : m.buffers.get('out')!;
-      const srcOff = result === 'root' ? m.cc.rootNode * cap * 4 : 0;
-      enc.copyBufferToBuffer(src, srcOff, this.staging!, start * 4, n * 4);
+      if (result === 'root') {
+        enc.copyBufferToBuffer(m.buffers.get('val')!, m.cc.rootNode * cap * 4, this.staging!, start * 4, n * 4);
+        enc.copyBufferToBuffer(m.buffers.get('rmax')!, m.rootRegion * cap * 4, this.staging!, (count + start) * 4, n * 4);
+      } else enc.copyBufferToBuffer(m.buffers.get('out')!, 0, this.staging!, start * 4, n * 4);
       if (timed && this.querySet && this.timingLabels.length) {
         enc.resolveQuerySet(this.querySet, 0, this.timingLabels.length * 2, this.queryResolve!, 0);
         enc.copyBufferToBuffer(this.queryResolve!, 0, this.queryStaging!, 0, this.timingLabels.length * 16);
@@ -655,12 +696,14 @@ export class GpuEngine implements Engine {
       }
       await this.submit(enc);
       // Keep waits short on real GPUs: with a nap configured, settle each chunk before the next.
-      if ((this.opts.napBeforeWaitMs ?? 0) > 0 && start + cap < count) {
+      if (this.napBeforeWaitMs > 0 && start + cap < count) {
         await this.nap();
         await this.device.queue.onSubmittedWorkDone();
       }
     }
-    out.set(new Float32Array(await this.readStaging(count * 4)));
+    const data = new Float32Array(await this.readStaging(count * 8));
+    if (result === 'root') for (let k = 0; k < count; k++) out[k] = data[k] + data[count + k];
+    else out.set(data.subarray(0, count));
     return out;
   }
 
