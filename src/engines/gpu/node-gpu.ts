@@ -1,9 +1,9 @@
 // WebGPU in Node through the `webgpu` package (Dawn). Finds an adapter on its own: the default
-// Vulkan drivers first; when they give none and Chromium's SwiftShader driver is installed, points
+// Vulkan drivers first when the machine has GPU hardware; when they give none and Chromium's SwiftShader driver is installed, points
 // the Vulkan loader at it (VK_ICD_FILENAMES, read when a Dawn instance is created, so a second
 // `create([])` after setting it sees SwiftShader) and says so in the adapter note.
 // The found GPU is cached per process: one Dawn instance serves every engine.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { GpuUnavailableError } from './device.ts';
 import { GpuEngine, type GpuEngineOptions } from './engine.ts';
@@ -30,8 +30,12 @@ async function find(): Promise<NodeGpu> {
   // The package's globals (GPUBufferUsage, ...) for code written against the browser API.
   for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   const userIcd = process.env.VK_ICD_FILENAMES;
-  const gpu = mod.create([]);
-  if (await gpu.requestAdapter()) return { gpu, note: userIcd ? `VK_ICD_FILENAMES=${userIcd}` : undefined };
+  // The default drivers, when there is GPU hardware for them to drive: without it the Vulkan loader
+  // and Dawn only print warnings (no device found; Mesa's lavapipe, which Dawn rejects).
+  if (userIcd || hasGpuHardware()) {
+    const gpu = mod.create([]);
+    if (await gpu.requestAdapter()) return { gpu, note: userIcd ? `VK_ICD_FILENAMES=${userIcd}` : undefined };
+  }
   if (!userIcd && existsSync(SWIFTSHADER_ICD)) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
     const sw = mod.create([]);
@@ -41,6 +45,16 @@ async function find(): Promise<NodeGpu> {
     'no-adapter',
     `WebGPU in Node found no GPU adapter (no Vulkan driver${userIcd ? ` at VK_ICD_FILENAMES=${userIcd}` : existsSync(SWIFTSHADER_ICD) ? ', not even SwiftShader' : `, and no SwiftShader at ${SWIFTSHADER_ICD}`}); install a Vulkan driver (or the chromium package) or use --engine cpu.`,
   );
+}
+
+/** A GPU device node for a Vulkan driver: NVIDIA's, or a DRM render node (Mesa, AMD, Intel). */
+function hasGpuHardware(): boolean {
+  if (existsSync('/dev/nvidiactl')) return true;
+  try {
+    return readdirSync('/dev/dri').some((f) => f.startsWith('renderD'));
+  } catch {
+    return false;
+  }
 }
 
 /** The process's WebGPU instance with a working adapter (cached). */
