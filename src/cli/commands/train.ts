@@ -74,7 +74,13 @@ export async function trainCommand(f: ParsedFlags): Promise<void> {
     throw new UserError(`--test ${testPath} has ${test.rows}x${test.cols} images, but the training data has ${all.rows}x${all.cols}`);
   }
   const { train, valid } = splitTrainValid(all, f['valid-frac'] as number, config.seed);
-  const engine = await createNodeEngine(f.engine as EngineKind, { threads: f.threads as number });
+  // On the GPU, a failure mid-run (device lost, out of memory) moves training to the CPU engine from
+  // the last EM step's parameters; the sentence goes to stderr.
+  const engine = await createNodeEngine(f.engine as EngineKind, {
+    threads: f.threads as number,
+    gpuFallback: true,
+    onFallback: (m) => process.stderr.write(`warning: ${m} Training continues on the CPU engine.\n`),
+  });
   try {
     if (!out.json) process.stdout.write(`training on ${train.count} images (${valid?.count ?? 0} validation), ${engine.adapter}\n`);
     const trainer = await Trainer.create(config, engine, train, valid);
