@@ -29,4 +29,13 @@ export interface Engine {
   /** Per sample, sum over the marked edges of the edge flow F_e(x) (for the pruning bound). */
   markedEdgeFlow(batch: Batch, marked: Uint8Array): Promise<Float64Array>;
   dispose(): void;
+  /** Optional: keeps a dataset (row-major bytes, count x numVars) resident for the indexed calls. */
+  uploadDataset?(pixels: Uint8Array, count: number): Promise<void>;
+  /**
+   * Optional fused training: one epoch of mini-batch EM over rows `order` of the uploaded dataset,
+   * batches of `batch` rows in order, each accumulate -> emStep(em) exactly as the per-batch loop
+   * (starting from cleared flows), without per-batch read-backs. Returns log p(x) per row in `order`
+   * order (each before its batch's update). `onBatch` is called as batches are submitted.
+   */
+  trainEpochIndexed?(order: Int32Array, batch: number, em: EmOptions, onBatch?: (done: number, total: number) => void): Promise<Float64Array>;
 }

@@ -145,6 +145,10 @@ export class Trainer {
   best: { bpd: number; circuit: Circuit; round: number } | null = null;
   private readonly shuffleRng: Rng;
   private structureSeed: number;
+  /** The training set the engine holds resident for fused epochs (null: none uploaded). */
+  private resident: { pixels: Uint8Array; count: number } | null = null;
+  /** Set when the engine could not hold the training set (e.g. over a buffer limit): loop instead. */
+  private residentFailed = false;
 
   private constructor(config: TrainConfig, engine: Engine, train: Dataset, valid: Dataset | null, circuit: Circuit) {
     this.config = config;
@@ -162,7 +166,27 @@ export class Trainer {
     const c = circuit ?? buildHclt(train, { K: config.K, seed: config.seed });
     const t = new Trainer(config, engine, train, valid, c);
     await engine.load(t.compiled);
+    await t.ensureResident();
     return t;
+  }
+
+  /** Whether epochs run on the engine's fused path (resident dataset, no per-batch read-backs). */
+  get fused(): boolean {
+    return !this.config.fullBatch && !this.residentFailed && !!this.engine.trainEpochIndexed && !!this.engine.uploadDataset && this.train.count > 0;
+  }
+
+  /** Uploads the training set for the fused path (once; again only if the training data changed). */
+  private async ensureResident(): Promise<void> {
+    if (!this.fused) return;
+    const d = this.train;
+    if (this.resident && this.resident.pixels === d.pixels && this.resident.count === d.count) return;
+    try {
+      await this.engine.uploadDataset!(d.pixels, d.count);
+      this.resident = { pixels: d.pixels, count: d.count };
+    } catch {
+      // Too large to keep resident: the per-batch loop works on any engine.
+      this.residentFailed = true;
+    }
   }
 
   get edges(): number {
@@ -188,7 +212,12 @@ export class Trainer {
     let llSum = 0;
     let done = 0;
     this.engine.resetFlows();
-    for (const b of batchesOf(this.train, order, batch)) {
+    if (this.fused) await this.ensureResident();
+    if (this.fused) {
+      // Fused path: the same batches, order and EM steps, with one read-back per epoch.
+      const ll = await this.engine.trainEpochIndexed!(order, batch, { step, pseudocount }, onBatch);
+      for (let k = 0; k < ll.length; k++) llSum += ll[k];
+    } else for (const b of batchesOf(this.train, order, batch)) {
       const ll = await this.engine.accumulateFlows(b);
       for (let k = 0; k < ll.length; k++) llSum += ll[k];
       if (!fullBatch) await this.engine.emStep({ step, pseudocount });

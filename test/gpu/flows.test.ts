@@ -12,7 +12,7 @@ let plain: GpuEngine;
 let tiled: GpuEngine;
 beforeAll(async () => {
   plain = await gpuEngine({ maxChunk: 40, sumKernel: 'gather', edgeKernel: 'per-edge' });
-  tiled = await gpuEngine({ maxChunk: 40, sumKernel: 'tiled', edgeKernel: 'lanes', tileRows: 2 }); // several row blocks per region
+  tiled = await gpuEngine({ maxChunk: 40, sumKernel: 'tiled', edgeKernel: 'lanes', tileRows: 2, napBeforeWaitMs: 1 }); // several row blocks per region; naps (calibrated waits)
 });
 afterAll(() => {
   plain?.dispose();

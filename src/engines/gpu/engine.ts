@@ -18,6 +18,17 @@
 // so x_i - m_r = u_i - m_r involves small numbers only; flows use e_i, s_j, g_j, all local. The root's
 // log p = val_root + O_root is added in float64 on read-back.
 //
+// Kernels per layer (`kernelPlan`): sum layers whose blocks are dense enough get a zero-padded dense
+// mirror of their weights (wdense, refreshed after each EM step) and run as tiled GEMMs (forward
+// s = W e, product flows F = e * W^T g, edge flows theta * (G E^T)); sparser layers keep the CSR
+// kernels (staged-tile sum, gather product flows, 32-lane edge reductions). Software adapters keep
+// the barrier-free kernels under 'auto'. See shaders/README.md.
+//
+// Fused training (`trainEpochIndexed`): with the dataset resident, an epoch is encoded batch by
+// batch (indices and batch uniforms copied on the GPU from epoch-sized tables, log-likelihoods
+// copied into an epoch-sized read-back buffer, EM and cleared accumulators after each batch) and
+// submitted in slices of calibrated GPU time, with one read-back at the end.
+//
 // Buffers per load: val (local log values), ex (linear values relative to the region max: e_i for
 // products, s_j for sums), flow (F for products, g = F / s for sums), rmax (O_r per region and
 // sample), pix (variable-major pixel codes); parameters weight (theta, linear), logWeight, logProb;
@@ -38,7 +49,7 @@ import {
 } from './device.ts';
 import { KERNELS, checkShaderSources, parseBindings, type KernelName } from './kernels.ts';
 
-export type SumKernelChoice = 'auto' | 'tiled' | 'gather';
+export type SumKernelChoice = 'auto' | 'tiled' | 'gather' | 'gemm';
 
 export interface GpuEngineOptions extends GpuDeviceOptions {
   /** WGSL sources by file name without extension (shaders-node.ts / shaders-vite.ts provide them). */
@@ -53,11 +64,31 @@ export interface GpuEngineOptions extends GpuDeviceOptions {
   tileRows?: number;
   /** Edge-flow reduction: 32 lanes per edge with a workgroup tree reduction, or one thread per edge
    *  (no barriers). 'auto': per-edge on CPU-emulated adapters, lanes otherwise. */
-  edgeKernel?: 'auto' | 'lanes' | 'per-edge';
-  /** Sleep this long before waiting on the GPU (Dawn on NVIDIA aborts on long blocking waits). */
+  edgeKernel?: 'auto' | 'lanes' | 'per-edge' | 'tiled';
+  /** Product-layer backward: gather over parent edges, or the dense-block GEMM (W^T g) of
+   *  sum_gemm.wgsl. 'auto': gemm for dense layers on real GPUs, gather otherwise. */
+  flowKernel?: 'auto' | 'gather' | 'gemm';
+  /** Region max + exp: one thread per (region, sample) looping over products ('serial'), or a
+   *  workgroup per (region, sample tile) with product lanes and a tree reduction ('reduce').
+   *  'auto': reduce on real GPUs for regions of 16+ products, serial otherwise. */
+  regionMax?: 'auto' | 'serial' | 'reduce';
+  /** Block density (nnz / rows x size over a layer) from which 'auto' uses each dense kernel on the
+   *  layer's zero-padded mirror: sum forward GEMM, product-flow GEMM, tiled edge flows. A number
+   *  sets all three. Defaults (break-even estimates against the CSR kernels: the register-blocked
+   *  GEMM does ~4x more FMAs per memory instruction than the CSR tile kernel, and far more than the
+   *  global-memory lane and gather kernels): sum 0.25, flow 0.2, edge 0.05. */
+  denseThreshold?: number | DenseThresholds;
+  /** Overrides the software-adapter detection (tests: 'auto' choices as on a real GPU). */
+  emulated?: boolean;
+  /** Dawn on NVIDIA aborts on long blocking waits: > 0 turns on the nap protocol. Every wait naps
+   *  first: the first batch of each pass kind after a load max(this, a conservative prior), and is
+   *  measured; later ones 1.5x the measured GPU time; plain read-backs this long. */
   napBeforeWaitMs?: number;
   /** Per-layer timings with timestamp-query, when the adapter has it (`layerTimings()`). */
   timings?: boolean;
+  /** Fused training (`trainEpochIndexed`): most GPU time (ms) submitted before the engine waits
+   *  (after a nap) for it to finish. Default 60. */
+  sliceMs?: number;
 }
 
 export interface LayerTiming {
@@ -69,6 +100,22 @@ const WG = 256;
 const EDGE_LANES = 32;
 const MAX_TILE = 64;
 const MIN_TILE = 4;
+/** Samples per workgroup of the reduce region-max kernel. */
+const RM_TS = 32;
+
+export interface DenseThresholds {
+  sum?: number;
+  flow?: number;
+  edge?: number;
+}
+
+const DEFAULT_DENSE: Required<DenseThresholds> = { sum: 0.25, flow: 0.2, edge: 0.05 };
+
+interface GemmShape {
+  TM: number;
+  TN: number;
+  TK: number;
+}
 const BAT_BYTES = 16;
 const LAYER_BYTES = 32;
 const STORAGE = 0x0080 | 0x0008 | 0x0004; // STORAGE | COPY_DST | COPY_SRC (GPUBufferUsage, absent in some globals)
@@ -78,6 +125,7 @@ const QUERY_RESOLVE = 0x0200 | 0x0004; // QUERY_RESOLVE | COPY_SRC
 const MAP_READ = 0x0001;
 
 type Work = (n: number) => number;
+type ChunkKind = 'forward' | 'flows' | 'marked';
 
 interface Dispatch {
   kernel: KernelName;
@@ -109,6 +157,26 @@ interface Model {
   slotStride: number;
   /** Sum-layer kernels picked per layer, for tests and reports. */
   sumKernels: string[];
+  /** Every kernel variant picked, per layer ("sum gemm 64x64x16 h=3", ...), for tests and reports. */
+  kernelPlan: string[];
+  dense: DensePlan;
+  /** Calibrated GPU ms per sample of each chunked pass (naps on), measured on its first chunk. */
+  chunkMs: Map<ChunkKind, number>;
+}
+
+/** The dense mirror of the blocks of some sum layers (for the GEMM-style kernels). */
+interface DensePlan {
+  /** Per layer index: whether its regions are mirrored. */
+  layer: boolean[];
+  /** Per layer index: nnz / (rows x size) over its regions (sum layers). */
+  density: number[];
+  /** Per region: offset of its rows x size block in the mirror (0 when not mirrored). */
+  off: Uint32Array;
+  /** Per edge: its index in the mirror, or 0xffffffff. */
+  idx: Uint32Array;
+  /** Per mirror entry: its edge, or 0xffffffff (zero padding). */
+  edge: Uint32Array;
+  size: number;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -123,6 +191,24 @@ function nextPow2(n: number): number {
   let p = 1;
   while (p < n) p *= 2;
   return p;
+}
+
+/** Whether every block cell (row, column) of regions [r0, r1) holds at most one edge (a dense
+ *  mirror needs it; compiled blocks are CSR without duplicates, but the mirror does not assume it). */
+function uniqueCells(cc: CompiledCircuit, r0: number, r1: number): boolean {
+  for (let k = r0; k < r1; k++) {
+    const r = cc.regions[k];
+    const seen = new Uint8Array(r.rows * r.size);
+    for (let j = 0; j < r.rows; j++) {
+      const node = r.sumStart + j;
+      for (let e = cc.edgePtr[node]; e < cc.edgePtr[node + 1]; e++) {
+        const c = cc.edgeChild[e] - r.productStart;
+        if (c < 0 || c >= r.size || seen[j * r.size + c]) return false;
+        seen[j * r.size + c] = 1;
+      }
+    }
+  }
+  return true;
 }
 
 /** Largest K (latent states per variable) of a compiled circuit. */
@@ -153,7 +239,22 @@ export class GpuEngine implements Engine {
   private uncaptured: string | null = null;
   private disposed = false;
   private firstSubmit = true;
-  private readonly timestamps: boolean;
+  private timestamps: boolean;
+  /** The device has timestamp-query (requested whenever the adapter offers it): calibrates the
+   *  fused training path even when per-layer `timings` are off. */
+  private readonly canTime: boolean;
+  /** Fused training: the resident epoch's index list and per-chunk batch uniforms. */
+  private epochIdx: GPUBuffer | null = null;
+  private epochBat: GPUBuffer | null = null;
+  /** Densities from which 'auto' picks the dense kernels (takes effect at the next load). */
+  denseThresholds: Required<DenseThresholds>;
+  /** Fused training: GPU ms per sample of forward + backward + flows + EM (0 = not calibrated). */
+  private trainMsPerSample = 0;
+  /** GPU ms of the last calibrated full batch of the fused training path: timestamp span of the
+   *  batch (first pass start to last pass end), or the wall clock without timestamp-query. */
+  trainBatchGpuMs = 0;
+  /** The same batch's sum of pass times (timestamps; 0 without them). */
+  trainBatchPassMs = 0;
   /** Sleep before each wait on the GPU (settable: benchmarks calibrate it from a measured submit). */
   napBeforeWaitMs: number;
   /** A software adapter (SwiftShader): 'auto' kernel choices avoid workgroup barriers there. */
@@ -169,7 +270,7 @@ export class GpuEngine implements Engine {
   /** Requests an adapter and device (see device.ts for the failure sentences) and builds the engine. */
   static async create(gpu: GPU | null | undefined, opts: GpuEngineOptions): Promise<GpuEngine> {
     checkShaderSources(opts.shaders);
-    const ctx = await requestGpuDevice(gpu, { ...opts, timestamps: opts.timings });
+    const ctx = await requestGpuDevice(gpu, { ...opts, timestamps: true });
     return new GpuEngine(ctx, opts);
   }
 
@@ -180,8 +281,11 @@ export class GpuEngine implements Engine {
     this.limits = ctx.limits;
     this.adapter = ctx.adapterName;
     this.timestamps = ctx.timestamps && !!opts.timings;
+    this.canTime = ctx.timestamps;
+    const dt = opts.denseThreshold;
+    this.denseThresholds = typeof dt === 'number' ? { sum: dt, flow: dt, edge: dt } : { ...DEFAULT_DENSE, ...dt };
     this.napBeforeWaitMs = opts.napBeforeWaitMs ?? 0;
-    this.cpuEmulated = /swiftshader|llvmpipe|lavapipe/i.test(`${ctx.adapter.info?.architecture} ${ctx.adapter.info?.description} ${ctx.adapter.info?.device}`);
+    this.cpuEmulated = opts.emulated ?? /swiftshader|llvmpipe|lavapipe/i.test(`${ctx.adapter.info?.architecture} ${ctx.adapter.info?.description} ${ctx.adapter.info?.device}`);
     for (const [name, src] of Object.entries(opts.shaders)) this.bindings.set(name, parseBindings(src));
     this.device.lost.then((info) => {
       if (!this.disposed) this.lostText = lostMessage(info);
@@ -205,7 +309,18 @@ export class GpuEngine implements Engine {
     return this.circuitModel.cap;
   }
 
-  /** The sum-forward kernel chosen for each sum layer ("tiled T=16", "gather"). */
+  /** Block density of each sum layer, bottom up (for tests and device reports). */
+  get sumLayerDensity(): number[] {
+    const m = this.circuitModel;
+    return m.cc.layers.flatMap((l, li) => (l.kind === 'sum' ? [m.dense.density[li]] : []));
+  }
+
+  /** Every kernel variant chosen, per layer (for tests and device reports). */
+  get kernelPlan(): readonly string[] {
+    return this.circuitModel.kernelPlan;
+  }
+
+  /** The sum-forward kernel chosen for each sum layer ("tiled T=16", "gather", "gemm 64x64x16"). */
   get sumKernels(): readonly string[] {
     return this.circuitModel.sumKernels;
   }
@@ -329,6 +444,7 @@ export class GpuEngine implements Engine {
       const cap = this.planCapacity(cc);
       const model = await withErrorScopes(this.device, `the buffers of a circuit with ${cc.numNodes.toLocaleString('en-US')} nodes x ${cap} samples`, () => this.allocate(cc, cap));
       this.model = model;
+      this.trainMsPerSample = 0;
       this.upload(model);
       await withErrorScopes(this.device, 'the compute pipelines', () => this.buildDispatches(model));
       this.firstSubmit = true;
@@ -376,9 +492,14 @@ export class GpuEngine implements Engine {
     f('acc', cc.numEdges * 4);
     f('hist', cc.numInputs * cc.numValues * 4);
     f('marked', cc.numEdges * 4);
-    // Dispatch count: pixels x2, per height 3 forward + 2 backward, edge + hist, marked x2, EM x2.
-    const heights = cc.layers.length;
-    const slots = 2 + heights * 3 + 2 + 2 + 2 + 4;
+    const dense = this.planDense(cc);
+    f('denseOff', R * 4);
+    f('denseIdx', cc.numEdges * 4);
+    f('wdense', dense.size * 4);
+    f('denseEdge', dense.size * 4);
+    // Dispatch count: pixels x2, per layer up to 4 (forward, backward, edge flows), hist, marked
+    // x2, EM x3, and spares.
+    const slots = 2 + cc.layers.length * 4 + 16;
     const slotStride = Math.max(256, this.device.limits.minUniformBufferOffsetAlignment);
     const layerUniform = this.buffer('pc/layer-uniforms', slots * slotStride, UNIFORM);
     const rootRegion = cc.regions.findIndex((r) => r.sumStart <= cc.rootNode && cc.rootNode < r.sumStart + r.rows);
@@ -398,6 +519,9 @@ export class GpuEngine implements Engine {
       layerSlots: slots,
       slotStride,
       sumKernels: [],
+      kernelPlan: [],
+      dense,
+      chunkMs: new Map(),
     };
   }
 
@@ -449,14 +573,102 @@ export class GpuEngine implements Engine {
     this.write(B.get('parentNode')!, u32(cc.parentNode));
     // -1 (a product parent) never reaches the product-flow kernel; store it as 0.
     this.write(B.get('parentEdge')!, Uint32Array.from(cc.parentEdge, (e) => (e < 0 ? 0 : e)));
+    this.write(B.get('denseOff')!, m.dense.off);
+    this.write(B.get('denseIdx')!, m.dense.idx);
+    if (m.dense.size > 0) this.write(B.get('denseEdge')!, m.dense.edge);
     this.writeParams(m);
   }
 
   private writeParams(m: Model): void {
     const cc = m.cc;
-    this.write(m.buffers.get('weight')!, Float32Array.from(cc.edgeLogWeights, Math.exp));
+    const w = Float32Array.from(cc.edgeLogWeights, Math.exp);
+    this.write(m.buffers.get('weight')!, w);
+    if (m.dense.size > 0) {
+      const mirror = new Float32Array(m.dense.size);
+      for (let e = 0; e < w.length; e++) if (m.dense.idx[e] !== 0xffffffff) mirror[m.dense.idx[e]] = w[e];
+      this.write(m.buffers.get('wdense')!, mirror);
+    }
     this.write(m.buffers.get('logWeight')!, Float32Array.from(cc.edgeLogWeights));
     this.write(m.buffers.get('logProb')!, Float32Array.from(cc.inputLogProbs));
+  }
+
+  /** GEMM tile for M output rows: TM x TN outputs, (TM/4)(TN/4) = WG threads with 4x4 register
+   *  blocks, TK (inner chunk) as large as workgroup storage allows (16 at most; null if even 4 does
+   *  not fit). */
+  private gemmShape(maxM: number): GemmShape | null {
+    const TM = Math.min(64, Math.max(16, nextPow2(maxM)));
+    const TN = (16 * WG) / TM;
+    const floats = Math.floor(this.limits.maxComputeWorkgroupStorageSize / 4);
+    for (const TK of [16, 8, 4]) if (TK * (TM + 4 + TN) <= floats) return { TM, TN, TK };
+    return null;
+  }
+
+  /** Tile of the edge-flow GEMM: T x T (rows x products), (T/4)^2 threads, TK samples per chunk. */
+  private edgeShape(maxDim: number): GemmShape | null {
+    const T = Math.min(64, Math.max(16, nextPow2(maxDim)));
+    const floats = Math.floor(this.limits.maxComputeWorkgroupStorageSize / 4);
+    if ((T / 4) * (T / 4) > this.limits.maxComputeInvocationsPerWorkgroup) return null;
+    for (const TK of [16, 8, 4]) if (TK * (2 * T + 8) <= floats) return { TM: T, TN: T, TK };
+    return null;
+  }
+
+  /** Which sum layers get a dense mirror: those some dense kernel will run on (forced, or 'auto' on
+   *  a real GPU with block density >= denseThreshold), and whose tiles fit the limits. */
+  private planDense(cc: CompiledCircuit): DensePlan {
+    const sumK = this.opts.sumKernel ?? 'auto';
+    const edgeK = this.opts.edgeKernel ?? 'auto';
+    const flowK = this.opts.flowKernel ?? 'auto';
+    const t = this.denseThresholds;
+    const thr = Math.min(sumK === 'auto' ? t.sum : Infinity, edgeK === 'auto' ? t.edge : Infinity, flowK === 'auto' ? t.flow : Infinity);
+    const anyAuto = sumK === 'auto' || edgeK === 'auto' || flowK === 'auto';
+    const density = cc.layers.map(() => 0);
+    const maxBind = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+    const forced = sumK === 'gemm' || edgeK === 'tiled' || flowK === 'gemm';
+    const layer = cc.layers.map(() => false);
+    const off = new Uint32Array(cc.regions.length);
+    let size = 0;
+    cc.layers.forEach((l, li) => {
+      if (l.kind !== 'sum') return;
+      let nnz = 0;
+      let full = 0;
+      let maxRows = 1;
+      let maxSize = 1;
+      for (let k = l.regionStart; k < l.regionEnd; k++) {
+        const r = cc.regions[k];
+        nnz += r.nnz;
+        full += r.rows * r.size;
+        maxRows = Math.max(maxRows, r.rows);
+        maxSize = Math.max(maxSize, r.size);
+      }
+      density[li] = full > 0 ? nnz / full : 0;
+      const wants = forced || (anyAuto && !this.cpuEmulated && full > 0 && density[li] >= thr);
+      const fits = !!this.gemmShape(maxRows) && !!this.gemmShape(maxSize) && !!this.edgeShape(Math.max(maxRows, maxSize));
+      if (!wants || !fits || !uniqueCells(cc, l.regionStart, l.regionEnd)) return;
+      // The mirror (and its edge map) must fit one storage binding.
+      if ((size + full) * 4 > maxBind) return;
+      layer[li] = true;
+      for (let k = l.regionStart; k < l.regionEnd; k++) {
+        off[k] = size;
+        size += cc.regions[k].rows * cc.regions[k].size;
+      }
+    });
+    const idx = new Uint32Array(cc.numEdges).fill(0xffffffff);
+    const edge = new Uint32Array(size).fill(0xffffffff);
+    cc.layers.forEach((l, li) => {
+      if (!layer[li]) return;
+      for (let k = l.regionStart; k < l.regionEnd; k++) {
+        const r = cc.regions[k];
+        for (let j = 0; j < r.rows; j++) {
+          const node = r.sumStart + j;
+          for (let e = cc.edgePtr[node]; e < cc.edgePtr[node + 1]; e++) {
+            const d = off[k] + j * r.size + (cc.edgeChild[e] - r.productStart);
+            idx[e] = d;
+            edge[d] = e;
+          }
+        }
+      }
+    });
+    return { layer, density, off, idx, edge, size };
   }
 
   private buildDispatches(m: Model): void {
@@ -496,34 +708,63 @@ export class GpuEngine implements Engine {
     const storageFloats = Math.floor(this.limits.maxComputeWorkgroupStorageSize / 4);
     const choice = this.opts.sumKernel ?? 'auto';
     const autoTiled = choice === 'auto' && !this.cpuEmulated;
+    const rmChoice = this.opts.regionMax ?? 'auto';
+    const flowChoice = this.opts.flowKernel ?? 'auto';
+    const edgeChoice = this.opts.edgeKernel ?? 'auto';
+    const dense = m.dense;
+    const shape = (l: { regionStart: number; regionEnd: number }) => {
+      let maxSize = 1;
+      let maxRows = 1;
+      for (let k = l.regionStart; k < l.regionEnd; k++) {
+        maxSize = Math.max(maxSize, cc.regions[k].size);
+        maxRows = Math.max(maxRows, cc.regions[k].rows);
+      }
+      return { maxSize, maxRows, nRegions: l.regionEnd - l.regionStart };
+    };
+    const gemmConsts = (g: GemmShape) => ({ TM: g.TM, TN: g.TN, TK: g.TK, WS4: g.TK * (g.TM / 4 + 1), ES4: (g.TK * g.TN) / 4, WG: (g.TM / 4) * (g.TN / 4) });
     for (let li = 1; li < cc.layers.length; li++) {
       const l = cc.layers[li];
       const h = cc.regions[l.regionStart].height;
-      const nRegions = l.regionEnd - l.regionStart;
+      const { maxSize, maxRows, nRegions } = shape(l);
       if (l.kind === 'product') {
         const count = l.nodeEnd - l.nodeStart;
         m.forward.push(make('product', `product h=${h}`, `forward h=${h}`, [l.nodeStart, count, cc.numInputs, cc.numValues], perSample(count)));
-        m.forward.push(make('regionMax', `region max h=${h}`, `forward h=${h}`, [l.regionStart, nRegions], perSample(nRegions)));
+        const reduce = rmChoice === 'reduce' || (rmChoice === 'auto' && !this.cpuEmulated && maxSize >= 16);
+        if (reduce) {
+          m.kernelPlan.push(`region max reduce h=${h}`);
+          m.forward.push(make('regionMaxReduce', `region max h=${h}`, `forward h=${h}`, [l.regionStart, nRegions], (n) => nRegions * Math.ceil(n / RM_TS), { TS: RM_TS }));
+        } else {
+          m.kernelPlan.push(`region max serial h=${h}`);
+          m.forward.push(make('regionMax', `region max h=${h}`, `forward h=${h}`, [l.regionStart, nRegions], perSample(nRegions)));
+        }
         continue;
       }
-      let maxSize = 1;
-      for (let k = l.regionStart; k < l.regionEnd; k++) maxSize = Math.max(maxSize, cc.regions[k].size);
+      const thr = this.denseThresholds;
+      const gemm = dense.layer[li] && (choice === 'gemm' || (choice === 'auto' && !this.cpuEmulated && dense.density[li] >= thr.sum)) ? this.gemmShape(maxRows) : null;
+      if (gemm) {
+        const rowTiles = Math.ceil(maxRows / gemm.TM);
+        const tag = `gemm ${gemm.TM}x${gemm.TN}x${gemm.TK}`;
+        m.sumKernels.push(tag);
+        m.kernelPlan.push(`sum ${tag} h=${h}`);
+        m.forward.push(make('sumGemm', `sum gemm h=${h}`, `forward h=${h}`, [l.regionStart, nRegions, rowTiles, maxSize, 0], (n) => nRegions * rowTiles * Math.ceil(n / gemm.TN), gemmConsts(gemm)));
+        continue;
+      }
       let tile = 1;
       while (tile * 2 <= MAX_TILE && tile * 2 * maxSize <= storageFloats) tile *= 2;
       const fits = tile * maxSize <= storageFloats;
-      const useTiled = choice === 'tiled' ? fits : autoTiled ? fits && tile >= MIN_TILE : false;
+      const useTiled = choice === 'tiled' || choice === 'gemm' ? fits : autoTiled ? fits && tile >= MIN_TILE : false;
       if (useTiled) {
         const tileFloats = Math.min(storageFloats, tile * nextPow2(maxSize));
         // About 4 outputs per thread; more row blocks = more workgroups for layers of few regions.
         const rowsPer = this.opts.tileRows ?? Math.max(1, Math.floor((4 * WG) / tile));
-        let maxRows = 1;
-        for (let k = l.regionStart; k < l.regionEnd; k++) maxRows = Math.max(maxRows, cc.regions[k].rows);
         const rowBlocks = Math.ceil(maxRows / rowsPer);
         m.sumKernels.push(`tiled T=${tile}`);
+        m.kernelPlan.push(`sum tiled T=${tile} h=${h}`);
         m.forward.push(make('sumTiled', `sum tiled h=${h}`, `forward h=${h}`, [l.regionStart, nRegions, rowBlocks], (n) => nRegions * rowBlocks * Math.ceil(n / tile), { TILE: tile, TILE_FLOATS: tileFloats, ROWS: rowsPer }));
       } else {
         const count = l.nodeEnd - l.nodeStart;
         m.sumKernels.push('gather');
+        m.kernelPlan.push(`sum gather h=${h}`);
         m.forward.push(make('sumGather', `sum gather h=${h}`, `forward h=${h}`, [l.nodeStart, count], perSample(count)));
       }
     }
@@ -532,20 +773,82 @@ export class GpuEngine implements Engine {
       const l = cc.layers[li];
       const h = cc.regions[l.regionStart].height;
       const count = l.nodeEnd - l.nodeStart;
-      if (l.kind === 'sum') m.backward.push(make('sumFlow', `sum flow h=${h}`, `backward h=${h}`, [l.nodeStart, count], perSample(count)));
-      else m.backward.push(make('productFlow', `product flow h=${h}`, `backward h=${h}`, [l.nodeStart, count], perSample(count)));
+      if (l.kind === 'sum') {
+        m.backward.push(make('sumFlow', `sum flow h=${h}`, `backward h=${h}`, [l.nodeStart, count], perSample(count)));
+        continue;
+      }
+      // The product layer's parents are the sum layer of the same regions (the next layer).
+      const sumLi = li + 1;
+      const { maxSize, maxRows, nRegions } = shape(l);
+      const g = sumLi < cc.layers.length && dense.layer[sumLi] && (flowChoice === 'gemm' || (flowChoice === 'auto' && !this.cpuEmulated && dense.density[sumLi] >= this.denseThresholds.flow)) ? this.gemmShape(maxSize) : null;
+      if (g) {
+        const rowTiles = Math.ceil(maxSize / g.TM);
+        m.kernelPlan.push(`product flow gemm ${g.TM}x${g.TN}x${g.TK} h=${h}`);
+        m.backward.push(make('sumGemm', `product flow gemm h=${h}`, `backward h=${h}`, [l.regionStart, nRegions, rowTiles, maxRows, 1], (n) => nRegions * rowTiles * Math.ceil(n / g.TN), gemmConsts(g)));
+      } else {
+        m.kernelPlan.push(`product flow gather h=${h}`);
+        m.backward.push(make('productFlow', `product flow h=${h}`, `backward h=${h}`, [l.nodeStart, count], perSample(count)));
+      }
     }
-    const edgeChoice = this.opts.edgeKernel ?? 'auto';
-    if (edgeChoice === 'lanes' || (edgeChoice === 'auto' && !this.cpuEmulated)) {
-      const perWg = WG / EDGE_LANES;
-      m.accumulate.push(make('edgeFlow', 'edge flows', 'edge flows', [0, cc.numEdges], () => Math.ceil(cc.numEdges / perWg), { LANES: EDGE_LANES }));
-    } else m.accumulate.push(make('edgeFlowPerEdge', 'edge flows', 'edge flows', [0, cc.numEdges], perItem(cc.numEdges)));
+    // Edge flows: dense layers as tiled per-region GEMMs over the batch; runs of other layers (their
+    // edges are contiguous) with 32 lanes per edge, or one thread per edge on software adapters.
+    const lanes = edgeChoice === 'lanes' || (edgeChoice === 'auto' && !this.cpuEmulated) || (edgeChoice === 'tiled' && !this.cpuEmulated);
+    const edgeRange = (e0: number, e1: number) => {
+      if (e1 <= e0) return;
+      if (lanes) {
+        const perWg = WG / EDGE_LANES;
+        m.accumulate.push(make('edgeFlow', 'edge flows', 'edge flows', [e0, e1 - e0], () => Math.ceil((e1 - e0) / perWg), { LANES: EDGE_LANES }));
+      } else m.accumulate.push(make('edgeFlowPerEdge', 'edge flows', 'edge flows', [e0, e1 - e0], perItem(e1 - e0)));
+      m.kernelPlan.push(`edge flows ${lanes ? 'lanes' : 'per-edge'} [${e0}, ${e1})`);
+    };
+    // Consecutive dense layers with the same tile shape share one dispatch (their regions are
+    // contiguous; edge-flow dispatches are independent, so fewer of them means fewer barriers).
+    let run: { r0: number; r1: number; rows: number; size: number; es: GemmShape; h0: number; h1: number } | null = null;
+    const flush = () => {
+      if (!run) return;
+      const { r0, r1, es, h0, h1 } = run;
+      const nRegions = r1 - r0;
+      const rt = Math.ceil(run.rows / es.TM);
+      const ct = Math.ceil(run.size / es.TN);
+      const hs = h0 === h1 ? `h=${h0}` : `h=${h0}..${h1}`;
+      m.kernelPlan.push(`edge flows tiled ${es.TM}x${es.TN}x${es.TK} ${hs}`);
+      m.accumulate.push(make('edgeFlowGemm', `edge flows ${hs}`, 'edge flows', [r0, nRegions, rt, ct], () => nRegions * rt * ct, { TM: es.TM, TN: es.TN, TK: es.TK, GS4: es.TK * (es.TM / 4 + 1), ES4: es.TK * (es.TN / 4 + 1), WG: (es.TM / 4) * (es.TN / 4) }));
+      run = null;
+    };
+    let runStart = 0;
+    for (let li = 1; li < cc.layers.length; li++) {
+      const l = cc.layers[li];
+      if (l.kind !== 'sum' || l.regionEnd <= l.regionStart) continue;
+      const e0 = cc.regions[l.regionStart].edgeStart;
+      const last = cc.regions[l.regionEnd - 1];
+      const e1 = last.edgeStart + last.nnz;
+      const { maxSize, maxRows } = shape(l);
+      const es = dense.layer[li] && (edgeChoice === 'tiled' || (edgeChoice === 'auto' && !this.cpuEmulated && dense.density[li] >= this.denseThresholds.edge)) ? this.edgeShape(Math.max(maxRows, maxSize)) : null;
+      if (!es) continue;
+      edgeRange(runStart, e0);
+      runStart = e1;
+      const h = cc.regions[l.regionStart].height;
+      const r: typeof run = run;
+      if (r && r.r1 === l.regionStart && r.es.TM === es.TM && r.es.TK === es.TK) {
+        r.r1 = l.regionEnd;
+        r.rows = Math.max(r.rows, maxRows);
+        r.size = Math.max(r.size, maxSize);
+        r.h1 = h;
+      } else {
+        flush();
+        run = { r0: l.regionStart, r1: l.regionEnd, rows: maxRows, size: maxSize, es, h0: h, h1: h };
+      }
+    }
+    flush();
+    edgeRange(runStart, cc.numEdges);
     m.accumulate.push(make('inputHist', 'input flows', 'input flows', [0, cc.numInputs, 0, cc.numValues], perItem(cc.numInputs)));
     const R = cc.regions.length;
     m.marked.push(make('markedPartial', 'marked flow partial', 'marked', [0, R], perSample(R)));
     m.marked.push(make('markedTotal', 'marked flow total', 'marked', [0, R], (n) => Math.ceil(n / WG)));
     m.em.push(make('emSum', 'em sums', 'em', [0, cc.numSums], perItem(cc.numSums)));
     m.em.push(make('emInput', 'em inputs', 'em', [0, cc.numInputs, 0, cc.numValues], perItem(cc.numInputs)));
+    // The dense mirror follows the updated weights.
+    if (dense.size > 0) m.em.push(make('denseScatter', 'em dense mirror', 'em', [0, cc.numEdges], perItem(cc.numEdges), {}, { wmirror: m.buffers.get('wdense')! }));
     this.write(m.layerUniform, uni);
     if (this.dataset) this.buildIndexedPixels(m);
   }
@@ -623,7 +926,7 @@ export class GpuEngine implements Engine {
   }
 
   private ensureTimingBuffers(maxGroups: number): void {
-    if (!this.timestamps) return;
+    if (!this.canTime) return;
     const count = maxGroups * 2;
     if (this.querySet && this.querySet.count >= count) return;
     this.querySet?.destroy();
@@ -647,9 +950,9 @@ export class GpuEngine implements Engine {
     this.device.queue.submit([enc.finish()]);
   }
 
-  private async readStaging(bytes: number): Promise<ArrayBuffer> {
+  private async readStaging(bytes: number, napMs = this.napBeforeWaitMs): Promise<ArrayBuffer> {
     const st = this.staging!;
-    await this.nap();
+    if (napMs > 0) await sleep(napMs);
     await st.mapAsync(MAP_READ, 0, align4(bytes));
     const copy = st.getMappedRange(0, align4(bytes)).slice(0);
     st.unmap();
@@ -662,12 +965,32 @@ export class GpuEngine implements Engine {
     this.device.queue.writeBuffer(this.batUniform, 0, new Uint32Array([n, cap, flags, root]));
   }
 
+  /** A conservative first guess of a chunk's GPU time (10 G edge-samples per second, x3 for the
+   *  marked-flow pass), so the first wait of a new model never blocks long on a slow GPU. */
+  private priorMs(m: Model, kind: ChunkKind, n: number): number {
+    return ((kind === 'marked' ? 3 : 1) * m.cc.numEdges * n) / 1e7 + 2;
+  }
+
+  /** Reads the timestamp pairs of `labels` passes (work already finished): pass-time sum and span. */
+  private async readTimestamps(labels: number): Promise<{ sum: number; span: number }> {
+    await this.queryStaging!.mapAsync(MAP_READ, 0, labels * 16);
+    const t = new BigUint64Array(this.queryStaging!.getMappedRange(0, labels * 16).slice(0));
+    this.queryStaging!.unmap();
+    let sum = 0;
+    for (let i = 0; i < labels; i++) sum += Math.max(0, Number(t[2 * i + 1] - t[2 * i]) / 1e6);
+    const span = Number(t[2 * labels - 1] - t[0]) / 1e6;
+    return { sum, span: Number.isFinite(span) && span >= 0 && span < 1e6 ? span : 0 };
+  }
+
   /**
    * Runs chunks over `count` samples. `feed(start, n)` uploads a chunk's pixels (or indices) and
    * returns the batch flags; `body` lists the dispatches after the pixel kernel; `result` names the
    * buffer whose first n floats (at `resultOffset(cap)` bytes) go back per sample.
+   * With naps on (napBeforeWaitMs > 0), each chunk is settled before the next, napping first: the
+   * first chunk of a `kind` after a load naps max(napBeforeWaitMs, a conservative prior) and is
+   * measured (timestamps when the device has them, else the wall clock); later ones nap 1.5x that.
    */
-  private async chunked(count: number, indexed: boolean, feed: (start: number, n: number) => number, body: Dispatch[], result: 'root' | 'out'): Promise<Float64Array> {
+  private async chunked(count: number, indexed: boolean, feed: (start: number, n: number) => number, body: Dispatch[], result: 'root' | 'out', kind: ChunkKind): Promise<Float64Array> {
     const m = this.circuitModel;
     const cap = m.cap;
     const out = new Float64Array(count);
@@ -676,10 +999,14 @@ export class GpuEngine implements Engine {
     if (!pixelDispatch) throw new Error('GPU engine: no dataset uploaded for this circuit (uploadDataset first)');
     // Staging: [count values][count offsets] (offsets only for log-likelihoods).
     this.ensureStaging(count * 8);
-    const timed = this.timestamps;
-    if (timed) this.ensureTimingBuffers(m.forward.length + m.backward.length + m.accumulate.length + m.marked.length + 1);
+    const napping = this.napBeforeWaitMs > 0;
+    const maxGroups = m.forward.length + m.backward.length + m.accumulate.length + m.marked.length + 1;
+    if (this.timestamps || (napping && this.canTime)) this.ensureTimingBuffers(maxGroups);
+    let pendingMs = 0;
     for (let start = 0; start < count; start += cap) {
       const n = Math.min(cap, count - start);
+      const calibrate = napping && !m.chunkMs.has(kind);
+      const timed = this.timestamps || (calibrate && this.canTime);
       const flags = feed(start, n);
       this.setBatch(n, cap, flags, m.cc.rootNode);
       const enc = this.device.createCommandEncoder({ label: `pc/chunk ${start}+${n}` });
@@ -689,19 +1016,37 @@ export class GpuEngine implements Engine {
         enc.copyBufferToBuffer(m.buffers.get('val')!, m.cc.rootNode * cap * 4, this.staging!, start * 4, n * 4);
         enc.copyBufferToBuffer(m.buffers.get('rmax')!, m.rootRegion * cap * 4, this.staging!, (count + start) * 4, n * 4);
       } else enc.copyBufferToBuffer(m.buffers.get('out')!, 0, this.staging!, start * 4, n * 4);
-      if (timed && this.querySet && this.timingLabels.length) {
-        enc.resolveQuerySet(this.querySet, 0, this.timingLabels.length * 2, this.queryResolve!, 0);
-        enc.copyBufferToBuffer(this.queryResolve!, 0, this.queryStaging!, 0, this.timingLabels.length * 16);
-        this.timingPending = true;
+      const labels = timed && this.querySet ? this.timingLabels.length : 0;
+      if (labels) {
+        enc.resolveQuerySet(this.querySet!, 0, labels * 2, this.queryResolve!, 0);
+        enc.copyBufferToBuffer(this.queryResolve!, 0, this.queryStaging!, 0, labels * 16);
+        this.timingPending = this.timestamps;
       }
+      const t0 = performance.now();
       await this.submit(enc);
-      // Keep waits short on real GPUs: with a nap configured, settle each chunk before the next.
-      if (this.napBeforeWaitMs > 0 && start + cap < count) {
-        await this.nap();
+      if (!napping) continue;
+      if (calibrate) {
+        // Settle the first chunk with a generous nap and measure it.
+        await sleep(Math.max(this.napBeforeWaitMs, this.priorMs(m, kind, n)));
         await this.device.queue.onSubmittedWorkDone();
+        let ms = performance.now() - t0;
+        if (labels) {
+          const { sum, span } = await this.readTimestamps(labels);
+          if (Math.max(sum, span) > 0) ms = Math.max(sum, span);
+        }
+        m.chunkMs.set(kind, Math.max(ms, 0.01) / n);
+        pendingMs = 0;
+        continue;
+      }
+      pendingMs = m.chunkMs.get(kind)! * n;
+      // Keep waits short on real GPUs: settle each chunk before the next, napping past it first.
+      if (start + cap < count) {
+        await sleep(1.5 * pendingMs + 1);
+        await this.device.queue.onSubmittedWorkDone();
+        pendingMs = 0;
       }
     }
-    const data = new Float32Array(await this.readStaging(count * 8));
+    const data = new Float32Array(await this.readStaging(count * 8, napping ? (pendingMs > 0 ? 1.5 * pendingMs + 1 : 0.5) : 0));
     if (result === 'root') for (let k = 0; k < count; k++) out[k] = data[k] + data[count + k];
     else out.set(data.subarray(0, count));
     return out;
@@ -730,13 +1075,13 @@ export class GpuEngine implements Engine {
   }
 
   logLikelihood(batch: Batch): Promise<Float64Array> {
-    return this.op(async () => this.chunked(batch.count, false, this.batchFeed(batch), this.circuitModel.forward, 'root'));
+    return this.op(async () => this.chunked(batch.count, false, this.batchFeed(batch), this.circuitModel.forward, 'root', 'forward'));
   }
 
   accumulateFlows(batch: Batch): Promise<Float64Array> {
     return this.op(async () => {
       const m = this.circuitModel;
-      return this.chunked(batch.count, false, this.batchFeed(batch), [...m.forward, ...m.backward, ...m.accumulate], 'root');
+      return this.chunked(batch.count, false, this.batchFeed(batch), [...m.forward, ...m.backward, ...m.accumulate], 'root', 'flows');
     });
   }
 
@@ -745,7 +1090,7 @@ export class GpuEngine implements Engine {
       const m = this.circuitModel;
       if (marked.length !== m.cc.numEdges) throw new Error(`marked has ${marked.length} entries, the circuit ${m.cc.numEdges} edges`);
       this.write(m.buffers.get('marked')!, Uint32Array.from(marked));
-      return this.chunked(batch.count, false, this.batchFeed(batch), [...m.forward, ...m.backward, ...m.marked], 'out');
+      return this.chunked(batch.count, false, this.batchFeed(batch), [...m.forward, ...m.backward, ...m.marked], 'out', 'marked');
     });
   }
 
@@ -771,13 +1116,191 @@ export class GpuEngine implements Engine {
   accumulateFlowsIndexed(indices: Int32Array): Promise<Float64Array> {
     return this.op(async () => {
       const m = this.circuitModel;
-      return this.chunked(indices.length, true, this.indexFeed(indices), [...m.forward, ...m.backward, ...m.accumulate], 'root');
+      return this.chunked(indices.length, true, this.indexFeed(indices), [...m.forward, ...m.backward, ...m.accumulate], 'root', 'flows');
     });
   }
 
   /** logLikelihood over rows `indices` of the uploaded dataset. */
   logLikelihoodIndexed(indices: Int32Array): Promise<Float64Array> {
-    return this.op(async () => this.chunked(indices.length, true, this.indexFeed(indices), this.circuitModel.forward, 'root'));
+    return this.op(async () => this.chunked(indices.length, true, this.indexFeed(indices), this.circuitModel.forward, 'root', 'forward'));
+  }
+
+  // ---------------------------------------------------------------- fused training
+
+  /** Grows a fused-training buffer to at least `bytes` (kept across epochs and loads). */
+  private ensureEpochBuffer(which: 'epochIdx' | 'epochBat', bytes: number): GPUBuffer {
+    const cur = this[which];
+    if (cur && this.sizes.get(cur)! >= align4(bytes)) return cur;
+    this.destroyBuffer(cur);
+    const b = this.buffer(`pc/${which}`, Math.max(align4(bytes), 1024), STORAGE);
+    this[which] = b;
+    return b;
+  }
+
+  /**
+   * One epoch of mini-batch EM over rows `order` of the uploaded dataset, without per-batch
+   * read-backs: per mini-batch of `batch` rows (in order), for each chunk: indices and batch uniform
+   * copied on the GPU from epoch-sized tables -> pixels -> forward -> backward -> edge and input
+   * flows -> the chunk's root values copied into an epoch-sized log-likelihood buffer; then EM with
+   * `em` and cleared accumulators. Exactly the loop accumulateFlows(batch) + emStep(em) per batch
+   * (the accumulators are cleared first, as resetFlows). Returns log p(x) per row, in `order` order.
+   *
+   * Waiting (Dawn on NVIDIA aborts on long blocking waits): the GPU time of one batch is calibrated
+   * once per load (timestamp-query when the device has it, else wall clock; the first wait naps
+   * max(napBeforeWaitMs, a conservative prior)); then batches are submitted in slices of about
+   * `sliceMs` of GPU time (one submit each; the next slice is encoded while the GPU runs), and
+   * before each wait the engine naps past the slice's expected time (1.25x + 2 ms, 1.5x before the
+   * last), so it never blocks long on a busy GPU. Without a configured nap
+   * (browsers, software adapters) it awaits each slice directly.
+   * `onBatch(done, total)` is called as each batch is submitted.
+   */
+  trainEpochIndexed(order: Int32Array, batch: number, em: EmOptions, onBatch?: (done: number, total: number) => void): Promise<Float64Array> {
+    return this.op(async () => {
+      const m = this.circuitModel;
+      const ds = this.dataset;
+      if (!ds || !m.pixelsIndexed) throw new Error('GPU engine: uploadDataset (with this circuit\'s variables) before trainEpochIndexed');
+      const count = order.length;
+      const out = new Float64Array(count);
+      if (count === 0) return out;
+      for (let k = 0; k < count; k++) if (order[k] < 0 || order[k] >= ds.count) throw new Error(`sample index ${order[k]} outside the uploaded dataset of ${ds.count}`);
+      batch = Math.max(1, Math.floor(batch));
+      const cap = m.cap;
+      // Chunks: a mini-batch larger than the chunk capacity spans several chunks (flows accumulate).
+      const chunks: Array<{ start: number; n: number; last: boolean }> = [];
+      const batchChunks: number[] = []; // first chunk of each batch
+      for (let b0 = 0; b0 < count; b0 += batch) {
+        const bn = Math.min(batch, count - b0);
+        batchChunks.push(chunks.length);
+        for (let c0 = 0; c0 < bn; c0 += cap) chunks.push({ start: b0 + c0, n: Math.min(cap, bn - c0), last: c0 + cap >= bn });
+      }
+      batchChunks.push(chunks.length);
+      const batches = batchChunks.length - 1;
+      const idxBuf = this.ensureEpochBuffer('epochIdx', count * 4);
+      const batBuf = this.ensureEpochBuffer('epochBat', chunks.length * BAT_BYTES);
+      this.write(idxBuf, order);
+      const bat = new Uint32Array(chunks.length * 4);
+      chunks.forEach((c, k) => bat.set([c.n, cap, 2, m.cc.rootNode], k * 4));
+      this.write(batBuf, bat);
+      this.device.queue.writeBuffer(this.emUniform, 0, new Float32Array([em.step, em.pseudocount, 0, 0]));
+      const staging = this.ensureStaging(count * 8);
+      const body = [m.pixelsIndexed, ...m.forward, ...m.backward, ...m.accumulate];
+      const val = m.buffers.get('val')!;
+      const rmax = m.buffers.get('rmax')!;
+      const idx = m.buffers.get('idx')!;
+
+      const encodeBatch = (bi: number, timed: boolean): GPUCommandEncoder => {
+        const enc = this.device.createCommandEncoder({ label: `pc/train batch ${bi}` });
+        if (bi === 0) {
+          enc.clearBuffer(m.buffers.get('acc')!);
+          enc.clearBuffer(m.buffers.get('hist')!);
+        }
+        for (let k = batchChunks[bi]; k < batchChunks[bi + 1]; k++) {
+          const { start, n } = chunks[k];
+          enc.copyBufferToBuffer(idxBuf, start * 4, idx, 0, n * 4);
+          enc.copyBufferToBuffer(batBuf, k * BAT_BYTES, this.batUniform, 0, BAT_BYTES);
+          this.encode(enc, body, n, timed);
+          enc.copyBufferToBuffer(val, m.cc.rootNode * cap * 4, staging, start * 4, n * 4);
+          enc.copyBufferToBuffer(rmax, m.rootRegion * cap * 4, staging, (count + start) * 4, n * 4);
+        }
+        this.encode(enc, m.em, 0, timed);
+        enc.clearBuffer(m.buffers.get('acc')!);
+        enc.clearBuffer(m.buffers.get('hist')!);
+        return enc;
+      };
+      const batchSize = (bi: number) => chunks[batchChunks[bi + 1] - 1].start + chunks[batchChunks[bi + 1] - 1].n - chunks[batchChunks[bi]].start;
+      const napping = this.napBeforeWaitMs > 0;
+      const sliceMs = this.opts.sliceMs ?? 60;
+      let done = 0;
+      let bi = 0;
+
+      // Calibration: the first batch alone (once per load, or every epoch with per-layer timings).
+      if (this.trainMsPerSample <= 0 || this.timestamps) {
+        const n0 = batchSize(0);
+        const groups = (batchChunks[1] - batchChunks[0]) * (body.length + 1) + m.em.length + 1;
+        const timed = this.canTime && groups * 2 <= 4096; // a query set holds at most 4096 queries
+        if (timed) {
+          this.ensureTimingBuffers(groups);
+          this.timingLabels = [];
+        }
+        const enc = encodeBatch(0, timed);
+        const labels = timed ? this.timingLabels.slice() : [];
+        if (timed && labels.length) {
+          enc.resolveQuerySet(this.querySet!, 0, labels.length * 2, this.queryResolve!, 0);
+          enc.copyBufferToBuffer(this.queryResolve!, 0, this.queryStaging!, 0, labels.length * 16);
+        }
+        const t0 = performance.now();
+        await this.submit(enc);
+        done += n0;
+        onBatch?.(done, count);
+        // A conservative prior (1e7 edge-samples per ms) keeps the first wait short on a slow GPU.
+        const prior = this.trainMsPerSample > 0 ? 1.5 * this.trainMsPerSample * n0 : (m.cc.numEdges * n0) / 1e7 + 2;
+        if (napping) await sleep(Math.max(this.napBeforeWaitMs, prior));
+        await this.device.queue.onSubmittedWorkDone();
+        let gpuMs = performance.now() - t0;
+        if (timed && labels.length) {
+          await this.queryStaging!.mapAsync(MAP_READ, 0, labels.length * 16);
+          const t = new BigUint64Array(this.queryStaging!.getMappedRange(0, labels.length * 16).slice(0));
+          this.queryStaging!.unmap();
+          let sum = 0;
+          for (let i = 0; i < labels.length; i++) sum += Math.max(0, Number(t[2 * i + 1] - t[2 * i]) / 1e6);
+          // The span from the first pass's start to the last pass's end also counts the gaps between
+          // passes; take the larger. Timestamps can be quantised or zero on some platforms: keep the
+          // wall clock then.
+          const span = Number(t[2 * labels.length - 1] - t[0]) / 1e6;
+          const ts = Math.max(sum, Number.isFinite(span) && span < 1e6 ? span : 0);
+          if (ts > 0) gpuMs = ts;
+          this.trainBatchPassMs = sum;
+          this.timingLabels = labels;
+          this.timingPending = this.timestamps;
+        }
+        this.trainMsPerSample = Math.max(gpuMs, 0.01) / n0;
+        this.trainBatchGpuMs = gpuMs * (Math.min(batch, count) / n0);
+        bi = 1;
+      }
+
+      // Slices of about sliceMs of GPU time: one submit each; the next slice is encoded while the
+      // GPU runs this one, then the engine naps past the slice's expected time and waits.
+      const encodeSlice = (from: number) => {
+        const bufs: GPUCommandBuffer[] = [];
+        let expected = 0;
+        let to = from;
+        while (to < batches) {
+          const ms = this.trainMsPerSample * batchSize(to);
+          if (to > from && expected + ms > sliceMs) break;
+          bufs.push(encodeBatch(to, false).finish());
+          expected += ms;
+          to++;
+        }
+        return { bufs, from, to, expected };
+      };
+      let next = bi < batches ? encodeSlice(bi) : null;
+      while (next) {
+        const cur = next;
+        const tSubmit = performance.now();
+        this.device.queue.submit(cur.bufs);
+        for (let k = cur.from; k < cur.to; k++) {
+          done += batchSize(k);
+          onBatch?.(done, count);
+        }
+        next = cur.to < batches ? encodeSlice(cur.to) : null;
+        if (napping) {
+          const napMs = cur.expected * (next ? 1.25 : 1.5) + 2;
+          const left = napMs - (performance.now() - tSubmit);
+          if (left > 0) await sleep(left);
+          const t1 = performance.now();
+          await this.device.queue.onSubmittedWorkDone();
+          const waited = performance.now() - t1;
+          // The GPU was slower than calibrated: stretch the estimate (by the slice's submit-to-done
+          // time over its expected time, an upper bound) so later naps cover it.
+          if (waited > 1) this.trainMsPerSample *= Math.max(1, (performance.now() - tSubmit) / Math.max(cur.expected, 0.01));
+        } else await this.device.queue.onSubmittedWorkDone();
+      }
+      await staging.mapAsync(MAP_READ, 0, align4(count * 8));
+      const data = new Float32Array(staging.getMappedRange(0, align4(count * 8)).slice(0));
+      staging.unmap();
+      for (let k = 0; k < count; k++) out[k] = data[k] + data[count + k];
+      return out;
+    });
   }
 
   // ---------------------------------------------------------------- flows, EM, parameters
@@ -853,6 +1376,12 @@ export class GpuEngine implements Engine {
     });
   }
 
+  /** Turns per-pass timings on or off (only where the device has timestamp-query); benchmarks time
+   *  a calibration pass with them on and the wall clock with them off. */
+  setTimings(on: boolean): void {
+    this.timestamps = on && this.canTime;
+  }
+
   /** GPU time per pass group of the last timed chunk (empty without timestamp-query / `timings`). */
   layerTimings(): Promise<LayerTiming[]> {
     return this.op(async () => {
@@ -880,6 +1409,8 @@ export class GpuEngine implements Engine {
     if (this.dataset) this.destroyBuffer(this.dataset.buffer);
     this.dataset = null;
     this.destroyBuffer(this.staging);
+    this.destroyBuffer(this.epochIdx);
+    this.destroyBuffer(this.epochBat);
     this.destroyBuffer(this.queryResolve);
     this.destroyBuffer(this.queryStaging);
     this.querySet?.destroy();

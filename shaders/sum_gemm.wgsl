@@ -1,0 +1,140 @@
+// Dense region blocks as tiled GEMMs (the way fast GPU GEMMs are written): each workgroup computes a
+// TM x TN tile of outputs (rows x samples) of one region; each of its (TM/4) x (TN/4) threads a 4x4
+// register block. The inner dimension is walked in chunks of TK: the block's weights (TM x TK) and
+// the operand values (TK x TN) are staged in workgroup memory as vec4 rows, so each thread does 16
+// FMAs per two vec4 reads, and every global read is coalesced and happens once per workgroup.
+// Weights come from `wdense`, a zero-padded dense mirror of the region's sparse block (rows x size
+// at denseOff[r]; the scheduler picks this kernel for blocks dense enough that the padding pays, and
+// `scatter` refreshes the mirror from the CSR weights after every EM step).
+//   mode 0 (forward, sum layer):  s_j[b] = sum_i W[j,i] e_i[b];  ex = s, val = log s   (M = rows, K = size)
+//   mode 1 (backward, products):  F_i[b] = e_i[b] sum_j W[j,i] g_j[b]                 (M = size, K = rows)
+// Mode 1 is the product layer's flow: a product's only parents are its own region's sum nodes.
+// Layer uniform: start = first region, count = regions, a = row tiles per region (ceil(max M / TM)),
+// b = the layer's largest K (a uniform loop bound: barriers need uniform control flow), c = mode.
+// Workgroups past a region's rows load zeros and write nothing, but still reach every barrier.
+
+struct Batch { n: u32, cap: u32, flags: u32, root: u32 }
+struct Layer { start: u32, count: u32, a: u32, b: u32, c: u32, d: u32, e: u32, f: u32 }
+
+override WG: u32 = 256;     // = (TM / 4) * (TN / 4)
+override TM: u32 = 64;      // rows per tile (multiple of 4)
+override TN: u32 = 64;      // samples per tile (multiple of 4)
+override TK: u32 = 16;      // inner chunk
+override WS4: u32 = 272;    // TK * (TM / 4 + 1): each k row padded by one vec4 (fewer bank conflicts)
+override ES4: u32 = 256;    // TK * TN / 4
+
+@group(0) @binding(0) var<uniform> bat: Batch;
+@group(0) @binding(1) var<uniform> lay: Layer;
+@group(0) @binding(2) var<storage, read> regions: array<u32>;
+@group(0) @binding(3) var<storage, read> denseOff: array<u32>;
+@group(0) @binding(4) var<storage, read> wdense: array<f32>;
+@group(0) @binding(5) var<storage, read_write> ex: array<f32>;
+@group(0) @binding(6) var<storage, read_write> val: array<f32>;
+@group(0) @binding(7) var<storage, read_write> flow: array<f32>;
+@group(0) @binding(8) var<storage, read> denseIdx: array<u32>;
+@group(0) @binding(9) var<storage, read> weight: array<f32>;
+@group(0) @binding(10) var<storage, read_write> wmirror: array<f32>;
+
+var<workgroup> ws: array<vec4<f32>, WS4>;
+var<workgroup> es: array<vec4<f32>, ES4>;
+
+@compute @workgroup_size(WG)
+fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.y * nwg.x + wid.x;
+  let tiles = (bat.n + TN - 1u) / TN;
+  let perRegion = lay.a * tiles;
+  let inRange = wg < lay.count * perRegion;
+  let r = lay.start + min(wg / perRegion, lay.count - 1u);
+  let rem = wg % perRegion;
+  let m0 = (rem / tiles) * TM;
+  let b0 = (rem % tiles) * TN;
+  let n = bat.n;
+  let cap = bat.cap;
+  let mode = lay.c;
+  let ps = regions[r * 8u];
+  let size = regions[r * 8u + 1u];
+  let ss = regions[r * 8u + 2u];
+  let rows = regions[r * 8u + 3u];
+  let dof = denseOff[r];
+  var M = rows;
+  var K = size;
+  var bBase = ps;     // operand rows: products (mode 0) or sums (mode 1)
+  var oBase = ss;     // output rows: sums (mode 0) or products (mode 1)
+  if (mode == 1u) { M = size; K = rows; bBase = ss; oBase = ps; }
+  let working = inRange && m0 < M;
+  let TM4 = TM / 4u;
+  let WROW = TM4 + 1u;   // padded row of ws
+  let TN4 = TN / 4u;
+  let tm = lid / TN4;
+  let tn = lid % TN4;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  for (var k0 = 0u; k0 < lay.b; k0 += TK) {
+    // A tile (TM x TK), stored k-major: ws[kk * WROW + mm / 4][mm % 4]. Threads run along the
+    // mirror's contiguous index: k for mode 0 (rows of W), m for mode 1 (W transposed).
+    for (var t = lid; t < TM * TK; t += WG) {
+      var kk = t % TK;
+      var mm = t / TK;
+      if (mode == 1u) { kk = t / TM; mm = t % TM; }
+      let m = m0 + mm;
+      let k = k0 + kk;
+      var x = 0.0;
+      if (working && m < M && k < K) {
+        if (mode == 0u) { x = wdense[dof + m * size + k]; } else { x = wdense[dof + k * size + m]; }
+      }
+      ws[kk * WROW + mm / 4u][mm % 4u] = x;
+    }
+    // B tile (TK x TN): samples contiguous (coalesced).
+    for (var t = lid; t < TK * TN; t += WG) {
+      let nn = t % TN;
+      let kk = t / TN;
+      let k = k0 + kk;
+      let b = b0 + nn;
+      var x = 0.0;
+      if (working && k < K && b < n) {
+        if (mode == 0u) { x = ex[(bBase + k) * cap + b]; } else { x = flow[(bBase + k) * cap + b]; }
+      }
+      es[kk * TN4 + nn / 4u][nn % 4u] = x;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < TK; kk++) {
+      let a = ws[kk * WROW + tm];
+      let bv = es[kk * TN4 + tn];
+      acc0 += a.x * bv;
+      acc1 += a.y * bv;
+      acc2 += a.z * bv;
+      acc3 += a.w * bv;
+    }
+    workgroupBarrier();
+  }
+  if (!working) { return; }
+  var accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + tm * 4u + i;
+    if (m >= M) { break; }
+    for (var c = 0u; c < 4u; c++) {
+      let b = b0 + tn * 4u + c;
+      if (b >= n) { break; }
+      let o = (oBase + m) * cap + b;
+      let s = accs[i][c];
+      if (mode == 0u) {
+        ex[o] = s;
+        val[o] = log(s);
+      } else {
+        flow[o] = s * ex[o];
+      }
+    }
+  }
+}
+
+// Refreshes the dense mirror from the CSR weights: wmirror[denseIdx[e]] = weight[e] (one thread
+// per edge; edges outside mirrored blocks have denseIdx = 0xffffffff). Layer uniform: count = edges.
+@compute @workgroup_size(WG)
+fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let e = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (e >= lay.count) { return; }
+  let d = denseIdx[e];
+  if (d != 0xffffffffu) { wmirror[d] = weight[e]; }
+}

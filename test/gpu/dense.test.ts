@@ -1,0 +1,114 @@
+// The dense-block kernels forced on (GEMM sum forward, GEMM product flows, tiled edge flows, the
+// reduce region max) against the float64 CPU oracle: dense and pruned blocks (zero-padded mirror),
+// regions larger than one tile (K=70: two row tiles of 64, inner chunks), more samples than a tile,
+// the 16 KiB / 256-invocation WebGPU minimum, EM keeping the mirror in step, and 'auto' keeping the
+// barrier-free kernels on software adapters.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Circuit } from '../../src/circuit/structure.ts';
+import type { GpuEngine } from '../../src/engines/gpu/engine.ts';
+import { compiledPair, gpuEngine, maxAbsErr, maxRelErr, oracle, prunedCircuit, randomBatch, treeCircuit } from './helpers.ts';
+
+let dense: GpuEngine;
+beforeAll(async () => {
+  dense = await gpuEngine({
+    maxChunk: 150,
+    sumKernel: 'gemm',
+    flowKernel: 'gemm',
+    edgeKernel: 'tiled',
+    regionMax: 'reduce',
+    capLimits: { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256 },
+  });
+});
+afterAll(() => dense?.dispose());
+
+const cases: Array<[string, () => Circuit, number, number, number]> = [
+  ['tree D=5 V=4 K=70 (two row tiles)', () => treeCircuit(51, 5, 4, 70), 4, 137, 0.1],
+  ['tree D=7 V=6 K=20', () => treeCircuit(52, 7, 6, 20), 6, 150, 0],
+  ['pruned D=9 V=5 K=24 (mirror padding)', () => prunedCircuit(53, 9, 5, 24, 0.6), 5, 90, 0.2],
+  ['pruned+grown D=6 V=3 K=5', () => prunedCircuit(54, 6, 3, 5, 0.5, true), 3, 33, 0],
+];
+
+describe('GPU dense-block kernels', () => {
+  for (const [name, make, V, count, miss] of cases) {
+    it(`${name}: forward, flows, EM, marked flows`, async () => {
+      const c = make();
+      const [a, b] = compiledPair(c);
+      const D = c.numVars;
+      const cpu = await oracle(a);
+      await dense.load(b);
+      const plan = dense.kernelPlan;
+      for (const k of ['sum gemm', 'product flow gemm', 'edge flows tiled', 'region max reduce']) expect(plan.some((p) => p.startsWith(k))).toBe(true);
+      const batch = randomBatch(count, count, D, V, miss);
+      expect(maxAbsErr(await dense.logLikelihood(batch), await cpu.logLikelihood(batch))).toBeLessThan(1e-4);
+      const b2 = randomBatch(count + 1, 41, D, V, miss);
+      for (const x of [batch, b2]) expect(maxAbsErr(await dense.accumulateFlows(x), await cpu.accumulateFlows(x))).toBeLessThan(1e-4);
+      expect(maxRelErr(await dense.edgeFlows(), await cpu.edgeFlows(), 1e-3)).toBeLessThan(1e-3);
+      expect(maxRelErr(await dense.inputFlows(), await cpu.inputFlows(), 1e-3)).toBeLessThan(1e-3);
+      await cpu.emStep({ step: 0.3, pseudocount: 0.1 });
+      await dense.emStep({ step: 0.3, pseudocount: 0.1 });
+      await dense.syncParams();
+      expect(maxAbsErr(b.edgeLogWeights, a.edgeLogWeights)).toBeLessThan(1e-5);
+      expect(maxAbsErr(b.inputLogProbs, a.inputLogProbs)).toBeLessThan(1e-5);
+      // The forward pass after EM reads the refreshed mirror.
+      expect(maxAbsErr(await dense.accumulateFlows(b2), await cpu.accumulateFlows(b2))).toBeLessThan(1e-4);
+      expect(maxRelErr(await dense.edgeFlows(), await cpu.edgeFlows(), 1e-3)).toBeLessThan(1e-3);
+      dense.resetFlows();
+      cpu.resetFlows();
+      const marked = Uint8Array.from({ length: a.numEdges }, (_, e) => (e % 3 === 1 ? 1 : 0));
+      expect(maxAbsErr(await dense.markedEdgeFlow(b2, marked), await cpu.markedEdgeFlow(b2, marked))).toBeLessThan(1e-4);
+    });
+  }
+
+  it("'auto' as on a real GPU: per-kernel density thresholds mix dense and CSR layers in one circuit", async () => {
+    const c = prunedCircuit(56, 12, 5, 12, 0.55, true);
+    const [a, b] = compiledPair(c);
+    const probe = await gpuEngine({ emulated: false });
+    let dens: number[];
+    try {
+      await probe.load(compiledPair(c)[0]);
+      dens = probe.sumLayerDensity.slice().sort((x, y) => x - y);
+    } finally {
+      probe.dispose();
+    }
+    const mid = dens[Math.floor(dens.length / 2)];
+    expect(dens[0]).toBeLessThan(mid);
+    // Sum GEMM on the denser half; edge flows tiled on more layers; product flows on fewer.
+    const gpu = await gpuEngine({ emulated: false, maxChunk: 64, denseThreshold: { sum: mid, edge: dens[1], flow: dens[dens.length - 1] } });
+    try {
+      await gpu.load(b);
+      const plan = gpu.kernelPlan;
+      for (const k of ['sum gemm', 'sum tiled', 'edge flows tiled', 'edge flows lanes', 'product flow gather', 'region max reduce']) expect(plan.some((p) => p.startsWith(k)), k).toBe(true);
+      const cpu = await oracle(a);
+      const batch = randomBatch(56, 70, c.numVars, 5, 0.1);
+      expect(maxAbsErr(await gpu.accumulateFlows(batch), await cpu.accumulateFlows(batch))).toBeLessThan(1e-4);
+      expect(maxRelErr(await gpu.edgeFlows(), await cpu.edgeFlows(), 1e-3)).toBeLessThan(1e-3);
+      await cpu.emStep({ step: 0.5, pseudocount: 0.1 });
+      await gpu.emStep({ step: 0.5, pseudocount: 0.1 });
+      expect(maxAbsErr(await gpu.logLikelihood(batch), await cpu.logLikelihood(batch))).toBeLessThan(1e-4);
+      await gpu.syncParams();
+      expect(maxAbsErr(b.edgeLogWeights, a.edgeLogWeights)).toBeLessThan(1e-5);
+    } finally {
+      gpu.dispose();
+    }
+  });
+
+  it("'auto' keeps the barrier-free kernels on a software adapter, and a density threshold of 2 keeps CSR kernels", async () => {
+    const c = treeCircuit(55, 6, 4, 8);
+    const auto = await gpuEngine();
+    try {
+      await auto.load(compiledPair(c)[0]);
+      if (auto.cpuEmulated) {
+        expect(auto.kernelPlan.some((p) => /gemm|tiled|reduce/.test(p))).toBe(false);
+      }
+    } finally {
+      auto.dispose();
+    }
+    const csr = await gpuEngine({ sumKernel: 'tiled', edgeKernel: 'lanes', regionMax: 'serial', denseThreshold: 2 });
+    try {
+      await csr.load(compiledPair(c)[0]);
+      expect(csr.kernelPlan.some((p) => /gemm|edge flows tiled|reduce/.test(p))).toBe(false);
+    } finally {
+      csr.dispose();
+    }
+  });
+});
