@@ -31,7 +31,8 @@ function cpuEngine(opts: NodeEngineOptions): CpuEngine {
 export async function createNodeEngine(kind: EngineKind, opts: NodeEngineOptions = {}): Promise<Engine> {
   if (kind === 'gpu') {
     try {
-      const gpu = await createNodeGpuEngine({ napBeforeWaitMs: opts.napBeforeWaitMs });
+      // SPC_GPU_NAP_MS > 0 turns on the nap protocol that Dawn needs on NVIDIA (../shared/device/README.md).
+      const gpu = await createNodeGpuEngine({ napBeforeWaitMs: opts.napBeforeWaitMs ?? (Number(process.env.SPC_GPU_NAP_MS) || 0) });
       if (!opts.gpuFallback) return gpu;
       return new FallbackEngine(gpu, () => cpuEngine(opts), (m) => (opts.onFallback ?? ((s: string) => process.stderr.write(`${s}\n`)))(m));
     } catch (e) {

@@ -59,25 +59,15 @@ describe('GPU dense-block kernels', () => {
     });
   }
 
-  it("'auto' as on a real GPU: per-kernel density thresholds mix dense and CSR layers in one circuit", async () => {
+  it("'auto' as on a real GPU: per-kernel thresholds mix kernel families (dense sums and edges, gathered product flows)", async () => {
     const c = prunedCircuit(56, 12, 5, 12, 0.55, true);
     const [a, b] = compiledPair(c);
-    const probe = await gpuEngine({ emulated: false });
-    let dens: number[];
-    try {
-      await probe.load(compiledPair(c)[0]);
-      dens = probe.sumLayerDensity.slice().sort((x, y) => x - y);
-    } finally {
-      probe.dispose();
-    }
-    const mid = dens[Math.floor(dens.length / 2)];
-    expect(dens[0]).toBeLessThan(mid);
-    // Sum GEMM on the denser half; edge flows tiled on more layers; product flows on fewer.
-    const gpu = await gpuEngine({ emulated: false, maxChunk: 64, denseThreshold: { sum: mid, edge: dens[1], flow: dens[dens.length - 1] } });
+    const gpu = await gpuEngine({ emulated: false, maxChunk: 64, minDenseMeanRows: 1, denseThreshold: { sum: 0, edge: 0, flow: 2 } });
     try {
       await gpu.load(b);
       const plan = gpu.kernelPlan;
-      for (const k of ['sum gemm', 'sum tiled', 'edge flows tiled', 'edge flows lanes', 'product flow gather', 'region max reduce']) expect(plan.some((p) => p.startsWith(k)), k).toBe(true);
+      for (const k of ['sum gemm', 'edge flows tiled', 'product flow gather', 'region max reduce']) expect(plan.some((p) => p.startsWith(k)), k).toBe(true);
+      expect(plan.some((p) => p.startsWith('sum tiled') || p.startsWith('product flow gemm'))).toBe(false);
       const cpu = await oracle(a);
       const batch = randomBatch(56, 70, c.numVars, 5, 0.1);
       expect(maxAbsErr(await gpu.accumulateFlows(batch), await cpu.accumulateFlows(batch))).toBeLessThan(1e-4);
@@ -87,6 +77,19 @@ describe('GPU dense-block kernels', () => {
       expect(maxAbsErr(await gpu.logLikelihood(batch), await cpu.logLikelihood(batch))).toBeLessThan(1e-4);
       await gpu.syncParams();
       expect(maxAbsErr(b.edgeLogWeights, a.edgeLogWeights)).toBeLessThan(1e-5);
+    } finally {
+      gpu.dispose();
+    }
+  });
+
+  it("'auto' as on a real GPU decides per circuit: full blocks dense, small partly pruned blocks CSR", async () => {
+    const gpu = await gpuEngine({ emulated: false });
+    try {
+      await gpu.load(compiledPair(treeCircuit(57, 8, 4, 12))[0]);
+      expect(gpu.kernelPlan.some((p) => p.startsWith('sum gemm'))).toBe(true);
+      expect(gpu.kernelPlan.some((p) => p.startsWith('sum tiled'))).toBe(false);
+      await gpu.load(compiledPair(prunedCircuit(57, 10, 4, 12, 0.6, true))[0]);
+      expect(gpu.kernelPlan.some((p) => /gemm|edge flows tiled/.test(p))).toBe(false);
     } finally {
       gpu.dispose();
     }

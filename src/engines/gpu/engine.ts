@@ -78,6 +78,9 @@ export interface GpuEngineOptions extends GpuDeviceOptions {
    *  GEMM does ~4x more FMAs per memory instruction than the CSR tile kernel, and far more than the
    *  global-memory lane and gather kernels): sum 0.25, flow 0.2, edge 0.05. */
   denseThreshold?: number | DenseThresholds;
+  /** Mean rows per region a partly pruned layer needs before 'auto' goes dense (default
+   *  MIN_DENSE_MEAN_ROWS; layers of density >= DENSE_ALWAYS go dense regardless). */
+  minDenseMeanRows?: number;
   /** Overrides the software-adapter detection (tests: 'auto' choices as on a real GPU). */
   emulated?: boolean;
   /** Dawn on NVIDIA aborts on long blocking waits: > 0 turns on the nap protocol. Every wait naps
@@ -110,6 +113,19 @@ export interface DenseThresholds {
 }
 
 const DEFAULT_DENSE: Required<DenseThresholds> = { sum: 0.25, flow: 0.2, edge: 0.05 };
+/**
+ * When 'auto' runs the dense (zero-padded GEMM) kernels, decided once per circuit, from
+ * measurements on an H200 (HCLT on MNIST, batch 512, GPU ms per training batch; docs/bench/):
+ *   K=32 unpruned: dense 3.7, CSR 5.0;   K=128 unpruned: dense 40, CSR 167;
+ *   K=128, 75 % pruned (128 x 128 blocks at density 0.25): dense 38, CSR 82 (per-layer mix 34);
+ *   K=32, 75 % pruned (32 x 32 at 0.25): 3.5 to 10.4 for the same CSR kernels depending on what ran
+ *   before on the GPU (input flows and EM, which do not depend on the choice, varied as much), so
+ *   this case is not settled; per-layer mixes measured 6.7 to 10.3.
+ * So: nearly full circuits always; partly pruned ones only with large blocks (the GEMM tiles are 64
+ * rows tall), where the CSR kernels fall far behind.
+ */
+const DENSE_ALWAYS = 0.9;
+const MIN_DENSE_MEAN_ROWS = 48;
 
 interface GemmShape {
   TM: number;
@@ -170,6 +186,11 @@ interface DensePlan {
   layer: boolean[];
   /** Per layer index: nnz / (rows x size) over its regions (sum layers). */
   density: number[];
+  /** Per layer index: mean rows (sum nodes) per region. */
+  meanRows: number[];
+  /** The same over the whole circuit: what 'auto' decides on. */
+  circuitDensity: number;
+  circuitMeanRows: number;
   /** Per region: offset of its rows x size block in the mirror (0 when not mirrored). */
   off: Uint32Array;
   /** Per edge: its index in the mirror, or 0xffffffff. */
@@ -612,6 +633,13 @@ export class GpuEngine implements Engine {
     return null;
   }
 
+  /** Whether 'auto' runs a dense kernel on a layer: a real GPU, and nearly full blocks, or blocks
+   *  both dense enough for this kernel and large (see DENSE_ALWAYS). */
+  private autoDense(density: number, meanRows: number, threshold: number): boolean {
+    if (this.cpuEmulated) return false;
+    return density >= Math.max(threshold, DENSE_ALWAYS) || (density >= threshold && meanRows >= (this.opts.minDenseMeanRows ?? MIN_DENSE_MEAN_ROWS));
+  }
+
   /** Which sum layers get a dense mirror: those some dense kernel will run on (forced, or 'auto' on
    *  a real GPU with block density >= denseThreshold), and whose tiles fit the limits. */
   private planDense(cc: CompiledCircuit): DensePlan {
@@ -622,6 +650,19 @@ export class GpuEngine implements Engine {
     const thr = Math.min(sumK === 'auto' ? t.sum : Infinity, edgeK === 'auto' ? t.edge : Infinity, flowK === 'auto' ? t.flow : Infinity);
     const anyAuto = sumK === 'auto' || edgeK === 'auto' || flowK === 'auto';
     const density = cc.layers.map(() => 0);
+    const meanRows = cc.layers.map(() => 0);
+    // One choice for the whole circuit: layers on different kernel families measured slower than
+    // either family alone (see DENSE_ALWAYS), so 'auto' decides on the circuit's totals.
+    let allNnz = 0;
+    let allFull = 0;
+    let allRows = 0;
+    for (const r of cc.regions) {
+      allNnz += r.nnz;
+      allFull += r.rows * r.size;
+      allRows += r.rows;
+    }
+    const circuitDensity = allFull > 0 ? allNnz / allFull : 0;
+    const circuitMeanRows = allRows / Math.max(1, cc.regions.length);
     const maxBind = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
     const forced = sumK === 'gemm' || edgeK === 'tiled' || flowK === 'gemm';
     const layer = cc.layers.map(() => false);
@@ -631,17 +672,20 @@ export class GpuEngine implements Engine {
       if (l.kind !== 'sum') return;
       let nnz = 0;
       let full = 0;
+      let rows = 0;
       let maxRows = 1;
       let maxSize = 1;
       for (let k = l.regionStart; k < l.regionEnd; k++) {
         const r = cc.regions[k];
         nnz += r.nnz;
+        rows += r.rows;
         full += r.rows * r.size;
         maxRows = Math.max(maxRows, r.rows);
         maxSize = Math.max(maxSize, r.size);
       }
       density[li] = full > 0 ? nnz / full : 0;
-      const wants = forced || (anyAuto && !this.cpuEmulated && full > 0 && density[li] >= thr);
+      meanRows[li] = rows / Math.max(1, l.regionEnd - l.regionStart);
+      const wants = forced || (anyAuto && full > 0 && this.autoDense(circuitDensity, circuitMeanRows, thr));
       const fits = !!this.gemmShape(maxRows) && !!this.gemmShape(maxSize) && !!this.edgeShape(Math.max(maxRows, maxSize));
       if (!wants || !fits || !uniqueCells(cc, l.regionStart, l.regionEnd)) return;
       // The mirror (and its edge map) must fit one storage binding.
@@ -668,7 +712,7 @@ export class GpuEngine implements Engine {
         }
       }
     });
-    return { layer, density, off, idx, edge, size };
+    return { layer, density, meanRows, circuitDensity, circuitMeanRows, off, idx, edge, size };
   }
 
   private buildDispatches(m: Model): void {
@@ -740,7 +784,7 @@ export class GpuEngine implements Engine {
         continue;
       }
       const thr = this.denseThresholds;
-      const gemm = dense.layer[li] && (choice === 'gemm' || (choice === 'auto' && !this.cpuEmulated && dense.density[li] >= thr.sum)) ? this.gemmShape(maxRows) : null;
+      const gemm = dense.layer[li] && (choice === 'gemm' || (choice === 'auto' && this.autoDense(dense.circuitDensity, dense.circuitMeanRows, thr.sum))) ? this.gemmShape(maxRows) : null;
       if (gemm) {
         const rowTiles = Math.ceil(maxRows / gemm.TM);
         const tag = `gemm ${gemm.TM}x${gemm.TN}x${gemm.TK}`;
@@ -780,7 +824,7 @@ export class GpuEngine implements Engine {
       // The product layer's parents are the sum layer of the same regions (the next layer).
       const sumLi = li + 1;
       const { maxSize, maxRows, nRegions } = shape(l);
-      const g = sumLi < cc.layers.length && dense.layer[sumLi] && (flowChoice === 'gemm' || (flowChoice === 'auto' && !this.cpuEmulated && dense.density[sumLi] >= this.denseThresholds.flow)) ? this.gemmShape(maxSize) : null;
+      const g = sumLi < cc.layers.length && dense.layer[sumLi] && (flowChoice === 'gemm' || (flowChoice === 'auto' && this.autoDense(dense.circuitDensity, dense.circuitMeanRows, this.denseThresholds.flow))) ? this.gemmShape(maxSize) : null;
       if (g) {
         const rowTiles = Math.ceil(maxSize / g.TM);
         m.kernelPlan.push(`product flow gemm ${g.TM}x${g.TN}x${g.TK} h=${h}`);
@@ -823,7 +867,7 @@ export class GpuEngine implements Engine {
       const last = cc.regions[l.regionEnd - 1];
       const e1 = last.edgeStart + last.nnz;
       const { maxSize, maxRows } = shape(l);
-      const es = dense.layer[li] && (edgeChoice === 'tiled' || (edgeChoice === 'auto' && !this.cpuEmulated && dense.density[li] >= this.denseThresholds.edge)) ? this.edgeShape(Math.max(maxRows, maxSize)) : null;
+      const es = dense.layer[li] && (edgeChoice === 'tiled' || (edgeChoice === 'auto' && this.autoDense(dense.circuitDensity, dense.circuitMeanRows, this.denseThresholds.edge))) ? this.edgeShape(Math.max(maxRows, maxSize)) : null;
       if (!es) continue;
       edgeRange(runStart, e0);
       runStart = e1;
