@@ -64,6 +64,14 @@ export function countParams(c: Circuit): number {
   return n;
 }
 
+/** Latent states per variable: the largest region size (K of an HCLT, 2K after a grow). Takes the
+ *  editable or the compiled circuit (both list regions with their sizes). */
+export function latentStates(c: { regions: ReadonlyArray<{ size: number }> }): number {
+  let k = 1;
+  for (const r of c.regions) k = Math.max(k, r.size);
+  return k;
+}
+
 /** Nodes by kind, as they appear in the compiled circuit. */
 export function countNodes(c: Circuit): { inputs: number; products: number; sums: number } {
   let inputs = 0;

@@ -7,7 +7,7 @@ import { compileCircuit, writeParamsBack, type CompiledCircuit } from '../circui
 import { growCircuit } from '../circuit/grow.ts';
 import { buildHclt } from '../circuit/hclt.ts';
 import { edgeScores, removeEdges, selectEdgesToPrune, type PruneCriterion } from '../circuit/prune.ts';
-import { cloneCircuit, countParams, type Circuit } from '../circuit/structure.ts';
+import { cloneCircuit, countParams, latentStates, type Circuit } from '../circuit/structure.ts';
 import type { Dataset } from '../data/dataset.ts';
 import type { Batch, Engine } from '../engines/engine.ts';
 import { bitsPerDim } from '../util/math.ts';
@@ -123,13 +123,6 @@ export async function meanLogLikelihood(engine: Engine, data: Dataset, chunk = 2
 
 export async function datasetBpd(engine: Engine, data: Dataset): Promise<number> {
   return bitsPerDim(await meanLogLikelihood(engine, data), data.numVars);
-}
-
-/** Largest K (per region) of the circuit: the number of latent states per variable. */
-export function latentStates(c: Circuit): number {
-  let k = 0;
-  for (const r of c.regions) k = Math.max(k, r.size);
-  return k;
 }
 
 export class Trainer {

@@ -35,6 +35,7 @@
 // accumulators acc (edges) and hist (input values); structure arrays as in CompiledCircuit.
 
 import type { CompiledCircuit } from '../../circuit/compile.ts';
+import { latentStates } from '../../circuit/structure.ts';
 import type { EmOptions } from '../../training/em.ts';
 import type { Batch, Engine } from '../engine.ts';
 import {
@@ -230,13 +231,6 @@ function uniqueCells(cc: CompiledCircuit, r0: number, r1: number): boolean {
     }
   }
   return true;
-}
-
-/** Largest K (latent states per variable) of a compiled circuit. */
-function latentK(cc: CompiledCircuit): number {
-  let k = 1;
-  for (const r of cc.regions) k = Math.max(k, r.size);
-  return k;
 }
 
 export class GpuEngine implements Engine {
@@ -444,7 +438,7 @@ export class GpuEngine implements Engine {
     const L = this.limits;
     const maxBind = Math.min(L.maxStorageBufferBindingSize, L.maxBufferSize);
     const bindName = L.maxStorageBufferBindingSize <= L.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
-    const K = latentK(cc);
+    const K = latentStates(cc);
     const perSample = Math.max(cc.numNodes, cc.regions.length, cc.numVars) * 4;
     const params = cc.numInputs * cc.numValues * 4;
     if (params > maxBind) {
