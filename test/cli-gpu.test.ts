@@ -2,7 +2,7 @@
 // seed reaches the same validation bpd within 0.01. Trains on a real IDX file of 1,500 embedded
 // digits written for the test.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -35,10 +35,12 @@ function train(engine: string, file: string): Array<Record<string, unknown>> {
 describe('cli train --engine gpu', () => {
   it('reaches the CPU engine\'s validation bpd within 0.01 with the same seed', async () => {
     const data = await embeddedSubset(1500, 11);
-    const file = join(mkdtempSync(join(tmpdir(), 'spc-gpu-')), 'digits-images-idx3-ubyte');
+    const dir = mkdtempSync(join(tmpdir(), 'spc-gpu-'));
+    const file = join(dir, 'digits-images-idx3-ubyte');
     writeFileSync(file, idxImages(data.pixels, data.count));
     const cpu = train('cpu', file);
     const gpu = train('gpu', file);
+    rmSync(dir, { recursive: true, force: true });
     expect(gpu.map((e) => e.event)).toEqual(['epoch', 'epoch', 'done']);
     const cpuDone = cpu[cpu.length - 1];
     const gpuDone = gpu[gpu.length - 1];

@@ -1,9 +1,9 @@
 // The command line as other checks call it: flag validation before any work, JSON events, model files.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -16,6 +16,7 @@ const lines = (s: string) => s.trim().split('\n').map((l) => JSON.parse(l) as Re
 
 describe('cli flag errors: one line, non-zero exit, before any work', () => {
   const dir = mkdtempSync(join(tmpdir(), 'spc-cli-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'junk.idx'), 'not an idx file');
   const cases: Array<[string[], RegExp]> = [
     [['train', '--k', '0'], /^error: --k must be an integer >= 1, got 0$/],
@@ -48,6 +49,7 @@ describe('cli flag errors: one line, non-zero exit, before any work', () => {
 
 describe('cli train / eval / prune / grow', () => {
   const dir = mkdtempSync(join(tmpdir(), 'spc-cli-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const model = join(dir, 'm.spc');
   const trainArgs = ['train', '--k', '2', '--epochs', '1', '--rounds', '1', '--round-epochs', '1', '--prune', '0.5', '--valid-frac', '0.5', '--batch', '500', '--json'];
 
