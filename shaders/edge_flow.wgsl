@@ -7,9 +7,6 @@
 // SwiftShader run barrier-heavy kernels slowly).
 // Layer uniform: start = first edge, count = edges.
 
-struct Batch { n: u32, cap: u32, flags: u32, root: u32 }
-struct Layer { start: u32, count: u32, a: u32, b: u32, c: u32, d: u32, e: u32, f: u32 }
-
 override WG: u32 = 256;
 override LANES: u32 = 32;   // a power of two dividing WG
 

@@ -8,9 +8,6 @@
 // written by exactly one thread: deterministic, no atomics.
 // Layer uniform: start = first region, count = regions, a = row tiles, b = column tiles.
 
-struct Batch { n: u32, cap: u32, flags: u32, root: u32 }
-struct Layer { start: u32, count: u32, a: u32, b: u32, c: u32, d: u32, e: u32, f: u32 }
-
 override WG: u32 = 256;     // = (TM / 4) * (TN / 4)
 override TM: u32 = 64;
 override TN: u32 = 64;

@@ -2,9 +2,6 @@
 //   new_x = (F_x + a / V) / (sum_x F_x + a),   log theta_x <- log((1 - s) theta_x + s new_x)
 // Layer uniform: count = input nodes, b = V. em: step s, pseudocount a.
 
-struct Layer { start: u32, count: u32, a: u32, b: u32, c: u32, d: u32, e: u32, f: u32 }
-struct Em { step: f32, pseudocount: f32, p0: f32, p1: f32 }
-
 override WG: u32 = 256;
 
 @group(0) @binding(0) var<uniform> em: Em;
@@ -14,7 +11,7 @@ override WG: u32 = 256;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let id = (wid.y * nwg.x + wid.x) * WG + lid;
+  let id = flatIndex(wid, nwg, lid, WG);
   if (id >= lay.count) { return; }
   let V = lay.b;
   let o = (lay.start + id) * V;

@@ -4,9 +4,6 @@
 // `total`: one thread per sample sums the regions in order into out[b]. Deterministic, no atomics.
 // Layer uniform (partial): start = first region, count = regions. (total): count = regions.
 
-struct Batch { n: u32, cap: u32, flags: u32, root: u32 }
-struct Layer { start: u32, count: u32, a: u32, b: u32, c: u32, d: u32, e: u32, f: u32 }
-
 override WG: u32 = 256;
 
 @group(0) @binding(0) var<uniform> bat: Batch;
@@ -23,7 +20,7 @@ override WG: u32 = 256;
 
 @compute @workgroup_size(WG)
 fn partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let id = (wid.y * nwg.x + wid.x) * WG + lid;
+  let id = flatIndex(wid, nwg, lid, WG);
   if (id >= lay.count * bat.n) { return; }
   let r = lay.start + id / bat.n;
   let b = id % bat.n;

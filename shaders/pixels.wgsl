@@ -3,9 +3,7 @@
 // Two sources share this kernel: a chunk uploaded as packed bytes (row b of the chunk), or the
 // GPU-resident dataset addressed through an index list (row idx[b]). Bytes are packed 4 per u32,
 // sample-major, exactly as the Uint8Array the caller holds: byte k lives in word k >> 2.
-
-struct Batch { n: u32, cap: u32, flags: u32, root: u32 }   // flags: 1 = has missing mask, 2 = indexed
-struct Layer { start: u32, count: u32, a: u32, b: u32, c: u32, d: u32, e: u32, f: u32 }  // count = D
+// Layer uniform: count = D. bat.flags: 1 = the chunk has a missing mask, 2 = indexed rows.
 
 override WG: u32 = 256;
 const MISSING: u32 = 0xffffffffu;
@@ -22,7 +20,7 @@ fn missAt(k: u32) -> u32 { return (miss[k >> 2u] >> ((k & 3u) * 8u)) & 0xffu; }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let id = (wid.y * nwg.x + wid.x) * WG + lid;
+  let id = flatIndex(wid, nwg, lid, WG);
   let D = lay.count;
   if (id >= D * bat.n) { return; }
   let v = id / bat.n;

@@ -7,9 +7,6 @@
 // stored: each input node has exactly one parent product, which reads its log-probability here.
 // Layer uniform: start = first product node, count = products in the layer, a = numInputs, b = V.
 
-struct Batch { n: u32, cap: u32, flags: u32, root: u32 }
-struct Layer { start: u32, count: u32, a: u32, b: u32, c: u32, d: u32, e: u32, f: u32 }
-
 override WG: u32 = 256;
 const MISSING: u32 = 0xffffffffu;
 
@@ -24,7 +21,7 @@ const MISSING: u32 = 0xffffffffu;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let id = (wid.y * nwg.x + wid.x) * WG + lid;
+  let id = flatIndex(wid, nwg, lid, WG);
   if (id >= lay.count * bat.n) { return; }
   let p = lay.start + id / bat.n;
   let b = id % bat.n;

@@ -14,9 +14,6 @@
 // Region table rows (8 u32): productStart, size, sumStart, rows, edgeStart, nnz, and the range
 // [childStart, childEnd) of the region's tree children in `regionChild`.
 
-struct Batch { n: u32, cap: u32, flags: u32, root: u32 }
-struct Layer { start: u32, count: u32, a: u32, b: u32, c: u32, d: u32, e: u32, f: u32 }
-
 override WG: u32 = 256;
 override TS: u32 = 32;     // samples per workgroup of `reduce` (divides WG; WG / TS a power of two)
 // Below any finite log value a circuit produces; -inf products compare below it too.
@@ -32,7 +29,7 @@ const LOW: f32 = -3.0e38;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let id = (wid.y * nwg.x + wid.x) * WG + lid;
+  let id = flatIndex(wid, nwg, lid, WG);
   if (id >= lay.count * bat.n) { return; }
   let r = lay.start + id / bat.n;
   let b = id % bat.n;

@@ -5,9 +5,6 @@
 // needs g, since F_e = theta_e g_j e_c. Gather style: one thread per (sum node, sample).
 // Layer uniform: start = first sum node, count = sum nodes in the layer. bat.root = root node.
 
-struct Batch { n: u32, cap: u32, flags: u32, root: u32 }
-struct Layer { start: u32, count: u32, a: u32, b: u32, c: u32, d: u32, e: u32, f: u32 }
-
 override WG: u32 = 256;
 
 @group(0) @binding(0) var<uniform> bat: Batch;
@@ -19,7 +16,7 @@ override WG: u32 = 256;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let id = (wid.y * nwg.x + wid.x) * WG + lid;
+  let id = flatIndex(wid, nwg, lid, WG);
   if (id >= lay.count * bat.n) { return; }
   let node = lay.start + id / bat.n;
   let b = id % bat.n;

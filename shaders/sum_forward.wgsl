@@ -13,9 +13,6 @@
 // layer's most rows / ROWS, rounded up). (gather): start = first sum node,
 // count = sum nodes in the layer.
 
-struct Batch { n: u32, cap: u32, flags: u32, root: u32 }
-struct Layer { start: u32, count: u32, a: u32, b: u32, c: u32, d: u32, e: u32, f: u32 }
-
 override WG: u32 = 256;
 override TILE: u32 = 16;
 override TILE_FLOATS: u32 = 1024;
@@ -79,7 +76,7 @@ fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 
 @compute @workgroup_size(WG)
 fn gather(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let id = (wid.y * nwg.x + wid.x) * WG + lid;
+  let id = flatIndex(wid, nwg, lid, WG);
   if (id >= lay.count * bat.n) { return; }
   let node = lay.start + id / bat.n;
   let b = id % bat.n;

@@ -13,9 +13,6 @@
 // b = the layer's largest K (a uniform loop bound: barriers need uniform control flow), c = mode.
 // Workgroups past a region's rows load zeros and write nothing, but still reach every barrier.
 
-struct Batch { n: u32, cap: u32, flags: u32, root: u32 }
-struct Layer { start: u32, count: u32, a: u32, b: u32, c: u32, d: u32, e: u32, f: u32 }
-
 override WG: u32 = 256;     // = (TM / 4) * (TN / 4)
 override TM: u32 = 64;      // rows per tile (multiple of 4)
 override TN: u32 = 64;      // samples per tile (multiple of 4)

@@ -419,7 +419,8 @@ export class GpuEngine implements Engine {
     if (p) return p;
     let module = this.modules.get(spec.shader);
     if (!module) {
-      module = this.device.createShaderModule({ label: `pc/${spec.shader}.wgsl`, code: this.opts.shaders[spec.shader] });
+      // shaders/common.wgsl (shared structs and helpers) goes in front: WGSL has no includes.
+      module = this.device.createShaderModule({ label: `pc/${spec.shader}.wgsl`, code: `${this.opts.shaders.common}\n${this.opts.shaders[spec.shader]}` });
       this.modules.set(spec.shader, module);
     }
     p = this.device.createComputePipeline({

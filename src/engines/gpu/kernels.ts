@@ -45,6 +45,7 @@ export function parseBindings(wgsl: string): Map<string, number> {
 
 /** Checks that every kernel's shader is present and declares the bindings the kernel uses. */
 export function checkShaderSources(sources: Record<string, string>): void {
+  if (sources.common === undefined) throw new Error("GPU engine: shader 'common.wgsl' (the shared declarations) is missing");
   for (const [name, k] of Object.entries(KERNELS)) {
     const src = sources[k.shader];
     if (src === undefined) throw new Error(`GPU engine: shader '${k.shader}.wgsl' is missing (kernel ${name})`);
