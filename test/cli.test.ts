@@ -28,6 +28,8 @@ describe('cli flag errors: one line, non-zero exit, before any work', () => {
     [['train', '--train', join(dir, 'missing.idx')], /^error: --train .*missing\.idx: no such file$/],
     [['train', '--train', join(dir, 'junk.idx')], /^error: .*junk\.idx .*IDX/],
     [['train', '--epochs'], /^error: --epochs needs a value/],
+    [['train', '--out', join(dir, 'no-such-folder', 'm.spc')], /^error: --out .*m\.spc: folder .*no-such-folder does not exist or is not writable$/],
+    [['grow', '--in', join(dir, 'junk.idx'), '--out', join(dir, 'nope', 'g.spc')], /^error: --out .*g\.spc: folder .*nope does not exist or is not writable$/],
     [['train', '--bogus', '3'], /^error: train: unknown option --bogus/],
     [['eval', '--data', 'embedded'], /^error: eval: --model <file> is required$/],
     [['eval', '--model', join(dir, 'none.spc')], /^error: --model .*none\.spc: no such file$/],

@@ -9,7 +9,7 @@ import { bitsPerDim } from '../../util/math.ts';
 import { nonNegative, positiveInt, pruneFraction, type FlagTable, type ParsedFlags } from '../args.ts';
 import { readModel, writeModel } from '../model-files.ts';
 import { createReporter, fmt } from '../output.ts';
-import { mustExist } from './train.ts';
+import { mustBeWritableDir, mustExist } from './train.ts';
 
 const common: FlagTable = {
   engine: { type: 'string', default: 'cpu', choices: ENGINE_KINDS, help: 'cpu or gpu' },
@@ -74,6 +74,7 @@ export async function pruneCommand(f: ParsedFlags): Promise<void> {
   const inPath = required(f, 'in', 'prune');
   const outPath = required(f, 'out', 'prune');
   await mustExist(inPath, '--in');
+  await mustBeWritableDir(outPath, '--out');
   const { circuit, meta } = await readModel(inPath);
   const data = await dataFor(f.data as string, circuit.numVars, '--data');
   const engine = await createNodeEngine(f.engine as EngineKind, { threads: f.threads as number });
@@ -92,6 +93,7 @@ export async function growCommand(f: ParsedFlags): Promise<void> {
   const inPath = required(f, 'in', 'grow');
   const outPath = required(f, 'out', 'grow');
   await mustExist(inPath, '--in');
+  await mustBeWritableDir(outPath, '--out');
   const { circuit, meta } = await readModel(inPath);
   const engine = await createNodeEngine(f.engine as EngineKind, { threads: f.threads as number });
   try {

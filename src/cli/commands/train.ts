@@ -1,5 +1,7 @@
 // `cli train`: HCLT + EM (+ prune/grow rounds) on the embedded digits or an IDX file.
+import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { splitTrainValid } from '../../data/split.ts';
 import { loadDataset } from '../../data/load.ts';
 import { createNodeEngine, ENGINE_KINDS, type EngineKind } from '../../engines/create-node.ts';
@@ -60,12 +62,23 @@ export async function mustExist(path: string, flag: string): Promise<void> {
   }
 }
 
+/** The folder a result will be written to exists and is writable (checked before hours of training). */
+export async function mustBeWritableDir(path: string, flag: string): Promise<void> {
+  const dir = dirname(path);
+  try {
+    await access(dir, constants.W_OK);
+  } catch {
+    throw new UserError(`${flag} ${path}: folder ${dir} does not exist or is not writable`);
+  }
+}
+
 export async function trainCommand(f: ParsedFlags): Promise<void> {
   const config = trainConfigFromFlags(f);
   const trainSpec = f.train as string;
   const testPath = f.test as string | undefined;
   if (trainSpec !== 'embedded') await mustExist(trainSpec, '--train');
   if (testPath) await mustExist(testPath, '--test');
+  if (f.out) await mustBeWritableDir(f.out as string, '--out');
   const out = createReporter(Boolean(f.json));
   const t0 = performance.now();
   const all = await loadDataset(trainSpec);
