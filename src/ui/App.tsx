@@ -2,8 +2,9 @@
 // the table of finished epochs. Everything it shows comes from the store; all training happens in the
 // worker the store drives, so nothing here blocks the page.
 
-import { useId, useState, type ReactNode } from 'react';
-import { canPlay, isBusy, SETTING_LIMITS, usePlayground, type Settings, type Status } from './store.ts';
+import { useEffect, useId, useState, type ReactNode } from 'react';
+import { ACTIONS, actionForKey, ariaShortcuts, type Action } from './actions.ts';
+import { SETTING_LIMITS, usePlayground, usePlaygroundStore, type Settings, type Status } from './store.ts';
 
 const intFormat = new Intl.NumberFormat('en-US');
 
@@ -42,14 +43,9 @@ export function App() {
 
 function Controls() {
   const settings = usePlayground((s) => s.settings);
-  const status = usePlayground((s) => s.status);
   const hasModel = usePlayground((s) => s.model !== null);
-  const playable = usePlayground(canPlay);
-  const play = usePlayground((s) => s.play);
-  const pause = usePlayground((s) => s.pause);
-  const reset = usePlayground((s) => s.reset);
   const setSetting = usePlayground((s) => s.setSetting);
-  const busy = isBusy(status);
+  useActionShortcuts();
   const field = (key: keyof Settings, label: string, hint: ReactNode, locked: boolean) => (
     <NumberField
       label={label}
@@ -69,19 +65,52 @@ function Controls() {
       {field('epochs', 'Epochs', 'Total EM epochs; raise it to continue after they finish.', false)}
       {field('seed', 'Seed', hasModel ? 'Fixed until Reset.' : 'Same seed, same split and model.', hasModel)}
       <div className="buttons">
-        <button type="button" className="primary" onClick={play} disabled={!playable}>
-          Play
-        </button>
-        <button type="button" onClick={pause} disabled={!busy || status === 'pausing'}>
-          Pause
-        </button>
-        <button type="button" onClick={reset} disabled={status === 'idle'}>
-          Reset
-        </button>
+        {ACTIONS.map((a) => (
+          <ActionButton key={a.id} action={a} primary={a.id === 'play'} />
+        ))}
       </div>
-      <p className="note">Pause stops training after the current epoch finishes; Reset stops at once and discards the model.</p>
+      <p className="note">
+        Pause stops training after the current epoch finishes; Reset stops at once and discards the model.
+        Keys: {ACTIONS.map((a) => `${a.label} ${a.shortcutLabel}`).join(', ')}.
+      </p>
     </section>
   );
+}
+
+/** A button drawn from the action registry: its label, enabled rule and shortcut live there. */
+function ActionButton({ action, primary }: { action: Action; primary: boolean }) {
+  const enabled = usePlayground((s) => action.enabled(s));
+  const store = usePlaygroundStore();
+  return (
+    <button
+      type="button"
+      className={primary ? 'primary' : undefined}
+      onClick={() => action.run(store.getState())}
+      disabled={!enabled}
+      aria-keyshortcuts={ariaShortcuts(action)}
+      title={`${action.label} (${action.shortcutLabel})`}
+    >
+      {action.label}
+    </button>
+  );
+}
+
+/** Keyboard shortcuts from the registry, anywhere on the page except while typing in a field. */
+function useActionShortcuts(): void {
+  const store = usePlaygroundStore();
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
+      const t = e.target as HTMLElement | null;
+      if (t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT', 'BUTTON'].includes(t.tagName))) return;
+      const action = actionForKey(e.key, store.getState());
+      if (!action) return;
+      e.preventDefault();
+      action.run(store.getState());
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [store]);
 }
 
 interface NumberFieldProps {

@@ -213,9 +213,14 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
 
 export const PlaygroundContext = createContext<PlaygroundStore | null>(null);
 
-/** Reads the playground store of the surrounding <PlaygroundContext.Provider>. */
-export function usePlayground<T>(selector: (s: PlaygroundState) => T): T {
+/** The playground store of the surrounding <PlaygroundContext.Provider>. */
+export function usePlaygroundStore(): PlaygroundStore {
   const store = useContext(PlaygroundContext);
   if (!store) throw new Error('usePlayground needs a PlaygroundContext.Provider');
-  return useStore(store, selector);
+  return store;
+}
+
+/** Reads the playground store of the surrounding <PlaygroundContext.Provider>. */
+export function usePlayground<T>(selector: (s: PlaygroundState) => T): T {
+  return useStore(usePlaygroundStore(), selector);
 }

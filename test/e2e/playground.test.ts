@@ -92,6 +92,28 @@ describe('playground in headless Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it('keyboard shortcuts from the action registry: Space plays and pauses, R resets', async () => {
+    const kb = await h!.browser.newPage();
+    const kbProblems = collectProblems(kb);
+    await kb.goto(url);
+    await kb.getByRole('spinbutton', { name: 'K (hidden states)' }).fill('2');
+    await kb.getByRole('spinbutton', { name: 'Epochs' }).fill('3');
+    await kb.locator('body').click({ position: { x: 5, y: 5 } }); // focus leaves the inputs
+    expect(await kb.getByRole('button', { name: 'Play' }).getAttribute('aria-keyshortcuts')).toBe('Space P');
+    await kb.keyboard.press('Space');
+    await kb.getByText('Epoch 1:').waitFor({ timeout: 60_000 });
+    await kb.keyboard.press('Space');
+    await kb.getByText(/Paused after \d+ epochs?/).waitFor({ timeout: 60_000 });
+    const rows = kb.getByTestId('epoch-row');
+    expect(await rows.count()).toBeGreaterThanOrEqual(1);
+    expect(await rows.count()).toBeLessThan(3);
+    await kb.keyboard.press('r');
+    expect(await rows.count()).toBe(0);
+    expect(await kb.getByTestId('bpd').textContent()).toBe('–');
+    expect(kbProblems).toEqual([]);
+    await kb.close();
+  });
+
   it('shows a missing data file as one sentence in an alert', async () => {
     const errorPage = await h!.browser.newPage();
     const pageErrors: string[] = [];
