@@ -1,5 +1,6 @@
 // How commands report: one JSON object per line with --json, readable lines otherwise, and a
 // progress bar on stderr when it is a terminal.
+import type { GrowEvent, PruneEvent } from '../training/trainer.ts';
 
 export interface Reporter {
   json: boolean;
@@ -32,3 +33,13 @@ export function createReporter(json: boolean): Reporter {
 }
 
 export const fmt = (x: number | null, digits = 4): string => (x === null ? 'n/a' : x.toFixed(digits));
+
+/** The readable line of a prune event (train, prune). */
+export function describePrune(e: PruneEvent): string {
+  return `prune (${e.criterion}): removed ${e.removed_edges} edges, log-likelihood drop ${fmt(e.measured_ll_drop)} nats (bound ${e.bound_ll_drop === null ? 'vacuous' : fmt(e.bound_ll_drop)}), ${e.edges} edges left`;
+}
+
+/** The readable line of a grow event (train, grow). */
+export function describeGrow(e: GrowEvent): string {
+  return `grow: K=${e.k}, ${e.edges} edges, ${e.params} parameters`;
+}

@@ -4,7 +4,7 @@
 
 import { compileCircuit } from '../circuit/compile.ts';
 import { buildTreeCircuit } from '../circuit/tree.ts';
-import type { Dataset } from '../data/dataset.ts';
+import { subset, type Dataset } from '../data/dataset.ts';
 import type { Engine } from '../engines/engine.ts';
 import { Rng } from '../util/rng.ts';
 import { batchesOf, DEFAULT_TRAIN_CONFIG, Trainer } from './trainer.ts';
@@ -65,10 +65,7 @@ export async function trainRate(engine: Engine, data: Dataset, batch: number): P
 /** A fixed, class-mixed sample of `count` digits (the embedded file is grouped by class). */
 export function benchSample(all: Dataset, count: number): Dataset {
   const order = new Rng(1).shuffle(Int32Array.from({ length: all.count }, (_, i) => i));
-  const D = all.numVars;
-  const pixels = new Uint8Array(Math.min(count, all.count) * D);
-  for (let k = 0; k < pixels.length / D; k++) pixels.set(all.pixels.subarray(order[k] * D, (order[k] + 1) * D), k * D);
-  return { ...all, name: `${all.name} (bench sample)`, count: pixels.length / D, pixels, labels: undefined };
+  return subset(all, order.subarray(0, Math.min(count, all.count)), `${all.name} (bench sample)`);
 }
 
 /** One bench row: HCLT with K states per variable over `tree`, timed on `timed`. */

@@ -8,7 +8,7 @@ import { UserError } from '../../util/errors.ts';
 import { bitsPerDim } from '../../util/math.ts';
 import { nonNegative, positiveInt, pruneFraction, type FlagTable, type ParsedFlags } from '../args.ts';
 import { readModel, writeModel } from '../model-files.ts';
-import { createReporter, fmt } from '../output.ts';
+import { createReporter, describeGrow, describePrune, fmt } from '../output.ts';
 import { mustBeWritableDir, mustExist } from './train.ts';
 
 const common: FlagTable = {
@@ -83,7 +83,7 @@ export async function pruneCommand(f: ParsedFlags): Promise<void> {
     const trainer = await Trainer.create(config, engine, data, null, circuit);
     const e = await trainer.prune(f.prune as number, f.criterion as PruneCriterion);
     await writeModel(outPath, await trainer.snapshot(), meta);
-    createReporter(Boolean(f.json)).event(e as unknown as Record<string, unknown>, `prune (${e.criterion}): removed ${e.removed_edges} edges, log-likelihood drop ${fmt(e.measured_ll_drop)} nats (bound ${e.bound_ll_drop === null ? 'vacuous' : fmt(e.bound_ll_drop)}), ${e.edges} edges left; saved ${outPath}`);
+    createReporter(Boolean(f.json)).event(e as unknown as Record<string, unknown>, `${describePrune(e)}; saved ${outPath}`);
   } finally {
     engine.dispose();
   }
@@ -102,7 +102,7 @@ export async function growCommand(f: ParsedFlags): Promise<void> {
     const trainer = await Trainer.create(config, engine, empty, null, circuit);
     const e = await trainer.grow(f.sigma as number);
     await writeModel(outPath, await trainer.snapshot(), meta);
-    createReporter(Boolean(f.json)).event(e as unknown as Record<string, unknown>, `grow: K=${e.k}, ${e.edges} edges, ${e.params} parameters; saved ${outPath}`);
+    createReporter(Boolean(f.json)).event(e as unknown as Record<string, unknown>, `${describeGrow(e)}; saved ${outPath}`);
   } finally {
     engine.dispose();
   }

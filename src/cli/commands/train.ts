@@ -10,7 +10,7 @@ import { datasetBpd, DEFAULT_TRAIN_CONFIG, Trainer, type TrainConfig } from '../
 import { UserError } from '../../util/errors.ts';
 import { nonNegative, nonNegativeInt, positiveInt, pruneFraction, stepSize, validFraction, type FlagTable, type ParsedFlags } from '../args.ts';
 import { writeModel } from '../model-files.ts';
-import { createReporter, fmt } from '../output.ts';
+import { createReporter, describeGrow, describePrune, fmt } from '../output.ts';
 
 const d = DEFAULT_TRAIN_CONFIG;
 export const trainFlags: FlagTable = {
@@ -102,9 +102,9 @@ export async function trainCommand(f: ParsedFlags): Promise<void> {
         if (e.event === 'epoch') {
           out.event(e as unknown as Record<string, unknown>, `round ${e.round} epoch ${e.epoch}: train ${fmt(e.train_bpd)} bpd, valid ${fmt(e.valid_bpd)} bpd, ${e.seconds.toFixed(1)} s (${Math.round(e.samples_per_s)} samples/s), ${e.edges} edges`);
         } else if (e.event === 'prune') {
-          out.event(e as unknown as Record<string, unknown>, `prune (${e.criterion}): removed ${e.removed_edges} edges, log-likelihood drop ${fmt(e.measured_ll_drop)} nats (bound ${e.bound_ll_drop === null ? 'vacuous' : fmt(e.bound_ll_drop)}), ${e.edges} edges left`);
+          out.event(e as unknown as Record<string, unknown>, describePrune(e));
         } else {
-          out.event(e as unknown as Record<string, unknown>, `grow: K=${e.k}, ${e.edges} edges, ${e.params} parameters`);
+          out.event(e as unknown as Record<string, unknown>, describeGrow(e));
         }
       },
       (done, total) => out.progress('epoch', done, total),

@@ -63,7 +63,7 @@ export class ShardState {
       }
       case 'marked': {
         ev.forward(req);
-        ev.backward(new Float64Array(ev.cc.numEdges), new Float64Array(ev.cc.numInputs * ev.cc.numValues));
+        ev.backward(null, null); // node flows only: the removed-edge sums need no accumulators
         const out = new Float64Array(req.count);
         ev.markedEdgeFlowPerSample(req.marked, out);
         return { marked: out };
