@@ -76,13 +76,32 @@ export function centreOfMass(img: ArrayLike<number>, width: number, height: numb
 }
 
 /**
- * A drawing (gray levels, 0 = background) of any size -> 28 x 28 bytes like an MNIST digit. An empty
- * drawing gives an all-zero image.
+ * Canvas -> 28x28 map of a drawing: canvas x maps to dx + (x - x0) * tw / bw (y likewise), i.e. 28x28
+ * pixel i covers canvas x in [x0 + (i - dx) bw / tw, x0 + (i - dx + 1) bw / tw). The drawing page
+ * pulls its erase layer back through the same map (src/ui/views/draw-mask.ts).
  */
-export function preprocessDrawing(gray: ArrayLike<number>, width: number, height: number): Uint8Array {
-  const out = new Uint8Array(MNIST_SIDE * MNIST_SIDE);
+export interface DrawingTransform {
+  x0: number;
+  y0: number;
+  /** Source box size (canvas pixels). */
+  bw: number;
+  bh: number;
+  /** Its size in the 28x28 image. */
+  tw: number;
+  th: number;
+  /** Where the box's top-left lands in the 28x28 image. */
+  dx: number;
+  dy: number;
+}
+
+/**
+ * The map `preprocessDrawing` applies to this drawing, with the resampled ink box (`small`, tw x th).
+ * An empty drawing has no ink to place; it gets the whole canvas squeezed onto the 28x28 field (so an
+ * erased region of a blank canvas still means something) and `small` is null.
+ */
+export function drawingTransform(gray: ArrayLike<number>, width: number, height: number): { transform: DrawingTransform; small: Float64Array | null } {
   const box = inkBoundingBox(gray, width, height);
-  if (!box) return out;
+  if (!box) return { transform: { x0: 0, y0: 0, bw: width, bh: height, tw: MNIST_SIDE, th: MNIST_SIDE, dx: 0, dy: 0 }, small: null };
   const bw = box.x1 - box.x0;
   const bh = box.y1 - box.y0;
   // The longer side becomes 20 pixels; the other keeps the aspect ratio (at least one pixel).
@@ -95,8 +114,19 @@ export function preprocessDrawing(gray: ArrayLike<number>, width: number, height
   const com = centreOfMass(small, tw, th)!;
   const dx = Math.min(MNIST_SIDE - tw, Math.max(0, Math.round(MNIST_CENTRE - com.x)));
   const dy = Math.min(MNIST_SIDE - th, Math.max(0, Math.round(MNIST_CENTRE - com.y)));
-  for (let j = 0; j < th; j++) {
-    for (let i = 0; i < tw; i++) out[(j + dy) * MNIST_SIDE + i + dx] = Math.max(0, Math.min(255, Math.round(small[j * tw + i])));
+  return { transform: { x0: box.x0, y0: box.y0, bw, bh, tw, th, dx, dy }, small };
+}
+
+/**
+ * A drawing (gray levels, 0 = background) of any size -> 28 x 28 bytes like an MNIST digit. An empty
+ * drawing gives an all-zero image.
+ */
+export function preprocessDrawing(gray: ArrayLike<number>, width: number, height: number): Uint8Array {
+  const out = new Uint8Array(MNIST_SIDE * MNIST_SIDE);
+  const { transform: t, small } = drawingTransform(gray, width, height);
+  if (!small) return out;
+  for (let j = 0; j < t.th; j++) {
+    for (let i = 0; i < t.tw; i++) out[(j + t.dy) * MNIST_SIDE + i + t.dx] = Math.max(0, Math.min(255, Math.round(small[j * t.tw + i])));
   }
   return out;
 }

@@ -2,6 +2,11 @@
 // validation bpd (DESIGN.md section 1, "Schedule"). Each step is a method (`epoch`, `prune`, `grow`)
 // so the CLI runs the whole schedule and the playground can step through it; every step reports an
 // event. Pure (no DOM, no Node APIs): the engine decides where the arithmetic runs.
+//
+// The playground pauses between mini-batches, so an epoch also exists in pieces: `beginEpoch`,
+// `trainBatch` (one mini-batch), `endEpoch`; `epoch()` is those three in a row (or the engine's fused
+// path), so both give the same numbers. A prune likewise splits into `scorePrune` (what would go,
+// changing nothing: the playground previews it) and `applyPrune`.
 
 import { compileCircuit, writeParamsBack, type CompiledCircuit } from '../circuit/compile.ts';
 import { growCircuit } from '../circuit/grow.ts';
@@ -125,6 +130,50 @@ export async function datasetBpd(engine: Engine, data: Dataset): Promise<number>
   return bitsPerDim(await meanLogLikelihood(engine, data), data.numVars);
 }
 
+/** Long steps report progress by task (the playground's ProgressTask names): dataset flows for
+ *  pruning scores and the bound, validation, and rebuilding the engine after a structure change. */
+export type TrainerProgress = (task: 'flows' | 'validation' | 'rebuild', done: number, total: number) => void;
+
+/** What a prune will remove, computed before anything changes (the playground previews it). */
+export interface PrunePlan {
+  fraction: number;
+  criterion: PruneCriterion;
+  /** The compiled circuit the edge ids refer to; `applyPrune` refuses a plan for another one. */
+  compiled: CompiledCircuit;
+  /** The circuit (with current parameters) the plan removes edges from. */
+  before: Circuit;
+  paramsBefore: number;
+  /** Per compiled edge: the score (lower goes first) and whether it is removed. */
+  scores: Float64Array;
+  marked: Uint8Array;
+  removed: number;
+  /** Dataset edge flows over the training set (sum over images) and log p(x) per training image. */
+  edgeFlows: Float64Array;
+  llBefore: Float64Array;
+}
+
+/** Rows `start .. start + count` of `order` gathered into one batch (the order the epoch visits them). */
+function gatherBatch(data: Dataset, order: Int32Array, start: number, count: number): Batch {
+  const D = data.numVars;
+  const pixels = new Uint8Array(count * D);
+  for (let k = 0; k < count; k++) {
+    const row = order[start + k];
+    pixels.set(data.pixels.subarray(row * D, (row + 1) * D), k * D);
+  }
+  return { pixels, count };
+}
+
+/** An epoch that `beginEpoch` started: its shuffled order, the rows done, the running sum of log p(x). */
+interface EpochState {
+  order: Int32Array;
+  /** Batch size fixed at the start, so a configuration change mid-epoch cannot shift batch boundaries. */
+  batch: number;
+  next: number;
+  llSum: number;
+  /** Seconds spent in this epoch's batches (time paused between them does not count). */
+  seconds: number;
+}
+
 export class Trainer {
   readonly config: TrainConfig;
   readonly engine: Engine;
@@ -142,6 +191,8 @@ export class Trainer {
   private resident: { pixels: Uint8Array; count: number } | null = null;
   /** Set when the engine could not hold the training set (e.g. over a buffer limit): loop instead. */
   private residentFailed = false;
+  /** The epoch in progress (between beginEpoch and endEpoch), or null. */
+  private current: EpochState | null = null;
 
   private constructor(config: TrainConfig, engine: Engine, train: Dataset, valid: Dataset | null, circuit: Circuit) {
     this.config = config;
@@ -197,35 +248,105 @@ export class Trainer {
     return cloneCircuit(this.circuit);
   }
 
-  /** One pass of EM over the training data (mini-batches, or one full-batch update). */
-  async epoch(onBatch?: (done: number, total: number) => void): Promise<EpochEvent> {
-    const { batch, step, pseudocount, fullBatch } = this.config;
-    const t0 = performance.now();
+  /** Progress of the epoch in progress (rows done of the training set), or null between epochs. */
+  get epochProgress(): { done: number; total: number; llSum: number } | null {
+    const s = this.current;
+    return s ? { done: s.next, total: this.train.count, llSum: s.llSum } : null;
+  }
+
+  /** Whether every batch of the epoch in progress has run (what is left is `endEpoch`). */
+  get epochComplete(): boolean {
+    return this.current !== null && this.current.next >= this.train.count;
+  }
+
+  /** Starts an epoch: draws its shuffled order (the only use of the shuffle stream) and clears flows. */
+  beginEpoch(): void {
+    if (this.current) throw new Error('internal: beginEpoch while an epoch is in progress');
     const order = this.shuffleRng.shuffle(Int32Array.from({ length: this.train.count }, (_, i) => i));
-    let llSum = 0;
-    let done = 0;
     this.engine.resetFlows();
-    if (this.fused) await this.ensureResident();
-    if (this.fused) {
-      // Fused path: the same batches, order and EM steps, with one read-back per epoch.
-      const ll = await this.engine.trainEpochIndexed!(order, batch, { step, pseudocount }, onBatch);
+    this.current = { order, batch: this.config.batch, next: 0, llSum: 0, seconds: 0 };
+  }
+
+  /**
+   * The next mini-batch of the epoch in progress: forward + backward, then (mini-batch EM) its EM
+   * step. With full-batch EM the flows keep accumulating until `endEpoch`. Step size and
+   * pseudocount are read now, so a configuration change applies from the next batch.
+   */
+  async trainBatch(): Promise<{ done: number; total: number; llSum: number }> {
+    const s = this.current;
+    if (!s) throw new Error('internal: trainBatch outside an epoch (call beginEpoch first)');
+    const total = this.train.count;
+    if (s.next >= total) throw new Error('internal: trainBatch after the last batch of the epoch');
+    const { step, pseudocount, fullBatch } = this.config;
+    const t0 = performance.now();
+    const count = Math.min(s.batch, total - s.next);
+    const ll = await this.engine.accumulateFlows(gatherBatch(this.train, s.order, s.next, count));
+    for (let k = 0; k < ll.length; k++) s.llSum += ll[k];
+    if (!fullBatch) await this.engine.emStep({ step, pseudocount });
+    s.next += count;
+    s.seconds += (performance.now() - t0) / 1000;
+    return { done: s.next, total, llSum: s.llSum };
+  }
+
+  /** Ends the epoch whose batches have all run: the full-batch update if any, validation, the event. */
+  async endEpoch(onProgress?: TrainerProgress): Promise<EpochEvent> {
+    const s = this.current;
+    if (!s || s.next < this.train.count) throw new Error('internal: endEpoch before the epoch\'s last batch');
+    const t0 = performance.now();
+    if (this.config.fullBatch) await this.engine.emStep({ step: 1, pseudocount: this.config.pseudocount });
+    this.current = null;
+    return this.finishEpoch(s.llSum, s.seconds + (performance.now() - t0) / 1000, onProgress);
+  }
+
+  /**
+   * One pass of EM over the training data (mini-batches, or one full-batch update): the rest of the
+   * epoch in progress if there is one, else a new one. A new epoch on an engine with a fused path
+   * runs it there (the same batches, order and EM steps, with one read-back per epoch).
+   */
+  async epoch(onBatch?: (done: number, total: number) => void, onProgress?: TrainerProgress): Promise<EpochEvent> {
+    const fresh = this.current === null;
+    const t0 = performance.now();
+    if (fresh) this.beginEpoch();
+    if (fresh && this.fused) await this.ensureResident();
+    if (fresh && this.fused) {
+      const s = this.current!;
+      this.current = null;
+      const ll = await this.engine.trainEpochIndexed!(s.order, s.batch, { step: this.config.step, pseudocount: this.config.pseudocount }, onBatch);
+      let llSum = 0;
       for (let k = 0; k < ll.length; k++) llSum += ll[k];
-    } else for (const b of batchesOf(this.train, order, batch)) {
-      const ll = await this.engine.accumulateFlows(b);
-      for (let k = 0; k < ll.length; k++) llSum += ll[k];
-      if (!fullBatch) await this.engine.emStep({ step, pseudocount });
-      done += b.count;
-      onBatch?.(done, this.train.count);
+      return this.finishEpoch(llSum, (performance.now() - t0) / 1000, onProgress);
     }
-    if (fullBatch) await this.engine.emStep({ step: 1, pseudocount });
-    const seconds = (performance.now() - t0) / 1000;
+    while (!this.epochComplete) {
+      const r = await this.trainBatch();
+      onBatch?.(r.done, r.total);
+    }
+    return this.endEpoch(onProgress);
+  }
+
+  /** Validation, best-round bookkeeping and the event of an epoch whose EM updates are done. */
+  private async finishEpoch(llSum: number, trainSeconds: number, onProgress?: TrainerProgress): Promise<EpochEvent> {
+    const t0 = performance.now();
     // Train bpd is the mean over the epoch's forward passes (each before that batch's update).
     const trainBpd = bitsPerDim(llSum / this.train.count, this.train.numVars);
-    const validBpd = this.valid ? await datasetBpd(this.engine, this.valid) : null;
+    let validBpd: number | null = null;
+    if (this.valid) {
+      // The same chunks and summation order as meanLogLikelihood, with progress between chunks.
+      let sum = 0;
+      let done = 0;
+      onProgress?.('validation', 0, this.valid.count);
+      for (const b of batchesOf(this.valid, null, 2048)) {
+        const ll = await this.engine.logLikelihood(b);
+        for (let k = 0; k < ll.length; k++) sum += ll[k];
+        done += b.count;
+        onProgress?.('validation', done, this.valid.count);
+      }
+      validBpd = bitsPerDim(sum / this.valid.count, this.valid.numVars);
+    }
     this.epochInRound++;
     if (validBpd !== null && (this.best === null || validBpd < this.best.bpd)) {
       this.best = { bpd: validBpd, circuit: await this.snapshot(), round: this.round };
     }
+    const seconds = trainSeconds + (performance.now() - t0) / 1000;
     return {
       event: 'epoch',
       round: this.round,
@@ -239,34 +360,51 @@ export class Trainer {
     };
   }
 
-  /** Accumulated dataset flows over `data` with the current parameters; returns log p(x) per sample. */
-  private async datasetFlows(data: Dataset): Promise<{ ll: Float64Array; edgeFlows: Float64Array }> {
+  /**
+   * Accumulated dataset flows over `data` with the current parameters; returns log p(x) per sample.
+   * Uses the engine's flow accumulators, so it may run between the batches of a mini-batch epoch
+   * (each EM step leaves them empty) but not inside a full-batch epoch, whose flows they hold.
+   */
+  async datasetFlows(data: Dataset, onProgress?: TrainerProgress): Promise<{ ll: Float64Array; edgeFlows: Float64Array }> {
+    if (this.current && this.config.fullBatch) throw new Error('internal: dataset flows inside a full-batch epoch would discard its flows');
     this.engine.resetFlows();
     const ll = new Float64Array(data.count);
     let off = 0;
+    onProgress?.('flows', 0, data.count);
     for (const b of batchesOf(data, null, 2048)) {
       ll.set(await this.engine.accumulateFlows(b), off);
       off += b.count;
+      onProgress?.('flows', off, data.count);
     }
     const edgeFlows = await this.engine.edgeFlows();
     this.engine.resetFlows();
     return { ll, edgeFlows };
   }
 
-  /** Prunes a fraction of the sum edges, scored on the training data. */
-  async prune(fraction = this.config.prune, criterion = this.config.criterion, details?: (d: PruneDetails) => void): Promise<PruneEvent> {
-    const data = this.train;
+  /** Scores every sum edge on the training data and picks the ones a prune would remove; changes nothing. */
+  async scorePrune(fraction = this.config.prune, criterion = this.config.criterion, onProgress?: TrainerProgress): Promise<PrunePlan> {
+    this.assertBetweenEpochs('prune');
     const before = await this.snapshot();
     const paramsBefore = this.params;
-    const { ll: llBefore, edgeFlows } = await this.datasetFlows(data);
+    const { ll: llBefore, edgeFlows } = await this.datasetFlows(this.train, onProgress);
     const scores = edgeScores(this.compiled, criterion, edgeFlows, this.structureSeed++);
     const marked = selectEdgesToPrune(this.compiled, scores, fraction);
     let removed = 0;
     for (let e = 0; e < marked.length; e++) removed += marked[e];
+    return { fraction, criterion, compiled: this.compiled, before, paramsBefore, scores, marked, removed, edgeFlows, llBefore };
+  }
+
+  /** Removes the plan's edges (measuring the bound first and the actual drop after). */
+  async applyPrune(plan: PrunePlan, details?: (d: PruneDetails) => void, onProgress?: TrainerProgress): Promise<PruneEvent> {
+    if (plan.compiled !== this.compiled) throw new Error('internal: the prune plan is for a circuit that is no longer loaded');
+    this.assertBetweenEpochs('prune');
+    const data = this.train;
+    const { marked, llBefore } = plan;
     // Per-sample removed flow, for the bound -log(1 - sum_{e in E} F_e(x)).
     const boundPerSample = new Float64Array(data.count);
     let removedFlowSum = 0;
     let off = 0;
+    onProgress?.('flows', 0, data.count);
     for (const b of batchesOf(data, null, 2048)) {
       const s = await this.engine.markedEdgeFlow(b, marked);
       for (let k = 0; k < s.length; k++) {
@@ -274,13 +412,16 @@ export class Trainer {
         boundPerSample[off + k] = s[k] < 1 ? -Math.log1p(-s[k]) : Infinity;
       }
       off += b.count;
+      onProgress?.('flows', off, data.count);
     }
-    await this.setCircuit(removeEdges(before, this.compiled, marked));
+    onProgress?.('rebuild', 0, 0);
+    await this.setCircuit(removeEdges(plan.before, this.compiled, marked));
     const llAfter = new Float64Array(data.count);
     off = 0;
     for (const b of batchesOf(data, null, 2048)) {
       llAfter.set(await this.engine.logLikelihood(b), off);
       off += b.count;
+      onProgress?.('rebuild', off, data.count);
     }
     let drop = 0;
     let bound = 0;
@@ -291,9 +432,9 @@ export class Trainer {
     details?.({ marked, llBefore, llAfter, boundPerSample });
     return {
       event: 'prune',
-      criterion,
-      removed_edges: removed,
-      removed_params: paramsBefore - this.params,
+      criterion: plan.criterion,
+      removed_edges: plan.removed,
+      removed_params: plan.paramsBefore - this.params,
       bound_ll_drop: Number.isFinite(bound) ? bound / data.count : null,
       removed_flow: removedFlowSum / data.count,
       measured_ll_drop: drop / data.count,
@@ -302,8 +443,19 @@ export class Trainer {
     };
   }
 
+  /** Prunes a fraction of the sum edges, scored on the training data. */
+  async prune(fraction = this.config.prune, criterion = this.config.criterion, details?: (d: PruneDetails) => void, onProgress?: TrainerProgress): Promise<PruneEvent> {
+    return this.applyPrune(await this.scorePrune(fraction, criterion, onProgress), details, onProgress);
+  }
+
+  /** Structure changes reload the engine, which would strand an epoch's order and flows half-way. */
+  private assertBetweenEpochs(what: string): void {
+    if (this.current) throw new Error(`internal: ${what} while an epoch is in progress (finish it first)`);
+  }
+
   /** Doubles every region's latent states, with log-weight noise sigma. */
   async grow(sigma = this.config.sigma): Promise<GrowEvent> {
+    this.assertBetweenEpochs('grow');
     const current = await this.snapshot();
     await this.setCircuit(growCircuit(current, sigma, this.structureSeed++));
     return { event: 'grow', edges: this.edges, params: this.params, k: latentStates(this.circuit) };
@@ -311,6 +463,7 @@ export class Trainer {
 
   /** Replaces the circuit (after prune / grow / restoring the best round) and reloads the engine. */
   async setCircuit(c: Circuit): Promise<void> {
+    this.assertBetweenEpochs('a structure change');
     this.circuit = c;
     this.compiled = compileCircuit(c);
     await this.engine.load(this.compiled);

@@ -1,16 +1,23 @@
-// The playground's one registry of actions: buttons, keyboard shortcuts (and later menus) are all
+// The playground's one registry of actions: buttons, keyboard shortcuts and the help line are all
 // drawn from it, so a label, a shortcut or an enabled-rule lives in exactly one place. Pure (no DOM,
-// no React): the page reads `enabled` with the store's state and calls `run` with its actions.
+// no React): the page reads `enabled` with the store's state and calls `run` with its actions (plus
+// `share`, which the page provides because it touches the address bar and clipboard).
 
-import { canPlay, isBusy, type PlaygroundState } from './store.ts';
+import { canPlay, canStep, isBusy, type PlaygroundState } from './store.ts';
 
-/** What an action reads and calls (a slice of the store). */
-export type ActionState = Pick<PlaygroundState, 'status' | 'model' | 'epochs' | 'settings' | 'play' | 'pause' | 'reset'>;
+/** What an action reads and calls: the store's state and actions, and the page's Share. */
+export type ActionState = Pick<PlaygroundState, 'status' | 'model' | 'play' | 'pause' | 'step' | 'reset'> & {
+  share(): void;
+};
+
+export type ActionId = 'play' | 'pause' | 'step' | 'epoch' | 'prune' | 'grow' | 'reset' | 'share';
 
 export interface Action {
-  id: 'play' | 'pause' | 'reset';
+  id: ActionId;
   /** The button's accessible name. */
   label: string;
+  /** What it does, for the button's title and the help list. */
+  description: string;
   /** KeyboardEvent.key values that trigger it (no modifiers); shown as aria-keyshortcuts. */
   keys: readonly string[];
   /** Human-readable shortcut for titles and help. */
@@ -23,6 +30,7 @@ export const ACTIONS: readonly Action[] = [
   {
     id: 'play',
     label: 'Play',
+    description: 'Run the schedule: EM epochs, then rounds of prune, grow and EM',
     keys: [' ', 'p'],
     shortcutLabel: 'Space or P',
     enabled: (s) => canPlay(s),
@@ -31,6 +39,7 @@ export const ACTIONS: readonly Action[] = [
   {
     id: 'pause',
     label: 'Pause',
+    description: 'Stop after the current mini-batch',
     // Space toggles: it plays when Play is enabled, pauses while training.
     keys: [' '],
     shortcutLabel: 'Space',
@@ -38,16 +47,62 @@ export const ACTIONS: readonly Action[] = [
     run: (s) => s.pause(),
   },
   {
+    id: 'step',
+    label: 'Step',
+    description: 'Train one mini-batch',
+    keys: ['s'],
+    shortcutLabel: 'S',
+    enabled: (s) => canStep(s),
+    run: (s) => s.step('batch'),
+  },
+  {
+    id: 'epoch',
+    label: 'Epoch',
+    description: 'Train one EM epoch',
+    keys: ['e'],
+    shortcutLabel: 'E',
+    enabled: (s) => canStep(s),
+    run: (s) => s.step('epoch'),
+  },
+  {
+    id: 'prune',
+    label: 'Prune',
+    description: 'Remove the chosen fraction of edges (lowest scores first)',
+    keys: ['x'],
+    shortcutLabel: 'X',
+    enabled: (s) => canStep(s) && s.model !== null,
+    run: (s) => s.step('prune'),
+  },
+  {
+    id: 'grow',
+    label: 'Grow',
+    description: 'Split every node in two (the latent space doubles)',
+    keys: ['g'],
+    shortcutLabel: 'G',
+    enabled: (s) => canStep(s) && s.model !== null,
+    run: (s) => s.step('grow'),
+  },
+  {
     id: 'reset',
     label: 'Reset',
+    description: 'Stop and discard the model (settings stay)',
     keys: ['r'],
     shortcutLabel: 'R',
     enabled: (s) => s.status !== 'idle',
     run: (s) => s.reset(),
   },
+  {
+    id: 'share',
+    label: 'Share',
+    description: 'Put the configuration in the address bar and copy the link',
+    keys: ['l'],
+    shortcutLabel: 'L',
+    enabled: () => true,
+    run: (s) => s.share(),
+  },
 ];
 
-export function actionById(id: Action['id']): Action {
+export function actionById(id: ActionId): Action {
   return ACTIONS.find((a) => a.id === id)!;
 }
 

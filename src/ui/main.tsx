@@ -1,17 +1,32 @@
-// Entry point: creates the playground store (with its training worker factory) and renders the page.
+// Entry point: reads the link (or the remembered configuration), creates the playground store with
+// its training-worker factory, checks for WebGPU (for the banner and the default K) and renders.
 
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { embeddedDataUrl } from '../data/fetch.ts';
 import { App } from './App.tsx';
+import { detectGpu, initialSettings } from './page.ts';
 import { createPlaygroundStore, PlaygroundContext } from './store.ts';
 import './styles.css';
 
+/** Default K when nothing chose one: a GPU trains K = 16 in seconds per epoch; one CPU thread needs K = 8. */
+const GPU_DEFAULT_K = 16;
+
+const start = initialSettings(location.hash);
 const store = createPlaygroundStore({
   // Vite bundles the worker from this exact `new Worker(new URL(...), { type: 'module' })` form.
   spawnWorker: () => new Worker(new URL('./training-worker.ts', import.meta.url), { type: 'module' }),
   // Resolved against the page (public/data/ is copied next to index.html), not against the worker's URL.
   dataUrl: embeddedDataUrl(document.baseURI),
+  settings: start.settings,
+});
+for (const n of start.notices) store.getState().notify(n);
+
+void detectGpu().then((gpu) => {
+  store.getState().setGpuSupport(gpu);
+  if (gpu.kind === 'available' && start.source === 'default' && store.getState().model === null) store.getState().setSetting('K', GPU_DEFAULT_K);
+  // A shared link with replay=1 reruns its configuration once the engine choice is known.
+  if (start.source === 'link' && start.settings.replay) store.getState().play();
 });
 
 const container = document.getElementById('root');

@@ -1,0 +1,128 @@
+// The live figures: latest validation bpd, edges, parameters, K, samples/s, the backend in use and
+// its GPU memory, what the run is doing now, and a progress bar for every step that takes more than
+// a moment. Figures tests read (data-testid bpd, edges, params, backend) hold plain numbers or names.
+
+import type { ProgressTask } from './protocol.ts';
+import { epochsDone, latestValidBpd, usePlayground, type PlaygroundState } from './store.ts';
+
+export function formatBpd(v: number | null | undefined): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(4);
+}
+
+// Live figures hold plain numbers (no separators): tests and scripts read them back.
+function formatInt(v: number | null | undefined): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? '–' : String(Math.round(v));
+}
+
+function formatBytes(n: number): string {
+  if (n <= 0) return '–';
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`;
+}
+
+const TASK_TEXT: Record<ProgressTask, string> = {
+  load: 'Loading the images',
+  build: 'Building the hidden Chow-Liu tree',
+  epoch: 'EM epoch',
+  validation: 'Measuring validation bpd',
+  flows: 'Scoring edges by circuit flow',
+  rebuild: 'Rebuilding the circuit',
+};
+
+function lastSamplesPerS(s: PlaygroundState): number | null {
+  for (let i = s.events.length - 1; i >= 0; i--) {
+    const e = s.events[i];
+    if (e.event === 'epoch') return e.samples_per_s;
+  }
+  return null;
+}
+
+function statusText(s: PlaygroundState): string {
+  const n = epochsDone(s.events);
+  const epochs = `${n} epoch${n === 1 ? '' : 's'}`;
+  switch (s.status) {
+    case 'idle':
+      return 'Press Play to build the model and run the schedule, or Step to go one mini-batch at a time.';
+    case 'loading':
+      return `Loading data and building the HCLT with K = ${s.settings.K}…`;
+    case 'training':
+      return s.preview ? `About to prune ${formatInt(s.preview.removed)} edges…` : `Training (${epochs} done)…`;
+    case 'stepping':
+      return 'Working on one step…';
+    case 'pausing':
+      return 'Pausing after the current mini-batch…';
+    case 'paused':
+      return `Paused after ${epochs}. Press Play to continue, or step.`;
+    case 'finished':
+      return `Schedule done (${epochs}). Raise Epochs or Rounds to go on, or step.`;
+    case 'error':
+      return 'Training stopped. Press Play to try again, or Reset to start over.';
+  }
+}
+
+export function Figures() {
+  const s = usePlayground((x) => x);
+  const valid = latestValidBpd(s.events);
+  const sps = lastSamplesPerS(s);
+  const progress = s.progress;
+  const batch = s.batch;
+  const busy = s.status === 'loading' || s.status === 'training' || s.status === 'stepping' || s.status === 'pausing';
+  return (
+    <section className="panel figures" aria-labelledby="figures-title">
+      <h2 id="figures-title" className="visually-hidden">
+        Live figures
+      </h2>
+      <dl className="stats">
+        <div>
+          <dt>Validation bpd</dt>
+          <dd data-testid="bpd">{formatBpd(valid)}</dd>
+        </div>
+        <div>
+          <dt>Edges</dt>
+          <dd data-testid="edges">{formatInt(s.model?.edges)}</dd>
+        </div>
+        <div>
+          <dt>Parameters</dt>
+          <dd data-testid="params">{formatInt(s.model?.params)}</dd>
+        </div>
+        <div>
+          <dt>K</dt>
+          <dd data-testid="k">{formatInt(s.model?.K)}</dd>
+        </div>
+        <div>
+          <dt>Samples/s</dt>
+          <dd data-testid="samples-per-s">{formatInt(sps)}</dd>
+        </div>
+        <div className="wide">
+          <dt>Backend</dt>
+          <dd data-testid="backend">{s.model?.backend ?? '–'}</dd>
+        </div>
+        {s.model?.engine === 'gpu' && (
+          <div>
+            <dt>GPU memory</dt>
+            <dd data-testid="gpu-memory">{formatBytes(s.model.gpuBytes)}</dd>
+          </div>
+        )}
+      </dl>
+      <p className="status" aria-live="polite">
+        {statusText(s)}
+      </p>
+      {busy && batch && (
+        <div className="progress">
+          <progress aria-label="Epoch progress" max={batch.total} value={batch.done} />
+          <span>
+            Epoch {batch.epoch}: {formatInt(batch.done)} / {formatInt(batch.total)} images, train bpd so far {formatBpd(batch.trainBpd)}
+          </span>
+        </div>
+      )}
+      {busy && progress && progress.task !== 'epoch' && (
+        <div className="progress">
+          <progress aria-label={TASK_TEXT[progress.task]} max={progress.total > 0 ? progress.total : undefined} value={progress.total > 0 ? progress.done : undefined} />
+          <span>
+            {TASK_TEXT[progress.task]}
+            {progress.total > 0 ? `: ${formatInt(progress.done)} / ${formatInt(progress.total)}` : '…'}
+          </span>
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,917 @@
+// The playground's training session: everything the training worker does, as a plain class with its
+// dependencies passed in (post a message, make an engine, load a dataset, sleep), so the same code runs
+// in the browser's Web Worker (src/ui/training-worker.ts) and in Node tests with the CPU engine.
+// The message contract is src/ui/protocol.ts.
+//
+// Order of work. Every message goes through `handle`; work that touches the engine runs one piece at a
+// time from a queue (init, play, step; queries are served first). Training runs mini-batch by
+// mini-batch with an `await` on `sleep` between batches, which is where a worker reads its next
+// messages: a pause stops play at the next batch boundary (the epoch stays half done and resumes
+// there), queries are answered there, and `slow` speed waits there. The arithmetic is the Trainer's
+// (`beginEpoch` / `trainBatch` / `endEpoch`, `scorePrune` / `applyPrune`, `grow`) in the CLI's order
+// (`Trainer.run`), so results do not depend on speed, pauses or queries. Two differences from the
+// CLI's schedule, on purpose: every configured round runs (no early stop: the visitor asked for them),
+// and the final circuit stays loaded rather than the best round's (the views show what was trained).
+
+import type { CompiledCircuit } from '../circuit/compile.ts';
+import { exportJpc, importJpc } from '../circuit/formats/jpc.ts';
+import { decodeSpc, encodeSpc } from '../circuit/formats/spc.ts';
+import { PRUNE_CRITERIA } from '../circuit/prune.ts';
+import { countNodes, countParams, latentStates, type Circuit } from '../circuit/structure.ts';
+import type { Dataset } from '../data/dataset.ts';
+import { splitTrainValid } from '../data/split.ts';
+import { CpuQueries } from '../engines/cpu/queries.ts';
+import type { Engine } from '../engines/engine.ts';
+import { batchesOf, DEFAULT_TRAIN_CONFIG, Trainer, type EpochEvent, type PrunePlan, type TrainConfig, type TrainerProgress } from '../training/trainer.ts';
+import { isUserError, UserError } from '../util/errors.ts';
+import { bitsPerDim } from '../util/math.ts';
+import type {
+  CircuitSnapshot,
+  DatasetSource,
+  DroppedFile,
+  EnginePreference,
+  FromWorker,
+  Histogram,
+  ModelInfo,
+  PrunePreview,
+  Query,
+  QueryResult,
+  RegionDetail,
+  RunConfig,
+  Speed,
+  StepUnit,
+  ToWorker,
+} from './protocol.ts';
+
+/** An engine and, for a GPU one, how many bytes of GPU buffers it holds now. */
+export interface EngineHandle {
+  engine: Engine;
+  /** Bytes of GPU buffers in use (absent or 0 on the CPU engine). */
+  gpuBytes?(): number;
+}
+
+export interface SessionDeps {
+  /** Sends a message to the page (the worker's postMessage; a recorder in tests). */
+  post(msg: FromWorker): void;
+  /** Makes the engine for a run; `onNotice` takes sentences for the visitor (no WebGPU, a GPU failure). */
+  createEngine(pref: EnginePreference, onNotice: (message: string) => void): Promise<EngineHandle>;
+  loadDataset(src: DatasetSource): Promise<Dataset>;
+  /** Waits `ms` (0: just lets queued messages run). Default: setTimeout. */
+  sleep?(ms: number): Promise<void>;
+}
+
+/** Pause between mini-batches at `slow` speed, so each update can be watched. */
+export const SLOW_BATCH_MS = 300;
+/** How long a prune preview shows before the edges go, by speed. */
+export const PREVIEW_HOLD_MS: Record<Speed, number> = { slow: 2500, normal: 1200, fast: 300 };
+/** Snapshots' flows come from at most this many training images: enough for the views' shading,
+ *  cheap next to an epoch (one forward + backward over them). */
+export const SNAPSHOT_FLOW_IMAGES = 1000;
+/**
+ * Floor for per-pixel surprise log p(x_i | x_rest) (nats). The exact value is -Infinity only for an
+ * image of probability zero (impossible with a pseudocount > 0, possible for imported models); the page
+ * draws a colour scale, which needs finite numbers, and anything this low saturates it anyway.
+ */
+export const SURPRISE_FLOOR = -50;
+/** Bins of the bpd and prune-score histograms. */
+export const HISTOGRAM_BINS = 40;
+/** Largest number of images one samples / inpaint query draws. */
+export const MAX_DRAWS = 256;
+/** Settings a `configure` message may change between steps. */
+const CONFIGURABLE = ['batch', 'step', 'pseudocount', 'epochs', 'roundEpochs', 'rounds', 'prune', 'criterion', 'sigma'] as const;
+/** Memory for the float64 query evaluator (3 x nodes x capacity doubles): its capacity adapts to the
+ *  model (about 18 samples at K = 32, 4 at K = 128), enough for queries of one image at a time. */
+const QUERY_MEMORY_BYTES = 32 * 1024 * 1024;
+
+/** Where the run is in its schedule: round 0 is the initial EM; round r >= 1 is prune -> grow -> EM. */
+interface SchedulePosition {
+  round: number;
+  stage: 'prune' | 'grow' | 'epochs';
+  epochsDone: number;
+}
+
+interface Model {
+  config: RunConfig;
+  trainConfig: TrainConfig;
+  dataset: Dataset;
+  train: Dataset;
+  valid: Dataset | null;
+  /** The first SNAPSHOT_FLOW_IMAGES training images (snapshot flows). */
+  flowSample: Dataset;
+  handle: EngineHandle;
+  trainer: Trainer;
+}
+
+/** Latest dataset edge flows and the circuit (and parameter version) they belong to. */
+interface FlowRecord {
+  compiled: CompiledCircuit;
+  edgeFlows: Float64Array;
+  images: number;
+  paramsVersion: number;
+}
+
+type UnitOutcome = 'done' | 'stopped';
+
+/** One sentence ending in a full stop. */
+function sentence(text: string): string {
+  const t = text.trim();
+  return /[.!?]$/.test(t) ? t : `${t}.`;
+}
+
+function describeError(e: unknown, prefix: string): string {
+  if (isUserError(e)) return sentence(e.message);
+  const msg = e instanceof Error ? e.message : String(e);
+  return sentence(`${prefix}: ${msg.split('\n')[0]}`);
+}
+
+/** Equal-width histogram of the finite values (protocol.ts Histogram). */
+export function histogram(values: ArrayLike<number>, bins = HISTOGRAM_BINS): Histogram {
+  let min = Infinity;
+  let max = -Infinity;
+  let total = 0;
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k];
+    if (!Number.isFinite(v)) continue;
+    if (v < min) min = v;
+    if (v > max) max = v;
+    total++;
+  }
+  const counts = new Int32Array(bins);
+  if (total === 0) return { min: 0, max: 1, counts, total: 0 };
+  // A single value (or all equal) still needs bins of positive width for the views' axes.
+  if (max === min) {
+    min -= 0.5;
+    max += 0.5;
+  }
+  const h = { min, max, counts, total };
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k];
+    if (!Number.isFinite(v)) continue;
+    counts[binOf(h, v)]++;
+  }
+  return h;
+}
+
+/** The bin of `h` that holds the finite value v: floor((v - min) / w), the maximum in the last bin. */
+export function binOf(h: Histogram, v: number): number {
+  const bins = h.counts.length;
+  const w = (h.max - h.min) / bins;
+  return Math.max(0, Math.min(bins - 1, Math.floor((v - h.min) / w)));
+}
+
+/**
+ * Per variable, the mutual information (bits) between parent state j and child state i under the
+ * block's dataset edge flows normalised to a joint distribution (protocol.ts CircuitSnapshot).
+ */
+export function edgeInformation(c: Circuit, cc: CompiledCircuit, edgeFlows: Float64Array | null): Float32Array {
+  const out = new Float32Array(c.numVars);
+  if (!edgeFlows) return out;
+  for (const cr of cc.regions) {
+    const v = cr.variable;
+    if (v === c.root) continue;
+    const b = c.regions[v].block;
+    let total = 0;
+    for (let k = 0; k < cr.nnz; k++) total += Math.max(0, edgeFlows[cr.edgeStart + k]);
+    if (!(total > 0)) continue;
+    const rowSum = new Float64Array(b.rows);
+    const colSum = new Float64Array(b.cols);
+    for (let j = 0; j < b.rows; j++) {
+      for (let k = b.rowPtr[j]; k < b.rowPtr[j + 1]; k++) {
+        const f = Math.max(0, edgeFlows[cr.edgeStart + k]);
+        rowSum[j] += f;
+        colSum[b.colIdx[k]] += f;
+      }
+    }
+    let mi = 0;
+    for (let j = 0; j < b.rows; j++) {
+      for (let k = b.rowPtr[j]; k < b.rowPtr[j + 1]; k++) {
+        const f = edgeFlows[cr.edgeStart + k];
+        if (f > 0) mi += (f / total) * Math.log2((f * total) / (rowSum[j] * colSum[b.colIdx[k]]));
+      }
+    }
+    // MI >= 0 exactly; rounding can leave a tiny negative.
+    out[v] = Number.isFinite(mi) ? Math.max(0, mi) : 0;
+  }
+  return out;
+}
+
+function checkInt(name: string, v: unknown, min: number, max: number): void {
+  if (!(typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max)) {
+    throw new UserError(`The setting ${name} must be a whole number from ${min} to ${max}, got ${String(v)}.`);
+  }
+}
+
+function checkNumber(name: string, v: unknown, min: number, max: number, minExclusive = false): void {
+  if (!(typeof v === 'number' && Number.isFinite(v) && (minExclusive ? v > min : v >= min) && v <= max)) {
+    throw new UserError(`The setting ${name} must be a number ${minExclusive ? 'above' : 'from'} ${min} ${minExclusive ? 'and at most' : 'to'} ${max}, got ${String(v)}.`);
+  }
+}
+
+/** Checks the fields of a (partial) run configuration; bad ones are one UserError sentence. */
+export function checkRunConfig(c: Partial<RunConfig>): void {
+  if (c.K !== undefined) checkInt('K', c.K, 1, 1024);
+  if (c.seed !== undefined) checkInt('seed', c.seed, 0, 2 ** 32 - 1);
+  if (c.batch !== undefined) checkInt('batch', c.batch, 1, 65536);
+  if (c.step !== undefined) checkNumber('step', c.step, 0, 1, true);
+  if (c.pseudocount !== undefined) checkNumber('pseudocount', c.pseudocount, 0, 1e6);
+  if (c.epochs !== undefined) checkInt('epochs', c.epochs, 0, 10000);
+  if (c.roundEpochs !== undefined) checkInt('roundEpochs', c.roundEpochs, 0, 10000);
+  if (c.rounds !== undefined) checkInt('rounds', c.rounds, 0, 1000);
+  if (c.prune !== undefined) checkNumber('prune', c.prune, 0, 0.999);
+  if (c.criterion !== undefined && !(PRUNE_CRITERIA as readonly string[]).includes(c.criterion)) {
+    throw new UserError(`The setting criterion must be one of ${PRUNE_CRITERIA.join(', ')}, got ${String(c.criterion)}.`);
+  }
+  if (c.sigma !== undefined) checkNumber('sigma', c.sigma, 0, 100);
+  if (c.validFrac !== undefined) checkNumber('validFrac', c.validFrac, 0, 0.99);
+}
+
+/** The Trainer's configuration for a run (mini-batch EM; patience never stops a round early). */
+export function toTrainConfig(c: RunConfig): TrainConfig {
+  return {
+    ...DEFAULT_TRAIN_CONFIG,
+    K: c.K,
+    seed: c.seed,
+    epochs: c.epochs,
+    batch: c.batch,
+    step: c.step,
+    pseudocount: c.pseudocount,
+    fullBatch: false,
+    rounds: c.rounds,
+    prune: c.prune,
+    criterion: c.criterion,
+    sigma: c.sigma,
+    roundEpochs: c.roundEpochs,
+    patience: Infinity,
+  };
+}
+
+/** The first `n` rows of a dataset (a view, no copy). */
+function firstRows(d: Dataset, n: number): Dataset {
+  const count = Math.min(n, d.count);
+  return { ...d, count, pixels: d.pixels.subarray(0, count * d.numVars), labels: d.labels?.subarray(0, count) };
+}
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class PlaygroundSession {
+  private readonly deps: SessionDeps;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private model: Model | null = null;
+  private schedule: SchedulePosition = { round: 0, stage: 'epochs', epochsDone: 0 };
+  /** Whether the epoch in progress counts towards the schedule (it was begun as its next unit). */
+  private epochOnSchedule = false;
+  private speed: Speed = 'normal';
+  private commands: Array<Extract<ToWorker, { type: 'init' | 'play' | 'step' }>> = [];
+  private queries: Array<{ id: number; query: Query }> = [];
+  private pumping = false;
+  private pauseRequested = false;
+  /** Bumped by init and import: work begun for an older model stops at its next boundary. */
+  private generation = 0;
+  /** Bumped by every change of parameters or structure (caches below compare it). */
+  private paramsVersion = 0;
+  private syncedVersion = -1;
+  private snapshotVersion = 0;
+  private flows: FlowRecord | null = null;
+  /** The prune shown in the pending preview (region queries mark its edges). */
+  private preview: { compiled: CompiledCircuit; marked: Uint8Array } | null = null;
+  private queryCache: { compiled: CompiledCircuit; q: CpuQueries; version: number } | null = null;
+  private bpdCache: { compiled: CompiledCircuit; version: number; hist: Histogram } | null = null;
+
+  constructor(deps: SessionDeps) {
+    this.deps = deps;
+    this.sleep = deps.sleep ?? defaultSleep;
+  }
+
+  /** Takes one message from the page. Never throws: failures become `error` / `queryError` messages. */
+  handle(msg: ToWorker): void {
+    switch (msg.type) {
+      case 'init':
+        // A new run replaces whatever is queued or running (it stops at its next batch boundary).
+        this.generation++;
+        this.pauseRequested = true;
+        this.commands = [msg];
+        break;
+      case 'play':
+        if (!this.commands.some((c) => c.type === 'play')) this.commands.push(msg);
+        break;
+      case 'step':
+        this.commands.push(msg);
+        break;
+      case 'pause':
+        this.commands = this.commands.filter((c) => c.type !== 'play');
+        this.pauseRequested = true;
+        return;
+      case 'speed':
+        this.speed = msg.speed;
+        return;
+      case 'configure':
+        try {
+          this.configure(msg.config);
+        } catch (e) {
+          this.post({ type: 'error', message: describeError(e, 'The settings could not be changed') });
+        }
+        return;
+      case 'query':
+        this.queries.push({ id: msg.id, query: msg.query });
+        break;
+      default:
+        this.post({ type: 'error', message: `The training worker got a message it does not know (${String((msg as { type?: unknown }).type)}).` });
+        return;
+    }
+    void this.pump();
+  }
+
+  private post(msg: FromWorker): void {
+    this.deps.post(msg);
+  }
+
+  private configure(patch: Extract<ToWorker, { type: 'configure' }>['config']): void {
+    checkRunConfig(patch);
+    const m = this.model;
+    if (!m) return; // nothing built yet: the next init carries its own configuration
+    // Only these may change mid-run (K, seed and the split need a new init).
+    for (const key of CONFIGURABLE) if (patch[key] !== undefined) (m.config as unknown as Record<string, unknown>)[key] = patch[key];
+    // The Trainer reads batch (at each epoch's start), step and pseudocount (at each batch), prune,
+    // criterion and sigma (at each prune / grow) from its config object.
+    const tc = m.trainConfig;
+    Object.assign(tc, toTrainConfig(m.config));
+  }
+
+  /** Runs queued work one piece at a time; queries go first. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        if (this.queries.length > 0) {
+          await this.serveQueries();
+          continue;
+        }
+        const cmd = this.commands.shift();
+        if (!cmd) break;
+        const gen = this.generation;
+        try {
+          if (cmd.type === 'init') await this.init(cmd, gen);
+          else if (cmd.type === 'play') await this.play(gen);
+          else await this.step(cmd.unit, gen);
+        } catch (e) {
+          this.post({ type: 'error', message: describeError(e, 'Training failed') });
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ init
+
+  private async init(msg: Extract<ToWorker, { type: 'init' }>, gen: number): Promise<void> {
+    const old = this.model;
+    this.model = null;
+    this.resetRunState();
+    old?.handle.engine.dispose();
+    const config = { ...msg.config };
+    checkRunConfig(config);
+    this.post({ type: 'progress', task: 'load', done: 0, total: 0 });
+    const dataset = await this.deps.loadDataset(msg.dataset);
+    if (gen !== this.generation) return;
+    if (dataset.count < 2) throw new UserError(`The dataset ${dataset.name} has ${dataset.count} image${dataset.count === 1 ? '' : 's'}; training needs at least 2.`);
+    this.post({ type: 'progress', task: 'load', done: 1, total: 1 });
+    const { train, valid } = splitTrainValid(dataset, config.validFrac, config.seed);
+    const handle = await this.deps.createEngine(msg.engine, (message) => {
+      this.post({ type: 'notice', message: sentence(message) });
+      // A GPU failure mid-run moves the work to the CPU: the page's backend figure must say so.
+      if (this.model) this.post({ type: 'ready', info: this.info() });
+    });
+    if (gen !== this.generation) {
+      handle.engine.dispose();
+      return;
+    }
+    this.post({ type: 'progress', task: 'build', done: 0, total: 0 });
+    await this.sleep(0); // let the page show "building" before the (synchronous) HCLT build
+    const trainConfig = toTrainConfig(config);
+    let trainer: Trainer;
+    try {
+      trainer = await Trainer.create(trainConfig, handle.engine, train, valid);
+    } catch (e) {
+      handle.engine.dispose();
+      throw e;
+    }
+    if (gen !== this.generation) {
+      handle.engine.dispose();
+      return;
+    }
+    this.post({ type: 'progress', task: 'build', done: 1, total: 1 });
+    this.model = { config, trainConfig, dataset, train, valid, flowSample: firstRows(train, SNAPSHOT_FLOW_IMAGES), handle, trainer };
+    this.post({ type: 'ready', info: this.info() });
+    await this.postSnapshot();
+  }
+
+  /** Forgets everything tied to the previous model (schedule, flows, caches). */
+  private resetRunState(): void {
+    this.schedule = { round: 0, stage: 'epochs', epochsDone: 0 };
+    this.epochOnSchedule = false;
+    this.flows = null;
+    this.preview = null;
+    this.queryCache = null;
+    this.bpdCache = null;
+    this.paramsVersion++;
+  }
+
+  private info(): ModelInfo {
+    const m = this.model!;
+    const t = m.trainer;
+    const gpu = t.engine.kind === 'gpu';
+    return {
+      backend: t.engine.adapter,
+      engine: t.engine.kind,
+      gpuBytes: gpu ? (m.handle.gpuBytes?.() ?? 0) : 0,
+      edges: t.edges,
+      params: t.params,
+      K: latentStates(t.circuit),
+      trainCount: m.train.count,
+      validCount: m.valid?.count ?? 0,
+      datasetName: m.dataset.name,
+    };
+  }
+
+  private requireModel(): Model {
+    if (!this.model) throw new UserError('There is no model yet: start a run first.');
+    return this.model;
+  }
+
+  // ------------------------------------------------------------------ schedule
+
+  /** The schedule's next unit of work, or null when it is done. */
+  nextUnit(): 'epoch' | 'prune' | 'grow' | null {
+    const m = this.model;
+    if (!m) return null;
+    const s = this.schedule;
+    if (s.stage === 'prune') return 'prune';
+    if (s.stage === 'grow') return 'grow';
+    const need = s.round === 0 ? m.config.epochs : m.config.roundEpochs;
+    if (s.epochsDone < need) return 'epoch';
+    return s.round < m.config.rounds ? 'prune' : null;
+  }
+
+  /** Schedule position, for tests and status lines. */
+  get position(): Readonly<SchedulePosition> {
+    return { ...this.schedule };
+  }
+
+  private stale(gen: number): boolean {
+    return gen !== this.generation;
+  }
+
+  private async play(gen: number): Promise<void> {
+    this.requireModel();
+    this.pauseRequested = false;
+    for (;;) {
+      if (this.pauseRequested || this.stale(gen)) break;
+      const unit = this.nextUnit();
+      if (!unit) break;
+      if ((await this.runUnit(unit, gen, false)) === 'stopped') break;
+      await this.between(gen, 0);
+    }
+    if (!this.stale(gen) && this.model?.trainer.epochProgress) await this.postSnapshot(); // paused mid-epoch
+    this.post({ type: 'idle', finished: this.nextUnit() === null });
+  }
+
+  private async step(unit: StepUnit, gen: number): Promise<void> {
+    this.requireModel();
+    this.pauseRequested = false;
+    if (unit === 'batch') await this.batchStep(gen);
+    else await this.runUnit(unit, gen, true);
+    this.post({ type: 'idle', finished: this.nextUnit() === null });
+  }
+
+  private runUnit(unit: 'epoch' | 'prune' | 'grow', gen: number, stepping: boolean): Promise<UnitOutcome> {
+    if (unit === 'epoch') return this.runEpoch(gen, stepping);
+    if (unit === 'prune') return this.runPrune(gen, stepping);
+    return this.runGrow(gen, stepping);
+  }
+
+  /** Between two pieces of work: the speed's wait (in short slices), answering queries meanwhile. */
+  private async between(gen: number, ms: number): Promise<void> {
+    let left = ms;
+    do {
+      const d = Math.min(50, left);
+      await this.sleep(d);
+      if (this.stale(gen)) return;
+      await this.serveQueries();
+      left -= d;
+    } while (left > 0 && !this.stale(gen));
+  }
+
+  private progress = (task: Parameters<TrainerProgress>[0], done: number, total: number): void => {
+    this.post({ type: 'progress', task, done, total });
+  };
+
+  /** Starts an epoch if none is in progress, recording whether the schedule counts it. */
+  private beginEpoch(t: Trainer): void {
+    if (t.epochProgress) return;
+    this.epochOnSchedule = this.nextUnit() === 'epoch';
+    t.beginEpoch();
+  }
+
+  /** One mini-batch of the epoch in progress, with its progress (and batch message when watched). */
+  private async trainOneBatch(t: Trainer, watched: boolean): Promise<void> {
+    const r = await t.trainBatch();
+    this.paramsVersion++;
+    this.post({ type: 'progress', task: 'epoch', done: r.done, total: r.total });
+    if (watched) {
+      this.post({ type: 'batch', epoch: t.epochInRound + 1, done: r.done, total: r.total, trainBpd: bitsPerDim(r.llSum / r.done, t.train.numVars) });
+    }
+  }
+
+  /** The rest of the epoch in progress, or a whole new one; 'stopped' when paused or replaced. */
+  private async runEpoch(gen: number, stepping: boolean): Promise<UnitOutcome> {
+    const t = this.model!.trainer;
+    if (!t.epochProgress && this.speed === 'fast' && !stepping && t.fused) {
+      // Fused path (an engine that trains a whole resident epoch per call): the same batches, order
+      // and EM steps as the loop below, with no read-backs in between; a pause waits for its end.
+      this.epochOnSchedule = this.nextUnit() === 'epoch';
+      const ev = await t.epoch((done, total) => this.post({ type: 'progress', task: 'epoch', done, total }), this.progress);
+      this.paramsVersion++;
+      return this.epochEnded(ev);
+    }
+    this.beginEpoch(t);
+    const watched = stepping || this.speed === 'slow';
+    while (!t.epochComplete) {
+      await this.trainOneBatch(t, watched);
+      if (t.epochComplete) break;
+      await this.between(gen, this.speed === 'slow' ? SLOW_BATCH_MS : 0);
+      if (this.stale(gen) || this.pauseRequested) return 'stopped';
+    }
+    const ev = await t.endEpoch(this.progress);
+    return this.epochEnded(ev);
+  }
+
+  private async epochEnded(ev: EpochEvent): Promise<UnitOutcome> {
+    if (this.epochOnSchedule) this.schedule.epochsDone++;
+    this.epochOnSchedule = false;
+    this.post({ type: 'event', event: ev });
+    await this.postSnapshot();
+    return 'done';
+  }
+
+  /** Step 'batch': one mini-batch (starting an epoch if needed; ending it after its last batch). */
+  private async batchStep(gen: number): Promise<void> {
+    const t = this.model!.trainer;
+    this.beginEpoch(t);
+    await this.trainOneBatch(t, true);
+    if (t.epochComplete) await this.epochEnded(await t.endEpoch(this.progress));
+    else if (!this.stale(gen)) await this.postSnapshot();
+  }
+
+  /** Structure changes need the epoch in progress finished first (its batches belong to one circuit). */
+  private async finishEpochFirst(gen: number, stepping: boolean): Promise<boolean> {
+    if (!this.model!.trainer.epochProgress) return true;
+    return (await this.runEpoch(gen, stepping)) === 'done';
+  }
+
+  private async runPrune(gen: number, stepping: boolean): Promise<UnitOutcome> {
+    if (!(await this.finishEpochFirst(gen, stepping))) return 'stopped';
+    const m = this.model!;
+    const t = m.trainer;
+    const onSchedule = this.nextUnit() === 'prune';
+    if (onSchedule && this.schedule.stage === 'epochs') {
+      // Entering round r, as Trainer.run does before its prune: later epoch events carry round r.
+      this.schedule = { round: this.schedule.round + 1, stage: 'prune', epochsDone: 0 };
+      t.round = this.schedule.round;
+      t.epochInRound = 0;
+    }
+    const plan = await t.scorePrune(m.config.prune, m.config.criterion, this.progress);
+    this.flows = { compiled: plan.compiled, edgeFlows: plan.edgeFlows, images: m.train.count, paramsVersion: this.paramsVersion };
+    this.preview = { compiled: plan.compiled, marked: plan.marked };
+    const holdMs = PREVIEW_HOLD_MS[this.speed];
+    this.post({ type: 'prunePreview', preview: this.prunePreview(plan, holdMs) });
+    await this.between(gen, holdMs);
+    this.preview = null;
+    if (this.stale(gen)) return 'stopped';
+    const ev = await t.applyPrune(plan, undefined, this.progress);
+    this.paramsVersion++;
+    if (onSchedule) this.schedule.stage = 'grow';
+    this.post({ type: 'event', event: ev });
+    await this.postSnapshot();
+    return 'done';
+  }
+
+  private async runGrow(gen: number, stepping: boolean): Promise<UnitOutcome> {
+    if (!(await this.finishEpochFirst(gen, stepping))) return 'stopped';
+    const m = this.model!;
+    const onSchedule = this.nextUnit() === 'grow';
+    this.post({ type: 'progress', task: 'rebuild', done: 0, total: 0 });
+    const ev = await m.trainer.grow(m.config.sigma);
+    this.paramsVersion++;
+    this.post({ type: 'progress', task: 'rebuild', done: 1, total: 1 });
+    if (onSchedule) this.schedule = { ...this.schedule, stage: 'epochs', epochsDone: 0 };
+    this.post({ type: 'event', event: ev });
+    await this.postSnapshot();
+    return 'done';
+  }
+
+  /** The preview message: score histogram (log10), the cut, removals per region. */
+  private prunePreview(plan: PrunePlan, holdMs: number): PrunePreview {
+    const cc = plan.compiled;
+    const n = this.model!.train.count;
+    // Flow scores are shown per training image (mean flow, in [0, 1]); the others as they are.
+    const scale = plan.criterion === 'flow' && n > 0 ? 1 / n : 1;
+    const logs = new Float64Array(cc.numEdges);
+    // Zero scores (edges no image uses) have no logarithm: they sit at a floor below every other.
+    // The histogram covers every edge; the threshold is the highest removed score, so a few edges
+    // below it survive (each sum node keeps its best edge, and single-edge rows are never candidates).
+    const FLOOR = -12;
+    let threshold = FLOOR;
+    for (let e = 0; e < cc.numEdges; e++) {
+      const s = plan.scores[e] * scale;
+      logs[e] = s > 0 ? Math.max(FLOOR, Math.log10(s)) : FLOOR;
+      if (plan.marked[e] && logs[e] > threshold) threshold = logs[e];
+    }
+    const removedPerRegion = new Int32Array(cc.numVars);
+    for (const cr of cc.regions) {
+      let k = 0;
+      for (let e = cr.edgeStart; e < cr.edgeStart + cr.nnz; e++) k += plan.marked[e];
+      removedPerRegion[cr.variable] = k;
+    }
+    const hist = histogram(logs);
+    const removedCounts = new Int32Array(hist.counts.length);
+    for (let e = 0; e < cc.numEdges; e++) if (plan.marked[e]) removedCounts[binOf(hist, logs[e])]++;
+    return { fraction: plan.fraction, criterion: plan.criterion, histogram: hist, removedCounts, threshold, removedPerRegion, removed: plan.removed, holdMs };
+  }
+
+  // ------------------------------------------------------------------ snapshots
+
+  /** Dataset edge flows of the current circuit and parameters (recomputed on the flow sample if stale). */
+  private async currentFlows(): Promise<FlowRecord> {
+    const m = this.model!;
+    const t = m.trainer;
+    const f = this.flows;
+    if (f && f.compiled === t.compiled && f.paramsVersion === this.paramsVersion) return f;
+    const { edgeFlows } = await t.datasetFlows(m.flowSample, this.progress);
+    this.flows = { compiled: t.compiled, edgeFlows, images: m.flowSample.count, paramsVersion: this.paramsVersion };
+    return this.flows;
+  }
+
+  private async postSnapshot(): Promise<void> {
+    const m = this.model!;
+    const t = m.trainer;
+    const f = await this.currentFlows();
+    const c = t.circuit;
+    const cc = t.compiled;
+    const snapshot: CircuitSnapshot = {
+      version: ++this.snapshotVersion,
+      side: m.dataset.cols,
+      numVars: c.numVars,
+      K: latentStates(c),
+      parent: Int32Array.from(c.regions, (r) => r.parent),
+      regionSize: Int32Array.from(c.regions, (r) => r.size),
+      regionEdges: Int32Array.from(c.regions, (r) => r.block.colIdx.length),
+      edgeInformation: edgeInformation(c, cc, f.edgeFlows),
+      layers: cc.layers.length,
+      nodes: countNodes(c),
+      edges: cc.numEdges,
+      params: countParams(c),
+    };
+    this.post({ type: 'snapshot', snapshot });
+  }
+
+  // ------------------------------------------------------------------ queries
+
+  private async serveQueries(): Promise<void> {
+    while (this.queries.length > 0) {
+      const { id, query } = this.queries.shift()!;
+      let after: (() => Promise<void>) | null = null;
+      try {
+        const out = await this.answer(query);
+        this.post({ type: 'queryResult', id, result: out.result });
+        after = out.after ?? null;
+      } catch (e) {
+        this.post({ type: 'queryError', id, message: describeError(e, `The ${query?.kind ?? 'unknown'} query failed`) });
+      }
+      if (after) {
+        try {
+          await after();
+        } catch (e) {
+          this.post({ type: 'error', message: describeError(e, 'Loading the imported model failed') });
+        }
+      }
+    }
+  }
+
+  /** Makes the compiled circuit's parameter arrays current (a read-back on the GPU) once per change. */
+  private async syncParams(): Promise<void> {
+    if (this.syncedVersion === this.paramsVersion) return;
+    await this.model!.trainer.engine.syncParams();
+    this.syncedVersion = this.paramsVersion;
+  }
+
+  /** Float64 CPU queries over the current circuit and parameters (rebuilt per structure, refreshed per change). */
+  private async cpuQueries(): Promise<CpuQueries> {
+    const t = this.model!.trainer;
+    await this.syncParams();
+    const c = this.queryCache;
+    if (c && c.compiled === t.compiled) {
+      if (c.version !== this.paramsVersion) {
+        c.q.refresh();
+        c.version = this.paramsVersion;
+      }
+      return c.q;
+    }
+    const q = new CpuQueries(t.compiled, { memoryBudgetBytes: QUERY_MEMORY_BYTES });
+    this.queryCache = { compiled: t.compiled, q, version: this.paramsVersion };
+    return q;
+  }
+
+  private checkImage(what: string, pixels: unknown, limit: number): Uint8Array {
+    const D = this.model!.dataset.numVars;
+    if (!(pixels instanceof Uint8Array) || pixels.length !== D) {
+      const got = pixels instanceof Uint8Array ? `${pixels.length} values` : 'no byte array';
+      throw new UserError(`The ${what} must have ${D} values (one per pixel), got ${got}.`);
+    }
+    for (let v = 0; v < D; v++) {
+      if (pixels[v] >= limit) throw new UserError(`The ${what} has value ${pixels[v]} at pixel ${v}, but the largest allowed is ${limit - 1}.`);
+    }
+    return pixels;
+  }
+
+  private checkDraws(count: unknown, seed: unknown): void {
+    if (!(typeof count === 'number' && Number.isInteger(count) && count >= 1 && count <= MAX_DRAWS)) {
+      throw new UserError(`The number of images to draw must be a whole number from 1 to ${MAX_DRAWS}, got ${String(count)}.`);
+    }
+    if (!(typeof seed === 'number' && Number.isInteger(seed) && seed >= 0 && seed <= 2 ** 32 - 1)) {
+      throw new UserError(`The sampling seed must be a whole number from 0 to ${2 ** 32 - 1}, got ${String(seed)}.`);
+    }
+  }
+
+  private async answer(query: Query): Promise<{ result: QueryResult; after?: () => Promise<void> }> {
+    if (!query || typeof query !== 'object') throw new UserError('The query is empty.');
+    const m = this.requireModel();
+    const V = m.dataset.numValues;
+    switch (query.kind) {
+      case 'score': {
+        const pixels = this.checkImage('image', query.pixels, V);
+        const q = await this.cpuQueries();
+        const ll = q.marginalSync({ pixels, count: 1 })[0];
+        if (!(ll > -Infinity)) throw new UserError('This image has probability zero under the model (a pixel value no input allows), so it has no likelihood to show.');
+        const exact = q.conditionalSurpriseSync(pixels);
+        const surprise = new Float32Array(exact.length);
+        for (let v = 0; v < exact.length; v++) surprise[v] = exact[v] >= SURPRISE_FLOOR ? exact[v] : SURPRISE_FLOOR; // also catches NaN
+        return { result: { kind: 'score', logLikelihood: ll, bpd: bitsPerDim(ll, m.dataset.numVars), surprise } };
+      }
+      case 'inpaint': {
+        const pixels = this.checkImage('image', query.pixels, V);
+        const missing = this.checkImage('missing-pixel mask', query.missing, 2);
+        this.checkDraws(query.count, query.seed);
+        const q = await this.cpuQueries();
+        const ll = q.marginalSync({ pixels, count: 1, missing })[0];
+        if (!(ll > -Infinity)) throw new UserError('The visible pixels have probability zero under the model, so there is nothing to inpaint from.');
+        const out = q.sampleSync(query.count, query.seed, { pixels, missing });
+        return { result: { kind: 'images', count: query.count, pixels: out } };
+      }
+      case 'samples': {
+        this.checkDraws(query.count, query.seed);
+        const q = await this.cpuQueries();
+        return { result: { kind: 'images', count: query.count, pixels: q.sampleSync(query.count, query.seed) } };
+      }
+      case 'region':
+        return { result: { kind: 'region', ...(await this.regionDetail(query.variable)) } };
+      case 'bpdDistribution':
+        return { result: { kind: 'bpdDistribution', ...(await this.bpdDistribution()) } };
+      case 'export':
+        return { result: await this.exportModel(query.format) };
+      case 'import':
+        return this.importModel(query.file);
+      default:
+        throw new UserError(`The query kind ${String((query as { kind?: unknown }).kind)} is not one this worker answers.`);
+    }
+  }
+
+  private async regionDetail(variable: unknown): Promise<RegionDetail> {
+    const m = this.model!;
+    const t = m.trainer;
+    const D = m.dataset.numVars;
+    if (!(typeof variable === 'number' && Number.isInteger(variable) && variable >= 0 && variable < D)) {
+      throw new UserError(`The region must be a pixel index from 0 to ${D - 1}, got ${String(variable)}.`);
+    }
+    await this.syncParams();
+    const cc = t.compiled;
+    const r = t.circuit.regions[variable];
+    const b = r.block;
+    const cr = cc.regions[cc.regionOfVariable[variable]];
+    const weights = new Float32Array(cr.nnz);
+    for (let k = 0; k < cr.nnz; k++) weights[k] = Math.exp(cc.edgeLogWeights[cr.edgeStart + k]);
+    const flows = new Float32Array(cr.nnz);
+    // The latest dataset flows of this circuit (the prune's full training set while a preview shows,
+    // else the last snapshot's sample); zeros when none were computed for this structure yet.
+    const f = this.flows;
+    if (f && f.compiled === cc && f.images > 0) {
+      for (let k = 0; k < cr.nnz; k++) flows[k] = Math.max(0, f.edgeFlows[cr.edgeStart + k]) / f.images;
+    }
+    const marked = new Uint8Array(cr.nnz);
+    if (this.preview && this.preview.compiled === cc) marked.set(this.preview.marked.subarray(cr.edgeStart, cr.edgeStart + cr.nnz));
+    const V = cc.numValues;
+    const inputMeans = new Float32Array(cr.size);
+    for (let i = 0; i < cr.size; i++) {
+      const off = (cr.inputStart + i) * V;
+      let s = 0;
+      for (let x = 0; x < V; x++) s += x * Math.exp(cc.inputLogProbs[off + x]);
+      inputMeans[i] = s;
+    }
+    return {
+      variable,
+      parentVariable: r.parent,
+      rows: b.rows,
+      cols: b.cols,
+      rowPtr: b.rowPtr.slice(),
+      colIdx: b.colIdx.slice(),
+      weights,
+      flows,
+      marked,
+      inputMeans,
+    };
+  }
+
+  private async bpdDistribution(): Promise<Histogram> {
+    const m = this.model!;
+    const t = m.trainer;
+    if (!m.valid) throw new UserError('There are no validation images (the validation fraction is 0), so there is no bpd distribution to show.');
+    const c = this.bpdCache;
+    if (c && c.compiled === t.compiled && c.version === this.paramsVersion) return c.hist;
+    const valid = m.valid;
+    const bpd = new Float64Array(valid.count);
+    let off = 0;
+    this.progress('validation', 0, valid.count);
+    for (const b of batchesOf(valid, null, 2048)) {
+      const ll = await t.engine.logLikelihood(b);
+      for (let k = 0; k < ll.length; k++) bpd[off + k] = bitsPerDim(ll[k], valid.numVars);
+      off += b.count;
+      this.progress('validation', off, valid.count);
+    }
+    const hist = histogram(bpd);
+    this.bpdCache = { compiled: t.compiled, version: this.paramsVersion, hist };
+    return hist;
+  }
+
+  private async exportModel(format: unknown): Promise<QueryResult> {
+    const m = this.model!;
+    if (format !== 'spc' && format !== 'jpc') throw new UserError(`The export format must be spc or jpc, got ${String(format)}.`);
+    const t = m.trainer;
+    const c = await t.snapshot();
+    const K = latentStates(c);
+    const base = `hclt-k${K}-seed${m.config.seed}`;
+    if (format === 'jpc') {
+      return { kind: 'export', fileName: `${base}.jpc`, mime: 'text/plain', bytes: new TextEncoder().encode(exportJpc(c)) };
+    }
+    const meta = {
+      source: 'Sparse PC Playground',
+      config: { ...m.config },
+      dataset: m.dataset.name,
+      K,
+      round: this.schedule.round,
+      edges: t.edges,
+      params: t.params,
+    };
+    return { kind: 'export', fileName: `${base}.spc`, mime: 'application/octet-stream', bytes: encodeSpc(c, meta) };
+  }
+
+  /** Reads a model file; replaces the model (fresh schedule) after the answer `ok` goes out. */
+  private async importModel(file: DroppedFile): Promise<{ result: QueryResult; after: () => Promise<void> }> {
+    const m = this.model!;
+    if (!file || typeof file.name !== 'string' || !(file.bytes instanceof ArrayBuffer)) throw new UserError('The model file could not be read (no name or no bytes).');
+    const bytes = new Uint8Array(file.bytes);
+    const head = new TextDecoder().decode(bytes.subarray(0, 64));
+    const isJpc = file.name.toLowerCase().endsWith('.jpc') || /^\s*(c|jpc)\b/.test(head);
+    const circuit = isJpc ? importJpc(new TextDecoder().decode(bytes), file.name) : decodeSpc(bytes, file.name).circuit;
+    const D = m.dataset.numVars;
+    const V = m.dataset.numValues;
+    if (circuit.numVars !== D || circuit.numValues !== V) {
+      throw new UserError(
+        `${file.name} is a model of ${circuit.numVars} pixels with ${circuit.numValues} values each, but the dataset (${m.dataset.name}) has ${D} pixels with ${V} values, so it cannot be used here.`,
+      );
+    }
+    const old = m.trainer;
+    // The old parameters must be current in its compiled arrays, to reload them if the new model fails.
+    await this.syncParams();
+    this.post({ type: 'progress', task: 'rebuild', done: 0, total: 0 });
+    let trainer: Trainer;
+    try {
+      trainer = await Trainer.create(m.trainConfig, old.engine, m.train, m.valid, circuit);
+    } catch (e) {
+      await old.engine.load(old.compiled);
+      throw e;
+    }
+    // Work begun for the old model (a play, a pending prune) stops at its next boundary.
+    this.generation++;
+    this.model = { ...m, trainer };
+    this.resetRunState();
+    this.post({ type: 'progress', task: 'rebuild', done: 1, total: 1 });
+    return {
+      result: { kind: 'ok' },
+      after: async () => {
+        this.post({ type: 'ready', info: this.info() });
+        await this.postSnapshot();
+      },
+    };
+  }
+}

@@ -1,0 +1,144 @@
+// The three views of the playground, each wiring store state and worker queries into the props-only
+// components of src/ui/views/: Training (curves, prune panel, epoch table), Circuit (the Chow-Liu
+// tree over the pixel grid, one region's sum block, the summary) and Draw (drawing canvas with live
+// likelihood and surprise, fill-in, samples).
+
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import type { TrainEvent } from '../training/trainer.ts';
+import { formatBpd } from './Figures.tsx';
+import type { Histogram, ImagesResult, RegionDetail, ScoreResult } from './protocol.ts';
+import { usePlayground, usePlaygroundStore } from './store.ts';
+import { CircuitView } from './views/CircuitView.tsx';
+import { Curves } from './views/Curves.tsx';
+import { DrawPanel } from './views/DrawPanel.tsx';
+import { historyFromEvents, historyToCsv } from './views/history.ts';
+import { PrunePanel } from './views/PrunePanel.tsx';
+import { RegionView, type RegionMode } from './views/RegionView.tsx';
+import { SamplePanel } from './views/SampleGrid.tsx';
+
+/** The curves as CSV text (the Files panel's export). */
+export function historyCsv(events: readonly TrainEvent[]): string {
+  return historyToCsv(historyFromEvents(events));
+}
+
+export function TrainTab() {
+  const events = usePlayground((s) => s.events);
+  const preview = usePlayground((s) => s.preview);
+  const lastPrune = usePlayground((s) => s.lastPrune);
+  const history = useMemo(() => historyFromEvents(events), [events]);
+  return (
+    <div className="train-tab">
+      <Curves history={history} exportable={false} />
+      <PrunePanel preview={preview} lastPrune={lastPrune} />
+      <EpochTable events={events} />
+    </div>
+  );
+}
+
+function EpochTable({ events }: { events: readonly TrainEvent[] }) {
+  const rows = events.filter((e) => e.event === 'epoch');
+  if (rows.length === 0) return <p className="note">No epochs yet.</p>;
+  return (
+    <details className="epoch-table">
+      <summary>Every epoch ({rows.length})</summary>
+      <table className="epochs">
+        <thead>
+          <tr>
+            <th scope="col">Round</th>
+            <th scope="col">Epoch</th>
+            <th scope="col">Train bpd</th>
+            <th scope="col">Valid bpd</th>
+            <th scope="col">Edges</th>
+            <th scope="col">Seconds</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r, i) => (
+            <tr key={i} data-testid="epoch-row">
+              <td>{r.round}</td>
+              <th scope="row">{r.epoch}</th>
+              <td data-testid="train-bpd">{formatBpd(r.train_bpd)}</td>
+              <td data-testid="valid-bpd">{formatBpd(r.valid_bpd)}</td>
+              <td>{r.edges}</td>
+              <td>{r.seconds.toFixed(1)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </details>
+  );
+}
+
+export function CircuitTab() {
+  const store = usePlaygroundStore();
+  const snapshot = usePlayground((s) => s.snapshot);
+  const preview = usePlayground((s) => s.preview);
+  const [selected, setSelected] = useState<number | null>(null);
+  const [mode, setMode] = useState<RegionMode>('matrix');
+  const [detail, setDetail] = useState<RegionDetail | null>(null);
+  const hasModel = snapshot !== null;
+
+  // The selected region's block, fetched again whenever the circuit or the pending prune changes.
+  useEffect(() => {
+    if (selected === null || !hasModel) {
+      setDetail(null);
+      return;
+    }
+    let live = true;
+    store
+      .getState()
+      .query({ kind: 'region', variable: selected })
+      .then((r) => {
+        if (live && r.kind === 'region') setDetail(r);
+      })
+      .catch(() => undefined); // a reset while asking: nothing to show
+    return () => {
+      live = false;
+    };
+  }, [store, selected, hasModel, snapshot?.version, preview]);
+
+  return (
+    <div className="view-grid">
+      <CircuitView snapshot={snapshot} preview={preview} selected={selected} onSelect={setSelected} />
+      <RegionView detail={detail} mode={mode} onMode={setMode} side={snapshot?.side ?? 28} />
+    </div>
+  );
+}
+
+export function DrawTab() {
+  const store = usePlaygroundStore();
+  const hasModel = usePlayground((s) => s.model !== null);
+  const version = usePlayground((s) => s.snapshot?.version ?? 0);
+  const [distribution, setDistribution] = useState<{ version: number; histogram: Histogram } | null>(null);
+
+  const score = useCallback(async (pixels: Uint8Array) => (await store.getState().query({ kind: 'score', pixels })) as ScoreResult, [store]);
+  const inpaint = useCallback(
+    async (pixels: Uint8Array, missing: Uint8Array, count: number, seed: number) =>
+      (await store.getState().query({ kind: 'inpaint', pixels, missing, count, seed })) as ImagesResult,
+    [store],
+  );
+  const sample = useCallback(async (count: number, seed: number) => (await store.getState().query({ kind: 'samples', count, seed })) as ImagesResult, [store]);
+  const needDistribution = useCallback(() => {
+    store
+      .getState()
+      .query({ kind: 'bpdDistribution' })
+      .then((r) => {
+        if (r.kind === 'bpdDistribution') setDistribution({ version, histogram: r });
+      })
+      .catch(() => undefined); // no validation images (validation fraction 0): no placement shown
+  }, [store, version]);
+
+  return (
+    <div className="view-grid">
+      <DrawPanel
+        enabled={hasModel}
+        score={score}
+        inpaint={inpaint}
+        distribution={distribution?.version === version ? distribution.histogram : null}
+        onNeedDistribution={needDistribution}
+        modelVersion={version}
+      />
+      <SamplePanel enabled={hasModel} sample={sample} />
+    </div>
+  );
+}

@@ -1,0 +1,279 @@
+// The training history the curves view draws and the "export curves (CSV)" button writes: one entry per
+// finished EM epoch, prune and grow, in the order they happened. Built from the trainer's events
+// (snake_case, as the CLI prints them) into camelCase entries with a running epoch index, so the chart
+// can place prune/grow markers between epochs. Pure (no DOM): the store and the tests use it directly.
+
+import type { EpochEvent, GrowEvent, PruneEvent, TrainEvent } from '../../training/trainer.ts';
+
+export type HistoryEntry =
+  | {
+      kind: 'epoch';
+      /** 1-based count of epochs over the whole run (all rounds): the chart's x position. */
+      index: number;
+      round: number;
+      /** The trainer's epoch number within its round. */
+      epoch: number;
+      trainBpd: number;
+      validBpd: number | null;
+      edges: number;
+      params: number;
+      samplesPerS: number;
+      seconds: number;
+    }
+  | {
+      kind: 'prune';
+      /** Epochs finished before this prune (0 when it came first): markers sit at this x. */
+      afterEpoch: number;
+      criterion: string;
+      removed: number;
+      /** Bound on the mean log-likelihood drop (nats per image); null when the bound is vacuous. */
+      boundLlDrop: number | null;
+      measuredLlDrop: number;
+      removedFlow: number;
+      edges: number;
+      params: number;
+    }
+  | { kind: 'grow'; afterEpoch: number; K: number; edges: number; params: number };
+
+export type EpochEntry = Extract<HistoryEntry, { kind: 'epoch' }>;
+export type PruneEntry = Extract<HistoryEntry, { kind: 'prune' }>;
+export type GrowEntry = Extract<HistoryEntry, { kind: 'grow' }>;
+
+/** Epochs counted so far in `history`: every entry records it, so the last one says. */
+function epochsIn(history: readonly HistoryEntry[]): number {
+  const last = history[history.length - 1];
+  if (!last) return 0;
+  return last.kind === 'epoch' ? last.index : last.afterEpoch;
+}
+
+/** The entry one trainer event becomes, given the history before it. */
+export function entryFromEvent(history: readonly HistoryEntry[], event: TrainEvent): HistoryEntry {
+  const done = epochsIn(history);
+  switch (event.event) {
+    case 'epoch':
+      return epochEntry(event, done + 1);
+    case 'prune':
+      return pruneEntry(event, done);
+    case 'grow':
+      return growEntry(event, done);
+  }
+}
+
+function epochEntry(e: EpochEvent, index: number): EpochEntry {
+  return {
+    kind: 'epoch',
+    index,
+    round: e.round,
+    epoch: e.epoch,
+    trainBpd: e.train_bpd,
+    validBpd: e.valid_bpd,
+    edges: e.edges,
+    params: e.params,
+    samplesPerS: e.samples_per_s,
+    seconds: e.seconds,
+  };
+}
+
+function pruneEntry(e: PruneEvent, afterEpoch: number): PruneEntry {
+  return {
+    kind: 'prune',
+    afterEpoch,
+    criterion: e.criterion,
+    removed: e.removed_edges,
+    boundLlDrop: e.bound_ll_drop,
+    measuredLlDrop: e.measured_ll_drop,
+    removedFlow: e.removed_flow,
+    edges: e.edges,
+    params: e.params,
+  };
+}
+
+function growEntry(e: GrowEvent, afterEpoch: number): GrowEntry {
+  return { kind: 'grow', afterEpoch, K: e.k, edges: e.edges, params: e.params };
+}
+
+/** A new history with `event` appended (the store keeps histories immutable so React sees changes). */
+export function appendEvent(history: readonly HistoryEntry[], event: TrainEvent): HistoryEntry[] {
+  return [...history, entryFromEvent(history, event)];
+}
+
+/** The history of a run from its events, in order. */
+export function historyFromEvents(events: readonly TrainEvent[]): HistoryEntry[] {
+  const out: HistoryEntry[] = [];
+  for (const e of events) out.push(entryFromEvent(out, e));
+  return out;
+}
+
+/** The CSV columns, in order; one row per entry, cells that do not apply to an entry's kind are empty. */
+export const CSV_COLUMNS = [
+  'kind',
+  'epoch_index',
+  'round',
+  'epoch',
+  'after_epoch',
+  'train_bpd',
+  'valid_bpd',
+  'samples_per_s',
+  'seconds',
+  'criterion',
+  'removed_edges',
+  'bound_ll_drop_nats',
+  'measured_ll_drop_nats',
+  'removed_flow',
+  'k',
+  'edges',
+  'params',
+] as const;
+
+type CsvColumn = (typeof CSV_COLUMNS)[number];
+type Cell = number | string | null | undefined;
+
+/**
+ * One CSV cell (RFC 4180): numbers in JavaScript's shortest round-trip form; null, undefined and
+ * non-finite numbers as an empty cell (a spreadsheet reads that as missing, whereas "NaN" would be
+ * text); strings quoted when they hold a comma, quote or line break, quotes doubled.
+ */
+export function csvCell(v: Cell): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : '';
+  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+function rowOf(e: HistoryEntry): Partial<Record<CsvColumn, Cell>> {
+  switch (e.kind) {
+    case 'epoch':
+      return {
+        kind: 'epoch',
+        epoch_index: e.index,
+        round: e.round,
+        epoch: e.epoch,
+        train_bpd: e.trainBpd,
+        valid_bpd: e.validBpd,
+        samples_per_s: e.samplesPerS,
+        seconds: e.seconds,
+        edges: e.edges,
+        params: e.params,
+      };
+    case 'prune':
+      return {
+        kind: 'prune',
+        after_epoch: e.afterEpoch,
+        criterion: e.criterion,
+        removed_edges: e.removed,
+        bound_ll_drop_nats: e.boundLlDrop,
+        measured_ll_drop_nats: e.measuredLlDrop,
+        removed_flow: e.removedFlow,
+        edges: e.edges,
+        params: e.params,
+      };
+    case 'grow':
+      return { kind: 'grow', after_epoch: e.afterEpoch, k: e.K, edges: e.edges, params: e.params };
+  }
+}
+
+/** The history as CSV text: a header line, then one line per entry, each ending in "\n". */
+export function historyToCsv(history: readonly HistoryEntry[]): string {
+  const lines = [CSV_COLUMNS.join(',')];
+  for (const e of history) {
+    const row = rowOf(e);
+    lines.push(CSV_COLUMNS.map((c) => csvCell(row[c])).join(','));
+  }
+  return lines.join('\n') + '\n';
+}
+
+// ---- Chart series -------------------------------------------------------------------------------
+
+export type Point = readonly [x: number, y: number];
+
+export interface Marker {
+  kind: 'prune' | 'grow';
+  x: number;
+  label: string;
+  /** 0 for the first marker at this x, 1 for the next, ...: stacks labels that would overlap. */
+  stack: number;
+}
+
+export interface CurveSeries {
+  train: Point[];
+  valid: Point[];
+  edges: Point[];
+  params: Point[];
+  markers: Marker[];
+}
+
+const isFiniteNumber = (v: number | null): v is number => v !== null && Number.isFinite(v);
+
+/**
+ * What the curves chart plots. Points with a non-finite value are left out (a NaN would break the
+ * whole SVG path); the edges/params series get a point at every entry, so a prune or grow shows as a
+ * vertical step at its marker's x. `positive` drops values <= 0 from edges/params, for a log scale.
+ */
+export function curveSeries(history: readonly HistoryEntry[], positive = true): CurveSeries {
+  const s: CurveSeries = { train: [], valid: [], edges: [], params: [], markers: [] };
+  const ok = (v: number) => Number.isFinite(v) && (!positive || v > 0);
+  for (const e of history) {
+    const x = e.kind === 'epoch' ? e.index : e.afterEpoch;
+    if (e.kind === 'epoch') {
+      if (isFiniteNumber(e.trainBpd)) s.train.push([x, e.trainBpd]);
+      if (isFiniteNumber(e.validBpd)) s.valid.push([x, e.validBpd]);
+    } else {
+      const stack = s.markers.filter((m) => m.x === x).length;
+      const label = e.kind === 'prune' ? `prune −${formatCount(e.removed)}` : `grow K=${e.K}`;
+      s.markers.push({ kind: e.kind, x, label, stack });
+    }
+    if (ok(e.edges)) s.edges.push([x, e.edges]);
+    if (ok(e.params)) s.params.push([x, e.params]);
+  }
+  return s;
+}
+
+/** 1234 -> "1.2k", 2_500_000 -> "2.5M": short counts for marker labels. */
+export function formatCount(n: number): string {
+  if (!Number.isFinite(n)) return '–';
+  const a = Math.abs(n);
+  if (a >= 1e9) return `${+(n / 1e9).toFixed(1)}G`;
+  if (a >= 1e6) return `${+(n / 1e6).toFixed(1)}M`;
+  if (a >= 1e3) return `${+(n / 1e3).toFixed(1)}k`;
+  return String(Math.round(n));
+}
+
+/**
+ * A number as a plain string that Number() reads back: 4 significant digits, no separators or units
+ * (the prune panel's drop figures are read by tests and scripts). Non-finite -> "–".
+ */
+export function plainNumber(v: number): string {
+  if (!Number.isFinite(v)) return '–';
+  return String(Number(v.toPrecision(4)));
+}
+
+/**
+ * [lo, hi] covering `values` with a margin, never degenerate or non-finite: a single value v gets
+ * [v - pad, v + pad] and no values at all get `fallback`, so d3 scales always have a usable domain.
+ */
+export function paddedExtent(values: readonly number[], margin: number, pad: number, fallback: [number, number]): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (!Number.isFinite(v)) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (lo > hi) return fallback;
+  if (lo === hi) return [lo - pad, hi + pad];
+  const m = (hi - lo) * margin;
+  return [lo - m, hi + m];
+}
+
+/** Domain for a log scale over positive `values`: a single value v gets [v / 2, v * 2]; none gets [1, 10]. */
+export function logExtent(values: readonly number[]): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (!(v > 0) || !Number.isFinite(v)) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (lo > hi) return [1, 10];
+  if (lo === hi) return [lo / 2, hi * 2];
+  return [lo / 1.25, hi * 1.25];
+}
