@@ -34,6 +34,7 @@ const CONFIG: RunConfig = {
   criterion: 'flow',
   sigma: 0.5,
   validFrac: 0.1,
+  images: 0,
 };
 const IMAGES = 600;
 
@@ -414,6 +415,19 @@ describe('PlaygroundSession: steps and queries', () => {
     expect(h.messages.filter((m) => m.type === 'error')).toHaveLength(1); // the bad configure
     expect(h.messages.flatMap((m) => nonFinitePaths(m))).toEqual([]);
   }, 180_000);
+
+  it('uses only the first `images` images when asked, and answers a query sent right after init once the model exists', async () => {
+    const h = harness(await data());
+    const ready = h.next((m): m is Extract<FromWorker, { type: 'ready' }> => m.type === 'ready');
+    h.session.handle({ type: 'init', dataset: { kind: 'embedded', url: 'x' }, config: { ...CONFIG, images: 200, validFrac: 0.25 }, engine: 'cpu' });
+    // Queued behind the build (the page's Import path sends init and the import back to back).
+    const q = await h.ask({ kind: 'bpdDistribution' });
+    const info = (await ready).info;
+    expect(info.trainCount + info.validCount).toBe(200);
+    expect(info.validCount).toBe(50);
+    expect(q.error).toBeUndefined();
+    expect(q.result).toMatchObject({ kind: 'bpdDistribution', total: 50 });
+  });
 
   it('refuses bad settings and queries before a model in one sentence', async () => {
     const h = harness(await data());

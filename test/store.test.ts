@@ -102,6 +102,7 @@ describe('playground store', () => {
     expect(store.getState().preview?.removed).toBe(50);
     w.emit({ type: 'event', event: { event: 'prune', criterion: 'flow', removed_edges: 50, removed_params: 50, bound_ll_drop: 0.2, removed_flow: 0.1, measured_ll_drop: 0.1, edges: 50, params: 450 } });
     expect(store.getState().preview).toBeNull();
+    expect(store.getState().lastPreview?.removed).toBe(50);
     expect(store.getState().lastPrune?.removed_edges).toBe(50);
     expect(store.getState().model?.edges).toBe(50);
     w.emit({ type: 'event', event: { event: 'grow', edges: 200, params: 900, k: 4 } });

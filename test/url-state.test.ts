@@ -19,7 +19,7 @@ import {
 import { Rng } from '../src/util/rng.ts';
 
 const DEFAULT_HASH =
-  '#v=1&data=embedded&k=8&seed=1&batch=512&step=0.1&pc=0.1&epochs=10&re=10&rounds=0&prune=0.75&crit=flow&sigma=0.5&vf=0.1&view=train&replay=0';
+  '#v=1&data=embedded&k=8&seed=1&batch=512&step=0.1&pc=0.1&epochs=10&re=10&rounds=0&prune=0.75&crit=flow&sigma=0.5&vf=0.1&n=0&view=train&replay=0';
 
 /** The default link with one key's value replaced (or appended when `key` is new). */
 function withValue(key: string, value: string): string {
@@ -64,6 +64,7 @@ describe('url state: defaults and encoding', () => {
       criterion: DEFAULT_TRAIN_CONFIG.criterion,
       sigma: DEFAULT_TRAIN_CONFIG.sigma,
       validFrac: 0.1,
+      images: 0,
       view: 'train',
       replay: false,
     });
@@ -84,7 +85,7 @@ describe('url state: defaults and encoding', () => {
     expect(encodeState(DEFAULT_URL_STATE)).toBe(DEFAULT_HASH);
     const s = { ...DEFAULT_URL_STATE, K: 16, step: 0.1 + 0.2, replay: true, view: 'draw' as const, criterion: 'random' as const };
     expect(encodeState(s)).toBe(
-      '#v=1&data=embedded&k=16&seed=1&batch=512&step=0.30000000000000004&pc=0.1&epochs=10&re=10&rounds=0&prune=0.75&crit=random&sigma=0.5&vf=0.1&view=draw&replay=1',
+      '#v=1&data=embedded&k=16&seed=1&batch=512&step=0.30000000000000004&pc=0.1&epochs=10&re=10&rounds=0&prune=0.75&crit=random&sigma=0.5&vf=0.1&n=0&view=draw&replay=1',
     );
     // Key order follows the table, not the object's property order.
     const shuffled = Object.fromEntries(Object.entries(s).reverse()) as unknown as PlaygroundUrlState;

@@ -10,12 +10,13 @@ import { SPEEDS, type EnginePreference, type Speed } from './protocol.ts';
 import { MODEL_SETTINGS, usePlayground, usePlaygroundStore, type PlaygroundStore } from './store.ts';
 import { URL_FIELDS, type NumberField as NumberFieldSpec } from './url-state.ts';
 
-type NumericKey = 'K' | 'seed' | 'batch' | 'step' | 'pseudocount' | 'epochs' | 'roundEpochs' | 'rounds' | 'prune' | 'sigma' | 'validFrac';
+type NumericKey = 'K' | 'seed' | 'batch' | 'step' | 'pseudocount' | 'epochs' | 'roundEpochs' | 'rounds' | 'prune' | 'sigma' | 'validFrac' | 'images';
 
 const HINTS: Record<NumericKey, string> = {
   K: 'Hidden states per pixel. More: better bpd, slower epochs.',
   seed: 'Same seed, same split, model and run.',
   validFrac: 'Share of the images held out to measure bpd.',
+  images: 'Use only the first N images (0: all). Fewer: faster epochs.',
   batch: 'Images per EM step.',
   step: 'How far each EM step moves the parameters (0 to 1).',
   pseudocount: 'Smoothing added to every count.',
@@ -78,6 +79,7 @@ export function Controls({ onShare, onExportModel, onImportModel, onExportCsv, o
         {field('K', 'K (hidden states)')}
         {field('seed', 'Seed')}
         {field('validFrac', 'Validation fraction')}
+        {field('images', 'Images used')}
       </fieldset>
       <fieldset>
         <legend>EM</legend>

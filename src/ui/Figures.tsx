@@ -67,7 +67,7 @@ export function Figures() {
   const batch = s.batch;
   const busy = s.status === 'loading' || s.status === 'training' || s.status === 'stepping' || s.status === 'pausing';
   return (
-    <section className="panel figures" aria-labelledby="figures-title">
+    <section className="panel figures" aria-labelledby="figures-title" aria-busy={busy} data-status={s.status}>
       <h2 id="figures-title" className="visually-hidden">
         Live figures
       </h2>

@@ -34,6 +34,8 @@ export interface RunConfig {
   sigma: number;
   /** Fraction of the training images held out for validation bpd. */
   validFrac: number;
+  /** Use only the first this many images of the dataset (0: all), for quick runs on slow machines. */
+  images: number;
 }
 
 /** A file the visitor picked or dropped, read into memory on the page. */

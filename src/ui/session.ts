@@ -18,7 +18,7 @@ import { exportJpc, importJpc } from '../circuit/formats/jpc.ts';
 import { decodeSpc, encodeSpc } from '../circuit/formats/spc.ts';
 import { PRUNE_CRITERIA } from '../circuit/prune.ts';
 import { countNodes, countParams, latentStates, type Circuit } from '../circuit/structure.ts';
-import type { Dataset } from '../data/dataset.ts';
+import { subset, type Dataset } from '../data/dataset.ts';
 import { splitTrainValid } from '../data/split.ts';
 import { CpuQueries } from '../engines/cpu/queries.ts';
 import type { Engine } from '../engines/engine.ts';
@@ -223,6 +223,7 @@ export function checkRunConfig(c: Partial<RunConfig>): void {
   }
   if (c.sigma !== undefined) checkNumber('sigma', c.sigma, 0, 100);
   if (c.validFrac !== undefined) checkNumber('validFrac', c.validFrac, 0, 0.99);
+  if (c.images !== undefined) checkInt('images', c.images, 0, 2 ** 31 - 1);
 }
 
 /** The Trainer's configuration for a run (mini-batch EM; patience never stops a round early). */
@@ -377,7 +378,8 @@ export class PlaygroundSession {
     if (gen !== this.generation) return;
     if (dataset.count < 2) throw new UserError(`The dataset ${dataset.name} has ${dataset.count} image${dataset.count === 1 ? '' : 's'}; training needs at least 2.`);
     this.post({ type: 'progress', task: 'load', done: 1, total: 1 });
-    const { train, valid } = splitTrainValid(dataset, config.validFrac, config.seed);
+    const used = config.images > 0 && config.images < dataset.count ? subset(dataset, Int32Array.from({ length: config.images }, (_, i) => i)) : dataset;
+    const { train, valid } = splitTrainValid(used, config.validFrac, config.seed);
     const handle = await this.deps.createEngine(msg.engine, (message) => {
       this.post({ type: 'notice', message: sentence(message) });
       // A GPU failure mid-run moves the work to the CPU: the page's backend figure must say so.

@@ -30,7 +30,7 @@ import { URL_FIELDS, defaultUrlState, type NumberField, type PlaygroundUrlState,
 export type Settings = PlaygroundUrlState;
 
 /** Settings that shape the model (or its data): fixed while a model exists, until Reset. */
-export const MODEL_SETTINGS: ReadonlySet<keyof Settings> = new Set<keyof Settings>(['K', 'seed', 'validFrac', 'dataset']);
+export const MODEL_SETTINGS: ReadonlySet<keyof Settings> = new Set<keyof Settings>(['K', 'seed', 'validFrac', 'images', 'dataset']);
 
 export type Status =
   | 'idle' // no model yet
@@ -74,6 +74,8 @@ export interface PlaygroundState {
   snapshot: CircuitSnapshot | null;
   /** The prune about to happen (shown until its event arrives). */
   preview: PrunePreview | null;
+  /** The preview of the last prune that happened (its histogram stays on show next to the drops). */
+  lastPreview: PrunePreview | null;
   lastPrune: PruneEvent | null;
   /** Plain-text messages for the visitor (repaired links, GPU fallbacks); never rendered as HTML. */
   notices: string[];
@@ -156,8 +158,8 @@ export function latestValidBpd(events: readonly TrainEvent[]): number | null {
 
 /** The worker's run configuration from the settings. */
 export function runConfigOf(s: Settings): RunConfig {
-  const { K, seed, batch, step, pseudocount, epochs, roundEpochs, rounds, prune, criterion, sigma, validFrac } = s;
-  return { K, seed, batch, step, pseudocount, epochs, roundEpochs, rounds, prune, criterion, sigma, validFrac };
+  const { K, seed, batch, step, pseudocount, epochs, roundEpochs, rounds, prune, criterion, sigma, validFrac, images } = s;
+  return { K, seed, batch, step, pseudocount, epochs, roundEpochs, rounds, prune, criterion, sigma, validFrac, images };
 }
 
 /** Whether `value` is a valid value of setting `key` (the URL schema's types and ranges). */
@@ -180,6 +182,7 @@ const INITIAL_RUN = {
   progress: null,
   snapshot: null,
   preview: null,
+  lastPreview: null,
   lastPrune: null,
   error: null,
 };
@@ -226,6 +229,7 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
             batch: e.event === 'epoch' ? null : s.batch,
             progress: null,
             preview: e.event === 'prune' ? null : s.preview,
+            lastPreview: e.event === 'prune' ? s.preview : s.lastPreview,
             lastPrune: e.event === 'prune' ? e : s.lastPrune,
             model: s.model ? { ...s.model, edges: e.edges, params: e.params, K: e.event === 'grow' ? e.k : s.model.K } : s.model,
           }));
@@ -400,7 +404,7 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
         const w = initSent ? ensureWorker() : workerWithModel('paused');
         try {
           await ask(w, { kind: 'import', file });
-          set({ events: [], batch: null, preview: null, lastPrune: null });
+          set({ events: [], batch: null, preview: null, lastPreview: null, lastPrune: null });
           get().notify(`Loaded the model from ${file.name}.`);
         } catch (e) {
           get().notify(e instanceof Error ? e.message : String(e));

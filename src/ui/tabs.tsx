@@ -23,13 +23,14 @@ export function historyCsv(events: readonly TrainEvent[]): string {
 
 export function TrainTab() {
   const events = usePlayground((s) => s.events);
-  const preview = usePlayground((s) => s.preview);
+  const pending = usePlayground((s) => s.preview);
+  const last = usePlayground((s) => s.lastPreview);
   const lastPrune = usePlayground((s) => s.lastPrune);
   const history = useMemo(() => historyFromEvents(events), [events]);
   return (
     <div className="train-tab">
       <Curves history={history} exportable={false} />
-      <PrunePanel preview={preview} lastPrune={lastPrune} />
+      <PrunePanel preview={pending ?? last} done={pending === null} lastPrune={lastPrune} />
       <EpochTable events={events} />
     </div>
   );

@@ -37,6 +37,8 @@ export interface PlaygroundUrlState {
   criterion: PruneCriterion;
   sigma: number;
   validFrac: number;
+  /** Use only the first this many images (0: all). */
+  images: number;
   view: PlaygroundView;
   /** Replay the run when the link is opened. */
   replay: boolean;
@@ -90,6 +92,8 @@ export const URL_FIELDS: readonly UrlField[] = [
   { prop: 'sigma', key: 'sigma', label: 'growth noise (sigma)', kind: 'number', min: 0, max: 2, default: T.sigma },
   // 0.1 as in `cli train --valid-frac`; at most half, so training keeps most of the data.
   { prop: 'validFrac', key: 'vf', label: 'validation fraction', kind: 'number', min: 0, max: 0.5, default: 0.1 },
+  // 0 (all) by default; the limit is full MNIST's training set.
+  { prop: 'images', key: 'n', label: 'images used', kind: 'int', min: 0, max: 60000, default: 0 },
   { prop: 'view', key: 'view', label: 'view', kind: 'enum', values: VIEWS, default: 'train' },
   { prop: 'replay', key: 'replay', label: 'replay', kind: 'bool', default: false },
 ];

@@ -28,7 +28,8 @@ export interface BrowserHarness {
   close(): Promise<void>;
 }
 
-export async function startBrowserHarness(extraFlags: string[] = []): Promise<BrowserHarness> {
+/** `webgpu: false` launches Chromium without --enable-unsafe-webgpu: navigator.gpu then offers no adapter. */
+export async function startBrowserHarness(extraFlags: string[] = [], opts: { webgpu?: boolean } = {}): Promise<BrowserHarness> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run "bash scripts/ensure-test-deps.sh" (installs Debian's chromium).`);
   const server = await createServer({
     root: ROOT,
@@ -39,7 +40,8 @@ export async function startBrowserHarness(extraFlags: string[] = []): Promise<Br
   await server.listen();
   const address = server.httpServer?.address() as AddressInfo | null;
   if (!address || typeof address !== 'object') throw new Error('Vite dev server has no address');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_FLAGS, ...extraFlags] });
+  const flags = opts.webgpu === false ? CHROMIUM_FLAGS.filter((f) => f !== '--enable-unsafe-webgpu') : CHROMIUM_FLAGS;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...flags, ...extraFlags] });
   return {
     server,
     browser,

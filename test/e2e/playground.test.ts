@@ -1,7 +1,9 @@
-// End to end: the playground in headless Chromium (DESIGN.md section 4). Starts Vite's dev server on
-// a free port, opens the page, trains a small HCLT (K = 2) for two epochs in the worker and checks the
-// numbers the page reports. Needs Debian's chromium at /usr/bin/chromium (scripts/ensure-test-deps.sh).
-// Saves test-results/playground.png for people to look at.
+// End to end: the playground in headless Chromium with WebGPU (SwiftShader), driven by playwright-core
+// (DESIGN.md section 4). A link configures a small run (K = 4 on the first 1,200 embedded digits);
+// the test steps through mini-batches and epochs, prunes, grows, draws a digit, shares the link and
+// opens it again, then checks hostile links, the no-WebGPU banner with a CPU run, the keyboard
+// shortcuts and a missing data file. Asserts numbers and DOM state; saves screenshots of the main views
+// to test-results/ (the README shows some of them).
 
 import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
@@ -13,113 +15,217 @@ function hcltEdges(D: number, K: number): number {
   return (D - 1) * K * K + K;
 }
 
-function parseNumber(text: string | null): number {
-  // Live figures are plain numbers: no separators to strip.
-  return Number((text ?? '').trim());
+const SMALL_RUN = 'v=1&data=embedded&k=4&seed=3&batch=256&step=0.1&pc=0.1&epochs=2&re=1&rounds=1&prune=0.3&crit=flow&sigma=0.5&vf=0.25&n=1200&view=train';
+
+function num(text: string | null): number {
+  // Live figures are plain numbers; the summary uses separators.
+  return Number((text ?? '').replace(/,/g, '').trim());
+}
+
+/** Waits until the run is not busy (the live figures' data-status, which is the store's status). */
+async function idle(page: Page, timeout = 120_000): Promise<void> {
+  await page.waitForFunction(() => !['loading', 'training', 'stepping', 'pausing'].includes(document.querySelector('[data-status]')?.getAttribute('data-status') ?? ''), null, {
+    timeout,
+  });
+}
+
+/** Clicks an action button and waits for its work to finish (React renders the busy status within the click). */
+async function press(page: Page, name: string): Promise<void> {
+  await page.getByRole('button', { name, exact: true }).click();
+  await idle(page);
+}
+
+async function figure(page: Page, id: string): Promise<number> {
+  return num(await page.getByTestId(id).textContent());
 }
 
 describe('playground in headless Chromium', () => {
   let h: BrowserHarness | undefined;
   let page: Page;
-  let url: string;
   let problems: string[] = [];
 
   beforeAll(async () => {
     h = await startBrowserHarness();
-    url = h.url;
-    page = await h.browser.newPage({ viewport: { width: 1100, height: 900 } });
+    page = await h.browser.newPage({ viewport: { width: 1280, height: 900 } });
     problems = collectProblems(page);
+    mkdirSync(RESULTS, { recursive: true });
   });
 
   afterAll(async () => {
     await h?.close();
   });
 
-  it('trains K = 2 for two epochs and reports falling bpd, the HCLT edge count and the CPU backend', async () => {
-    await page.goto(url);
+  it('steps mini-batches and epochs on WebGPU: the bpd curve falls and the backend is named', async () => {
+    await page.goto(`${h!.url}#${SMALL_RUN}&replay=0`);
     await page.getByRole('heading', { name: 'Sparse PC Playground' }).waitFor();
+    expect(await page.getByTestId('notice').count()).toBe(0);
     expect(await page.getByTestId('bpd').textContent()).toBe('–');
+    expect(await page.getByRole('spinbutton', { name: 'K (hidden states)' }).inputValue()).toBe('4');
 
-    await page.getByRole('spinbutton', { name: 'K (hidden states)' }).fill('2');
-    await page.getByRole('spinbutton', { name: 'Epochs' }).fill('2');
-    await page.getByRole('button', { name: 'Play' }).click();
-
-    const rows = page.getByTestId('epoch-row');
-    await rows.nth(1).waitFor({ timeout: 60_000 });
-    await page.getByText('Trained 2 epochs').waitFor();
-    expect(await rows.count()).toBe(2);
-
-    const bpd = parseNumber(await page.getByTestId('bpd').textContent());
-    expect(Number.isFinite(bpd)).toBe(true);
-    expect(bpd).toBeGreaterThan(0.5);
-    expect(bpd).toBeLessThan(8);
-    expect(await page.getByTestId('bpd').textContent()).toMatch(/^\d+\.\d{4}$/);
-
-    const valid = (await page.getByTestId('valid-bpd').allTextContents()).map(parseNumber);
+    // 900 training images in batches of 256: four steps make the first epoch.
+    await press(page, 'Step');
+    expect(await page.getByTestId('backend').textContent()).toMatch(/^WebGPU: .*swiftshader/i);
+    expect(await figure(page, 'edges')).toBe(hcltEdges(784, 4));
+    expect(await page.getByTestId('gpu-memory').textContent()).toMatch(/^\d+(\.\d+)? (MiB|GiB)$/);
+    for (let k = 0; k < 3; k++) await press(page, 'Step');
+    await press(page, 'Epoch');
+    const valid = (await page.getByTestId('valid-bpd').allTextContents()).map(num);
     expect(valid).toHaveLength(2);
+    expect(valid.every(Number.isFinite)).toBe(true);
     expect(valid[1]).toBeLessThan(valid[0]);
-    expect(valid[1]).toBe(bpd);
+    expect(await figure(page, 'bpd')).toBe(valid[1]);
+    const chart = await page.getByTestId('bpd-chart').getAttribute('aria-label');
+    expect(chart).toContain(valid[1].toFixed(4).slice(0, 5));
+    expect(await page.getByTestId('bpd-chart').innerHTML()).not.toMatch(/NaN|Infinity/);
+    await page.screenshot({ path: `${RESULTS}playground-train.png` });
+  });
 
-    expect(parseNumber(await page.getByTestId('edges').textContent())).toBe(hcltEdges(784, 2));
-    expect(hcltEdges(784, 2)).toBe(3134);
-    expect(await page.getByTestId('backend').textContent()).toContain('CPU');
-    expect(parseNumber(await page.getByTestId('params').textContent())).toBeGreaterThan(0);
+  it('prunes: the edge count drops by the chosen fraction, with the bound and the measured drop shown', async () => {
+    const before = await figure(page, 'edges');
+    await press(page, 'Prune');
+    const after = await figure(page, 'edges');
+    const marked = Math.round(0.3 * before);
+    // The marked edges go, plus the few that only fed nodes nothing points to any more.
+    expect(before - after).toBeGreaterThanOrEqual(marked);
+    expect(before - after).toBeLessThan(marked * 1.05);
+    const measured = num(await page.getByTestId('measured-drop').textContent());
+    expect(Number.isFinite(measured)).toBe(true);
+    // The bound -log(1 - sum of removed flow) is vacuous once an image's removed flow reaches 1 (it sums
+    // over all 784 regions, so at 30 % it often does); when finite it must hold.
+    const boundText = (await page.getByTestId('bound-drop').textContent())!;
+    if (boundText !== 'vacuous') expect(measured).toBeLessThanOrEqual(num(boundText));
+    expect(await page.getByTestId('prune-histogram').count()).toBe(1);
+    await page.screenshot({ path: `${RESULTS}playground-prune.png`, fullPage: true });
+  });
 
-    // Finished: Play has nothing left to do until Epochs is raised; no error is shown.
-    expect(await page.getByRole('button', { name: 'Play' }).isDisabled()).toBe(true);
-    expect(await page.getByRole('alert').count()).toBe(0);
+  it('grows: K and the node counts double; the circuit view shows the tree and a region', async () => {
+    await page.getByRole('tab', { name: 'Circuit' }).click();
+    const nodes = async () => [await figure(page, 'summary-inputs'), await figure(page, 'summary-products'), await figure(page, 'summary-sums')];
+    const before = await nodes();
+    expect(await figure(page, 'k')).toBe(4);
+    await press(page, 'Grow');
+    expect(await figure(page, 'k')).toBe(8);
+    await page.waitForFunction(() => document.querySelector('[data-testid=summary-k]')?.textContent === '8');
+    // Every node splits in two, except the root's single output sum node.
+    expect(await nodes()).toEqual([2 * before[0], 2 * before[1], 2 * (before[2] - 1) + 1]);
+    // Click pixel (14, 14) = variable 14 * 28 + 14: the region view opens that block.
+    const canvas = page.getByTestId('circuit-canvas');
+    const box = (await canvas.boundingBox())!;
+    await canvas.click({ position: { x: (box.width * 14.5) / 28, y: (box.height * 14.5) / 28 } });
+    await page.getByTestId('region-shape').waitFor();
+    expect(await page.getByTestId('region-title').textContent()).toContain('pixel 406');
+    expect(await page.getByTestId('region-shape').textContent()).toMatch(/^\d+ × \d+$/);
+    await page.screenshot({ path: `${RESULTS}playground-circuit.png` });
+  });
 
-    mkdirSync(RESULTS, { recursive: true });
-    await page.screenshot({ path: `${RESULTS}playground.png`, fullPage: true });
+  it('draws a digit with the mouse: a finite likelihood appears and changes as the stroke grows', async () => {
+    await page.getByRole('tab', { name: 'Draw' }).click();
+    const canvas = page.getByRole('img', { name: 'Draw a digit' }).or(page.getByLabel('Draw a digit')).first();
+    const box = (await canvas.boundingBox())!;
+    const at = (fx: number, fy: number) => [box.x + fx * box.width, box.y + fy * box.height] as const;
+    await page.mouse.move(...at(0.5, 0.2));
+    await page.mouse.down();
+    for (let k = 1; k <= 12; k++) await page.mouse.move(...at(0.5, 0.2 + (0.6 * k) / 12));
+    await page.mouse.up();
+    await page.waitForFunction(() => /^\d+\.\d{4}$/.test(document.querySelector('[data-testid=draw-bpd]')?.textContent ?? ''));
+    const first = await figure(page, 'draw-bpd');
+    expect(Number.isFinite(first)).toBe(true);
+    await page.mouse.move(...at(0.3, 0.3));
+    await page.mouse.down();
+    for (let k = 1; k <= 10; k++) await page.mouse.move(...at(0.3 + (0.4 * k) / 10, 0.3));
+    await page.mouse.up();
+    await page.waitForFunction((b) => {
+      const t = document.querySelector('[data-testid=draw-bpd]')?.textContent ?? '';
+      return /^\d+\.\d{4}$/.test(t) && Number(t) !== b;
+    }, first);
+    expect(Number.isFinite(await figure(page, 'draw-bpd'))).toBe(true);
+    await page.screenshot({ path: `${RESULTS}playground-draw.png` });
     expect(problems).toEqual([]);
   });
 
-  // Continues on the same page (the model trained above): Play after raising Epochs, Pause, Reset.
-  it('continues after Epochs is raised, pauses after the current epoch and resets', async () => {
-    const rows = page.getByTestId('epoch-row');
-    await page.getByRole('spinbutton', { name: 'Epochs' }).fill('4');
-    await page.getByRole('button', { name: 'Play' }).click();
-    await page.getByText('Epoch 3:').waitFor();
-    await page.getByRole('button', { name: 'Pause' }).click();
-    await page.getByText('Paused after 3 epochs').waitFor({ timeout: 30_000 });
-    expect(await rows.count()).toBe(3);
-    expect(await page.getByRole('spinbutton', { name: 'K (hidden states)' }).isDisabled()).toBe(true);
+  it('Share puts the configuration in the link; opening it restores the settings and replays the run', async () => {
+    await page.getByRole('tab', { name: 'Training' }).click();
+    await page.getByRole('spinbutton', { name: 'Prune fraction' }).fill('0.4');
+    await page.getByRole('button', { name: 'Share' }).click();
+    await page.getByTestId('notice').filter({ hasText: /link/i }).first().waitFor();
+    const link = page.url();
+    expect(link).toContain('k=4');
+    expect(link).toContain('prune=0.4');
+    expect(link).toContain('replay=1');
 
-    await page.getByRole('button', { name: 'Reset' }).click();
-    expect(await rows.count()).toBe(0);
-    expect(await page.getByTestId('bpd').textContent()).toBe('–');
-    expect(await page.getByRole('spinbutton', { name: 'K (hidden states)' }).isEnabled()).toBe(true);
-    expect(problems).toEqual([]);
+    const other = await h!.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const otherProblems = collectProblems(other);
+    await other.goto(link);
+    for (const [name, value] of [
+      ['K (hidden states)', '4'],
+      ['Seed', '3'],
+      ['Batch size', '256'],
+      ['Prune fraction', '0.4'],
+      ['Images used', '1200'],
+    ] as const) {
+      expect(await other.getByRole('spinbutton', { name }).inputValue()).toBe(value);
+    }
+    // replay=1: the run starts by itself and reaches its first validation bpd.
+    await other.waitForFunction(() => /^\d+\.\d{4}$/.test(document.querySelector('[data-testid=bpd]')?.textContent ?? ''), null, { timeout: 120_000 });
+    await other.getByRole('button', { name: 'Reset' }).click();
+    expect(otherProblems).toEqual([]);
+    await other.close();
   });
 
-  it('keyboard shortcuts from the action registry: Space plays and pauses, R resets', async () => {
+  it('repairs a hostile link with plain-text notices and never renders it as HTML', async () => {
+    const bad = await h!.browser.newPage();
+    const badProblems = collectProblems(bad);
+    let dialogs = 0;
+    bad.on('dialog', (d) => {
+      dialogs++;
+      void d.dismiss();
+    });
+    await bad.goto(`${h!.url}#v=1&k=1e9&step=NaN&seed=-5&batch=abc&crit=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E&zzz=%3Cscript%3Ealert(1)%3C%2Fscript%3E`);
+    await bad.getByRole('heading', { name: 'Sparse PC Playground' }).waitFor();
+    const notices = await bad.getByTestId('notice').allTextContents();
+    expect(notices.length).toBeGreaterThanOrEqual(5);
+    expect(notices.join(' ')).not.toMatch(/[<>]/);
+    expect(await bad.getByRole('spinbutton', { name: 'K (hidden states)' }).inputValue()).toBe('64');
+    expect(await bad.getByRole('spinbutton', { name: 'Seed' }).inputValue()).toBe('0');
+    expect(await bad.locator('img').count()).toBe(0);
+    // Another schema version: the defaults and exactly one notice.
+    await bad.goto(`${h!.url}#v=99&k=4`);
+    await bad.reload();
+    await bad.getByRole('heading', { name: 'Sparse PC Playground' }).waitFor();
+    expect(await bad.getByTestId('notice').allTextContents()).toEqual([expect.stringContaining('schema version')]);
+    expect(dialogs).toBe(0);
+    expect(badProblems).toEqual([]);
+    await bad.close();
+  });
+
+  it('keyboard shortcuts from the action registry: E trains an epoch, Space plays and pauses, R resets', async () => {
     const kb = await h!.browser.newPage();
     const kbProblems = collectProblems(kb);
-    await kb.goto(url);
-    await kb.getByRole('spinbutton', { name: 'K (hidden states)' }).fill('2');
-    await kb.getByRole('spinbutton', { name: 'Epochs' }).fill('3');
-    await kb.locator('body').click({ position: { x: 5, y: 5 } }); // focus leaves the inputs
+    await kb.goto(`${h!.url}#${SMALL_RUN.replace('k=4', 'k=2')}&replay=0`);
+    await kb.getByRole('combobox', { name: 'Engine' }).selectOption('cpu');
+    await kb.locator('h1').click(); // focus leaves the inputs
     expect(await kb.getByRole('button', { name: 'Play' }).getAttribute('aria-keyshortcuts')).toBe('Space P');
+    await kb.keyboard.press('e');
+    await kb.getByTestId('epoch-row').first().waitFor({ state: 'attached', timeout: 60_000 });
+    await idle(kb);
     await kb.keyboard.press('Space');
-    await kb.getByText('Epoch 1:').waitFor({ timeout: 60_000 });
+    const status = kb.locator('p.status');
+    await status.filter({ hasText: /^Training/ }).waitFor();
     await kb.keyboard.press('Space');
-    await kb.getByText(/Paused after \d+ epochs?/).waitFor({ timeout: 60_000 });
-    const rows = kb.getByTestId('epoch-row');
-    expect(await rows.count()).toBeGreaterThanOrEqual(1);
-    expect(await rows.count()).toBeLessThan(3);
+    await status.filter({ hasText: /^Paused after|^Schedule done/ }).waitFor({ timeout: 60_000 });
     await kb.keyboard.press('r');
-    expect(await rows.count()).toBe(0);
+    expect(await kb.getByTestId('epoch-row').count()).toBe(0);
     expect(await kb.getByTestId('bpd').textContent()).toBe('–');
     expect(kbProblems).toEqual([]);
     await kb.close();
   });
 
-  it('shows a missing data file as one sentence in an alert', async () => {
+  it('shows a missing data file as one sentence in an alert, and Play works again after', async () => {
     const errorPage = await h!.browser.newPage();
     const pageErrors: string[] = [];
     errorPage.on('pageerror', (e) => pageErrors.push(e.message));
     await errorPage.route('**/data/*.bin', (route) => route.fulfill({ status: 404, body: 'not here' }));
-    await errorPage.goto(url);
+    await errorPage.goto(`${h!.url}#${SMALL_RUN}&replay=0`);
     await errorPage.getByRole('button', { name: 'Play' }).click();
     const alert = errorPage.getByRole('alert');
     await alert.waitFor();
@@ -127,5 +233,32 @@ describe('playground in headless Chromium', () => {
     expect(await errorPage.getByRole('button', { name: 'Play' }).isEnabled()).toBe(true);
     expect(pageErrors).toEqual([]);
     await errorPage.close();
+  });
+});
+
+describe('playground without WebGPU', () => {
+  let h: BrowserHarness | undefined;
+
+  beforeAll(async () => {
+    // Without --enable-unsafe-webgpu: navigator.gpu exists but offers no adapter, as on a blocklisted GPU.
+    h = await startBrowserHarness([], { webgpu: false });
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('shows the banner and trains on the CPU engine', async () => {
+    const page = await h!.browser.newPage({ viewport: { width: 1280, height: 720 } });
+    const problems = collectProblems(page);
+    await page.goto(`${h!.url}#${SMALL_RUN}&replay=0`);
+    const banner = page.getByTestId('gpu-banner');
+    await banner.waitFor();
+    expect(await banner.textContent()).toMatch(/WebGPU/);
+    await press(page, 'Epoch');
+    expect(await page.getByTestId('backend').textContent()).toMatch(/^CPU/);
+    expect(Number.isFinite(await figure(page, 'bpd'))).toBe(true);
+    await page.screenshot({ path: `${RESULTS}playground-no-webgpu.png` });
+    expect(problems).toEqual([]);
   });
 });

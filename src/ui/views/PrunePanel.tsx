@@ -15,6 +15,8 @@ import './views.css';
 export interface PrunePanelProps {
   preview: PrunePreview | null;
   lastPrune: PruneEvent | null;
+  /** The preview's prune already happened (its histogram stays on show); default false. */
+  done?: boolean;
 }
 
 const HEIGHT = 150;
@@ -22,18 +24,18 @@ const MARGIN = { top: 22, right: 12, bottom: 34, left: 44 };
 const MAX_BARS = 60;
 const intFormat = new Intl.NumberFormat('en-US');
 
-export function PrunePanel({ preview, lastPrune }: PrunePanelProps) {
+export function PrunePanel({ preview, lastPrune, done = false }: PrunePanelProps) {
   const headingId = useId();
   return (
     <section className="pcv pcv-prune" aria-labelledby={headingId}>
       <h3 id={headingId}>Pruning</h3>
-      {preview ? <ScoreHistogram preview={preview} /> : <p className="pcv-empty">The next prune's edge scores appear here while it is previewed.</p>}
+      {preview ? <ScoreHistogram preview={preview} done={done} /> : <p className="pcv-empty">The next prune's edge scores appear here while it is previewed.</p>}
       {lastPrune ? <Drops prune={lastPrune} /> : null}
     </section>
   );
 }
 
-function ScoreHistogram({ preview }: { preview: PrunePreview }) {
+function ScoreHistogram({ preview, done }: { preview: PrunePreview; done: boolean }) {
   const boxRef = useRef<HTMLDivElement>(null);
   const { width: boxWidth } = useElementSize(boxRef);
   const width = Math.max(240, boxWidth);
@@ -53,7 +55,8 @@ function ScoreHistogram({ preview }: { preview: PrunePreview }) {
   return (
     <div ref={boxRef}>
       <p className="pcv-caption" data-testid="prune-summary">
-        Prune {pct} % by {preview.criterion}: the {intFormat.format(preview.removed)} edges shaded red go (lowest scores first; every sum node keeps its best edge).
+        {done ? 'Pruned' : 'Prune'} {pct} % by {preview.criterion}: the {intFormat.format(preview.removed)} edges shaded red {done ? 'went' : 'go'} (lowest scores
+        first; every sum node keeps its best edge).
       </p>
       <svg role="img" aria-label={label} height={HEIGHT} viewBox={`0 0 ${width} ${HEIGHT}`} data-testid="prune-histogram">
         <g transform={`translate(${MARGIN.left},${MARGIN.top})`}>
