@@ -82,10 +82,9 @@ export function App() {
         <div>
           <h1>Sparse PC Playground</h1>
           <p className="lede">
-            A <strong>probabilistic circuit</strong> computes exact likelihoods. This one starts as a <em>hidden Chow-Liu tree</em> over the
-            784 pixels of handwritten digits, learns by EM, then <strong>prunes</strong> the edges that carry the least circuit flow and{' '}
-            <strong>grows</strong> by splitting every node in two. Quality is in <strong>bits per dimension</strong> (bpd) on held-out
-            images: lower is better.
+            Learn a <strong>sparse probabilistic circuit</strong> on handwritten digits: a hidden Chow-Liu tree trained by EM, then{' '}
+            <strong>pruned</strong> (edges with the least circuit flow go) and <strong>grown</strong> (every node splits in two). Lower
+            bits per dimension (bpd) on held-out digits is better.
           </p>
         </div>
         <ThemePicker />
