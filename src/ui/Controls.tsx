@@ -159,6 +159,7 @@ function SpeedAndEngine() {
 /** The embedded digits, or an IDX images file the visitor picks or drops anywhere on the page. */
 function DataPicker() {
   const userData = usePlayground((s) => s.userData);
+  const images = usePlayground((s) => s.settings.images);
   const hasModel = usePlayground((s) => s.model !== null);
   const setUserData = usePlayground((s) => s.setUserData);
   const notify = usePlayground((s) => s.notify);
@@ -173,7 +174,8 @@ function DataPicker() {
     <fieldset>
       <legend>Data</legend>
       <p className="note data-name" data-testid="dataset">
-        {userData ? userData.name : '10,000 embedded MNIST digits'}
+        {userData ? userData.name : images > 0 && images < 10_000 ? `The first ${images.toLocaleString('en-US')} embedded MNIST digits` : '10,000 embedded MNIST digits'}
+        {userData && images > 0 ? ` (first ${images.toLocaleString('en-US')} images)` : ''}
       </p>
       <div className="buttons wrap">
         <FileButton label="Use an IDX file" accept=".gz,.idx3-ubyte,.ubyte,application/octet-stream,application/gzip" onFile={(f) => void pick(f)} disabled={hasModel} />

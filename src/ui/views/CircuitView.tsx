@@ -94,13 +94,14 @@ export function CircuitView({ snapshot, preview, selected, onSelect }: CircuitVi
       const removedColor = pick(colors['--pcv-removed'], '#dc2626');
       ctx.lineCap = 'round';
       const c = segments.coords;
-      // Least informative edges first and faint, so the informative ones are on top and readable:
-      // the tree also links the constant background pixels (zero information), often by long lines.
+      // Least informative edges first and faint, so the informative ones are on top and readable: the
+      // tree also links the constant background pixels (zero information, ties broken by pixel index,
+      // so often by long lines to the first pixels), which would otherwise hide the rest.
       const info = snapshot.edgeInformation;
       const order = Array.from(segments.child.keys()).sort((a, b) => info[segments.child[a]] - info[segments.child[b]]);
       for (const k of order) {
         const v = segments.child[k];
-        let alpha = maxInfo > 0 ? 0.12 + 0.88 * Math.sqrt(Math.max(0, info[v]) / maxInfo) : 1;
+        let alpha = maxInfo > 0 ? 0.05 + 0.95 * Math.sqrt(Math.max(0, info[v]) / maxInfo) : 1;
         let stroke = shades[Math.round(kept[v] * SHADES)] ?? shades[0];
         if (preview) {
           const removed = preview.removedPerRegion[v] ?? 0;
@@ -109,7 +110,7 @@ export function CircuitView({ snapshot, preview, selected, onSelect }: CircuitVi
             // Fade towards what stays: a region losing all its edges disappears, one losing 10 % dims a little.
             const frac = edges > 0 ? Math.min(1, removed / edges) : 1;
             stroke = removedColor;
-            alpha = 1 - fade * frac * 0.85;
+            alpha *= 1 - fade * frac * 0.85;
           } else {
             alpha *= 0.45; // Step back so the regions about to change stand out.
           }
