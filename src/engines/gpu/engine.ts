@@ -91,8 +91,13 @@ export interface GpuEngineOptions extends GpuDeviceOptions {
   /** Per-layer timings with timestamp-query, when the adapter has it (`layerTimings()`). */
   timings?: boolean;
   /** Fused training (`trainEpochIndexed`): most GPU time (ms) submitted before the engine waits
-   *  (after a nap) for it to finish. Default 60. */
+   *  (after a nap) for it to finish. Default 20. */
   sliceMs?: number;
+  /** Fused training with naps: nap `napFactor` x the slice's calibrated GPU time (+ 2 ms) before
+   *  waiting on it, `napFactor + 0.1` x before the epoch's last slice. The margin that
+   *  keeps Dawn on NVIDIA from blocking on a busy GPU when a slice runs slower than calibrated (a
+   *  slower slice also stretches the calibration). Smaller is faster and riskier. Default 1.1. */
+  napFactor?: number;
 }
 
 export interface LayerTiming {
@@ -1188,8 +1193,8 @@ export class GpuEngine implements Engine {
    * once per load (timestamp-query when the device has it, else wall clock; the first wait naps
    * max(napBeforeWaitMs, a conservative prior)); then batches are submitted in slices of about
    * `sliceMs` of GPU time (one submit each; the next slice is encoded while the GPU runs), and
-   * before each wait the engine naps past the slice's expected time (1.25x + 2 ms, 1.5x before the
-   * last), so it never blocks long on a busy GPU. Without a configured nap
+   * before each wait the engine naps past the slice's expected time (napFactor x + 2 ms, 0.1 more
+   * before the last), so it never blocks long on a busy GPU. Without a configured nap
    * (browsers, software adapters) it awaits each slice directly.
    * `onBatch(done, total)` is called as each batch is submitted.
    */
@@ -1248,7 +1253,11 @@ export class GpuEngine implements Engine {
       };
       const batchSize = (bi: number) => chunks[batchChunks[bi + 1] - 1].start + chunks[batchChunks[bi + 1] - 1].n - chunks[batchChunks[bi]].start;
       const napping = this.napBeforeWaitMs > 0;
-      const sliceMs = this.opts.sliceMs ?? 60;
+      // Measured on an H200 at K = 32 (docs/bench/README.md): small slices overlap the encoding of the
+      // next slice with the GPU's work best (60 ms: 94-98k samples/s, 30: 98-106k, 15-20: 101-109k,
+      // 8: 98-101k); margins of 1.05-1.1 never let Dawn block on a busy GPU there.
+      const sliceMs = this.opts.sliceMs ?? 20;
+      const napFactor = this.opts.napFactor ?? 1.1;
       let done = 0;
       let bi = 0;
 
@@ -1323,7 +1332,7 @@ export class GpuEngine implements Engine {
         }
         next = cur.to < batches ? encodeSlice(cur.to) : null;
         if (napping) {
-          const napMs = cur.expected * (next ? 1.25 : 1.5) + 2;
+          const napMs = cur.expected * (next ? napFactor : napFactor + 0.1) + 2;
           const left = napMs - (performance.now() - tSubmit);
           if (left > 0) await sleep(left);
           const t1 = performance.now();

@@ -67,5 +67,14 @@ export function findNodeGpu(): Promise<NodeGpu> {
 /** A GpuEngine in Node: finds the adapter, loads shaders/*.wgsl. */
 export async function createNodeGpuEngine(opts: Partial<GpuEngineOptions> = {}): Promise<GpuEngine> {
   const { gpu, note } = await findNodeGpu();
-  return GpuEngine.create(gpu, { ...opts, shaders: opts.shaders ?? loadNodeShaders(), adapterNote: opts.adapterNote ?? note });
+  // Tuning of the fused epochs' nap protocol on NVIDIA (engine.ts GpuEngineOptions), for measurements.
+  const napFactor = opts.napFactor ?? envNumber('SPC_GPU_NAP_FACTOR');
+  const sliceMs = opts.sliceMs ?? envNumber('SPC_GPU_SLICE_MS');
+  return GpuEngine.create(gpu, { ...opts, napFactor, sliceMs, shaders: opts.shaders ?? loadNodeShaders(), adapterNote: opts.adapterNote ?? note });
+}
+
+/** A positive number from the environment, or undefined. */
+function envNumber(name: string): number | undefined {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : undefined;
 }
