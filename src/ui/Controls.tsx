@@ -160,7 +160,8 @@ function SpeedAndEngine() {
 function DataPicker() {
   const userData = usePlayground((s) => s.userData);
   const images = usePlayground((s) => s.settings.images);
-  const hasModel = usePlayground((s) => s.model !== null);
+  const model = usePlayground((s) => s.model);
+  const hasModel = model !== null;
   const setUserData = usePlayground((s) => s.setUserData);
   const notify = usePlayground((s) => s.notify);
   const pick = async (file: File) => {
@@ -177,6 +178,11 @@ function DataPicker() {
         {userData ? userData.name : images > 0 && images < 10_000 ? `The first ${images.toLocaleString('en-US')} embedded MNIST digits` : '10,000 embedded MNIST digits'}
         {userData && images > 0 ? ` (first ${images.toLocaleString('en-US')} images)` : ''}
       </p>
+      {model && (
+        <p className="note" data-testid="data-counts">
+          {model.trainCount} training and {model.validCount} validation images.
+        </p>
+      )}
       <div className="buttons wrap">
         <FileButton label="Use an IDX file" accept=".gz,.idx3-ubyte,.ubyte,application/octet-stream,application/gzip" onFile={(f) => void pick(f)} disabled={hasModel} />
         {userData && (

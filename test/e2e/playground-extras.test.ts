@@ -11,6 +11,7 @@ import { extname, join, normalize } from 'node:path';
 import type { Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadEmbeddedDataset } from '../../src/data/load.ts';
 import { collectProblems, ROOT, startBrowserHarness, type BrowserHarness } from './harness.ts';
 
 const TINY_RUN = 'v=1&data=embedded&k=2&seed=5&batch=256&step=0.1&pc=0.1&epochs=50&re=1&rounds=0&prune=0.5&crit=flow&sigma=0.5&vf=0.25&n=800&view=train&replay=0';
@@ -77,6 +78,37 @@ describe('playground files, memory, visibility, theme and layout', () => {
     expect(Number(await page.getByTestId('edges').textContent())).toBe(edges);
     expect(problems).toEqual([]);
     await context.close();
+  });
+
+  it('trains on an IDX images file the visitor picks, and refuses a broken one in one sentence', async () => {
+    // 300 embedded digits written as a standard IDX images file (magic 0x00000803, count, 28, 28, pixels).
+    const data = await loadEmbeddedDataset();
+    const count = 300;
+    const idx = Buffer.alloc(16 + count * 784);
+    idx.writeUInt32BE(0x00000803, 0);
+    idx.writeUInt32BE(count, 4);
+    idx.writeUInt32BE(28, 8);
+    idx.writeUInt32BE(28, 12);
+    idx.set(data.pixels.subarray(0, count * 784), 16);
+    const page = await h!.browser.newPage();
+    const problems = collectProblems(page);
+    await page.goto(`${h!.url}#${TINY_RUN.replace('n=800', 'n=0')}`);
+    await page.getByRole('combobox', { name: 'Engine' }).selectOption('cpu');
+    const picker = page.locator('input[type=file][accept^=".gz"]');
+    await picker.setInputFiles({ name: 'my-digits-idx3-ubyte', mimeType: 'application/octet-stream', buffer: idx });
+    expect(await page.getByTestId('dataset').textContent()).toBe('my-digits-idx3-ubyte');
+    await press(page, 'Step');
+    expect(await page.getByTestId('data-counts').textContent()).toBe('225 training and 75 validation images.');
+    // A truncated file: one sentence naming it, and Play can be pressed again.
+    await page.getByRole('button', { name: 'Reset' }).click();
+    await picker.setInputFiles({ name: 'broken-idx3-ubyte', mimeType: 'application/octet-stream', buffer: idx.subarray(0, 1000) });
+    await page.getByRole('button', { name: 'Step', exact: true }).click();
+    const alert = page.getByTestId('error');
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/^broken-idx3-ubyte[^\n]*\.$/);
+    expect(await page.getByRole('button', { name: 'Play' }).isEnabled()).toBe(true);
+    expect(problems).toEqual([]);
+    await page.close();
   });
 
   it('remembers the last configuration when opened without a link', async () => {
