@@ -2,11 +2,17 @@
 // region by region on the compiled circuit. Pure TypeScript (no DOM, no Node APIs), so it runs on the
 // main thread, in worker_threads and in Web Workers alike.
 //
-// Forward, per region with products x_i (log domain) and block weights theta:
-//   m_b = max_i x_i[b];  e_i[b] = exp(x_i[b] - m_b)                 (one exp per product and sample)
-//   y_j[b] = log(sum_{i in row j} theta_ji e_i[b]) + m_b            (a sparse matrix product)
-// Backward (flows, linear domain), with F_j the flow of sum node j:
-//   g_j[b] = F_j[b] exp(m_b - y_j[b])
+// Forward, per region, in the linear domain with one log-scale Z per region and sample (float64):
+//   P_i[b] = theta_i[x_v,b] * prod_c s_c,i[b]     (s_c,i: the child regions' linear sums, see below)
+//   M_b = max_i P_i[b];  Z_b = sum_c Z_c,b + log M_b;  e_i[b] = P_i[b] / M_b = exp(x_i[b] - Z_b)
+//   s_j[b] = sum_{i in row j} theta_ji e_i[b] = exp(y_j[b] - Z_b)      (a sparse matrix product)
+// so a region costs one log per sample, not an exp per product and a log per sum node: per-node
+// transcendentals are what kept a pruned circuit (75 % fewer edges, 94 % of the nodes) from getting
+// faster in step with its edges. Log values y_j = log s_j + Z are formed only where read (the root,
+// `values`); rows that fall below the storage range and samples whose max leaves the safe range go
+// through exact log-domain paths (`smallRow`, `exactProducts`).
+// Backward (flows, linear domain), with F_j the flow of sum node j (= the flow of its parent product):
+//   g_j[b] = F_j[b] / s_j[b]
 //   F_i[b] = e_i[b] sum_j theta_ji g_j[b]                           (product flow; passed to children)
 //   edge flow F_ji(batch) = theta_ji sum_b g_j[b] e_i[b]             (accumulated over mini-batches)
 // Categorical input flows: F[input i, value x_v[b]] += F_i[b].
@@ -19,6 +25,9 @@ import type { CompiledCircuit } from '../../circuit/compile.ts';
 export type Precision = 'float32' | 'float64';
 export type FloatArray = Float32Array | Float64Array;
 
+/** Smallest per-sample max product M for the linear path (see `forward`). */
+const MIN_MAX = 2 ** -200;
+
 /** A batch of samples: pixels row-major [count x numVars]; missing[k] = 1 marks pixel k unobserved. */
 export interface Batch {
   pixels: Uint8Array;
@@ -30,18 +39,43 @@ export class CpuEvaluator {
   readonly cc: CompiledCircuit;
   readonly precision: Precision;
   readonly capacity: number;
-  /** Node values (log domain) of the last forward pass, value[node * capacity + b]. */
-  readonly values: FloatArray;
-  /** Node flows of the last backward pass, flow[node * capacity + b]. */
-  readonly flows: FloatArray;
-  /** Linear values relative to the region's per-sample max m: exp(x - m) for products, and for sum
-   *  nodes the block product sum_i theta_ji e_i = exp(y_j - m) (indexed by node id like `values`). */
+  /** Node values (log domain), value[node * capacity + b]: filled on first read after a forward pass
+   *  (training never reads them; see `materializeValues`). */
+  private readonly val: FloatArray;
+  private valuesStale = false;
+  /** Node flows of the last backward pass (products; inputs and sums on read: see `flows`). */
+  private readonly fl: FloatArray;
+  private flowsStale = false;
+  /** Counting sort of one region's samples by pixel value, for `inputHistogram`. */
+  private readonly valueCount: Int32Array;
+  private readonly sampleOrder: Int32Array;
+  private readonly runValue: Int32Array;
+  private readonly runEnd: Int32Array;
+  /** Linear values relative to the region's per-sample scale Z: exp(x - Z) for products, and for sum
+   *  nodes the block product sum_i theta_ji e_i = exp(y_j - Z), or 0 for a sum computed exactly in the
+   *  log domain by `smallRow` (its log value is then in `val`). Indexed by node id like `values`. */
   private readonly expValues: FloatArray;
-  /** Per-region, per-sample max over the region's products. */
-  private readonly regionMax: Float64Array;
+  /** Per-region, per-sample log scale Z (see `forward`). */
+  private readonly regionScale: Float64Array;
+  /** exactFlag[region * capacity + b] = 1 when a sum of the region went through `smallRow` for sample
+   *  b: the parent region must then build its products from log values for that sample. */
+  private readonly exactFlag: Uint8Array;
   private readonly scratch: FloatArray;
+  /** Linear products of one region before scaling, prod[i * capacity + b] (float64: they may lie far
+   *  outside the storage type's range before division by the per-sample max). */
+  private readonly prodBuf: Float64Array;
+  /** Per-sample sum of the child regions' scales, the max product (then its reciprocal), a flag. */
+  private readonly zSum: Float64Array;
+  private readonly prodMax: Float64Array;
+  private readonly needExact: Uint8Array;
+  /** Child log values of one row, for `smallRow`. */
+  private readonly rowTmp: Float64Array;
   /** Linear-domain sum weights (from cc.edgeLogWeights at the last `refreshWeights`). */
   private readonly weights: FloatArray;
+  /** Linear-domain input probabilities [numInputs x numValues]: the engine's shared copy kept in step
+   *  by EM when given, else this evaluator's own copy of exp(cc.inputLogProbs) (`refreshWeights`). */
+  private readonly inputProbs: Float64Array;
+  private readonly ownInputProbs: boolean;
   /** edgeChild[e] * capacity: where each edge's child values start. */
   private readonly childOff: Int32Array;
   /** For the transposed (parent) lists of product nodes: the weight and the parent's row in the
@@ -52,28 +86,60 @@ export class CpuEvaluator {
   private readonly pixelT: Uint8Array;
   private readonly missingT: Uint8Array;
   private hasMissing = false;
-  /** Smallest normal value of the storage type, and its log: linear values below are stored as 0. */
-  private readonly tiny: number;
-  private readonly expFloor: number;
+  /** Linear values of products below eFloor (relative to the region's largest) are stored as 0, and
+   *  sums below rowFloor are recomputed exactly by `smallRow`. float32: the smallest normal float
+   *  (subnormal arithmetic is many times slower on x86). float64: 2^-800 and 2^-700, so that a row
+   *  above rowFloor loses at most nnz * 2^-800 / 2^-700 = nnz * 2^-100 of its value to dropped terms,
+   *  and a product that underflows in double (< 2^-1022 with a max >= MIN_MAX = 2^-200) is below
+   *  eFloor anyway. */
+  private readonly eFloor: number;
+  private readonly rowFloor: number;
+  private readonly logEFloor: number;
   private count = 0;
+  /** Index of the region that holds the root sum node. */
+  private readonly rootRegion: number;
 
-  constructor(cc: CompiledCircuit, precision: Precision, capacity: number) {
+  constructor(cc: CompiledCircuit, precision: Precision, capacity: number, inputProbs?: Float64Array) {
     this.cc = cc;
     this.precision = precision;
     this.capacity = capacity;
     const alloc = (n: number): FloatArray => (precision === 'float32' ? new Float32Array(n) : new Float64Array(n));
-    this.values = alloc(cc.numNodes * capacity);
-    this.flows = alloc(cc.numNodes * capacity);
+    this.val = alloc(cc.numNodes * capacity);
+    this.fl = alloc(cc.numNodes * capacity);
+    this.valueCount = new Int32Array(cc.numValues);
+    this.sampleOrder = new Int32Array(capacity);
+    this.runValue = new Int32Array(Math.min(cc.numValues, capacity));
+    this.runEnd = new Int32Array(Math.min(cc.numValues, capacity));
+    // backward relies on the HCLT pairing: sum row j of a region feeds product j of its parent.
+    for (const r of cc.regions) {
+      const ok = r.parentRegion < 0 ? r.rows === 1 : r.rows === cc.regions[r.parentRegion].size;
+      if (!ok) throw new Error(`CpuEvaluator: region of variable ${r.variable} has ${r.rows} rows for its parent's products`);
+    }
     this.expValues = alloc(cc.numNodes * capacity);
-    this.regionMax = new Float64Array(cc.regions.length * capacity);
+    this.regionScale = new Float64Array(cc.regions.length * capacity);
+    this.exactFlag = new Uint8Array(cc.regions.length * capacity);
     let maxRows = 1;
-    for (const r of cc.regions) maxRows = Math.max(maxRows, r.rows);
+    let maxSize = 1;
+    let maxRow = 1;
+    for (const r of cc.regions) {
+      maxRows = Math.max(maxRows, r.rows);
+      maxSize = Math.max(maxSize, r.size);
+      for (let j = 0; j < r.rows; j++) maxRow = Math.max(maxRow, cc.edgePtr[r.sumStart + j + 1] - cc.edgePtr[r.sumStart + j]);
+    }
     this.scratch = alloc(maxRows * capacity);
+    this.prodBuf = new Float64Array(maxSize * capacity);
+    this.zSum = new Float64Array(capacity);
+    this.prodMax = new Float64Array(capacity);
+    this.needExact = new Uint8Array(capacity);
+    this.rowTmp = new Float64Array(maxRow);
     this.weights = alloc(cc.numEdges);
+    this.ownInputProbs = inputProbs === undefined;
+    this.inputProbs = inputProbs ?? new Float64Array(cc.inputLogProbs.length);
     this.pixelT = new Uint8Array(cc.numVars * capacity);
     this.missingT = new Uint8Array(cc.numVars * capacity);
-    this.tiny = precision === 'float32' ? 2 ** -126 : 2 ** -1022;
-    this.expFloor = Math.log(this.tiny);
+    this.eFloor = precision === 'float32' ? 2 ** -126 : 2 ** -800;
+    this.rowFloor = precision === 'float32' ? 2 ** -126 : 2 ** -700;
+    this.logEFloor = Math.log(this.eFloor);
     this.childOff = Int32Array.from(cc.edgeChild, (c) => c * capacity);
     this.parentWeights = alloc(cc.parentEdge.length);
     this.parentGOff = new Int32Array(cc.parentEdge.length);
@@ -82,31 +148,26 @@ export class CpuEvaluator {
         for (let k = cc.parentPtr[p]; k < cc.parentPtr[p + 1]; k++) this.parentGOff[k] = (cc.parentNode[k] - r.sumStart) * capacity;
       }
     }
+    this.rootRegion = cc.regions.findIndex((r) => cc.rootNode >= r.sumStart && cc.rootNode < r.sumStart + r.rows);
     this.refreshWeights();
   }
 
-  /**
-   * A sum whose linear value fell below the smallest normal float of the storage (its children are
-   * all far below the region's max): y = log sum_e theta_e exp(x_c) recomputed around the row's own
-   * max, exactly; the linear value is stored as 0, which tells backward to use exp(m - y) instead.
-   */
-  private smallRow(node: number, start: number, end: number, b: number): void {
-    const B = this.capacity;
-    const val = this.values;
-    let mx = -Infinity;
-    for (let e = start; e < end; e++) mx = Math.max(mx, val[this.cc.edgeChild[e] * B + b]);
-    let s = 0;
-    if (mx > -Infinity) for (let e = start; e < end; e++) s += this.weights[e] * Math.exp(val[this.cc.edgeChild[e] * B + b] - mx);
-    val[node * B + b] = Math.log(s) + mx;
-    this.expValues[node * B + b] = 0;
+  /** Node values (log domain) of the last forward pass, value[node * capacity + b]. */
+  get values(): FloatArray {
+    if (this.valuesStale) this.materializeValues();
+    return this.val;
   }
 
-  /** Re-reads the sum weights after the parameters changed (EM, prune). */
+  /** Re-reads the parameters after they changed (EM, prune). */
   refreshWeights(): void {
     const lw = this.cc.edgeLogWeights;
     for (let e = 0; e < lw.length; e++) this.weights[e] = Math.exp(lw[e]);
     const pe = this.cc.parentEdge;
     for (let k = 0; k < pe.length; k++) this.parentWeights[k] = pe[k] >= 0 ? this.weights[pe[k]] : 0;
+    if (this.ownInputProbs) {
+      const lp = this.cc.inputLogProbs;
+      for (let k = 0; k < lp.length; k++) this.inputProbs[k] = Math.exp(lp[k]);
+    }
   }
 
   private loadBatch(batch: Batch): void {
@@ -128,66 +189,201 @@ export class CpuEvaluator {
     this.count = count;
   }
 
-  /** Forward pass; returns log p(x) per sample (marginalising missing pixels). */
+  /** Exact log value of sum node `node` (of region `k`) for sample b: log(s) + Z, or smallRow's value. */
+  private sumLog(k: number, node: number, b: number): number {
+    const B = this.capacity;
+    const s = this.expValues[node * B + b];
+    return s > 0 ? Math.log(s) + this.regionScale[k * B + b] : this.val[node * B + b];
+  }
+
+  /** Exact log value of product i of region k for sample b: log theta_i[x_v] + sum of child sums. */
+  private productLog(k: number, i: number, b: number): number {
+    const cc = this.cc;
+    const B = this.capacity;
+    const r = cc.regions[k];
+    const pix = r.variable * B + b;
+    let x = this.hasMissing && this.missingT[pix] ? 0 : Math.log(this.inputProbs[(r.inputStart + i) * cc.numValues + this.pixelT[pix]]);
+    for (let c = 0; c < r.childRegions.length; c++) {
+      const ck = r.childRegions[c];
+      x += this.sumLog(ck, cc.regions[ck].sumStart + i, b);
+    }
+    return x;
+  }
+
+  /**
+   * Region k's products for one sample from log values, the way every sample went before: used when a
+   * child sum was computed by `smallRow` (its linear value is 0) or the linear max left the safe
+   * range. Z = max_i x_i (0 when every product is -inf, so nothing turns NaN), e_i = exp(x_i - Z).
+   */
+  private exactProducts(k: number, b: number): void {
+    const r = this.cc.regions[k];
+    const B = this.capacity;
+    const xs = this.prodBuf;
+    let mx = -Infinity;
+    for (let i = 0; i < r.size; i++) {
+      const x = this.productLog(k, i, b);
+      xs[i * B + b] = x;
+      if (x > mx) mx = x;
+    }
+    if (mx === -Infinity) mx = 0;
+    this.regionScale[k * B + b] = mx;
+    for (let i = 0; i < r.size; i++) {
+      const d = xs[i * B + b] - mx;
+      this.expValues[(r.productStart + i) * B + b] = d > this.logEFloor ? Math.exp(d) : 0;
+    }
+  }
+
+  /**
+   * A sum whose linear value fell below rowFloor (its children are all far below the region's max):
+   * its log value recomputed exactly and stored in `val`, its linear value stored as 0, which tells
+   * readers (backward, the parent region) to use the log. Cheap case: the region's unscaled double
+   * products P_i are still in prodBuf, and t = sum_e theta_e P_c(e) gives y = log t + sum_c Z_c
+   * (one log) as long as t is far above double underflow (t >= 2^-900, so terms that underflowed,
+   * < 2^-1022, are < nnz * 2^-122 of it). Otherwise (or when the region's sample took the exact path,
+   * invM = 0): y = log sum_e theta_e exp(x_c) around the row's max, from exact product log values.
+   */
+  private smallRow(k: number, node: number, start: number, end: number, b: number): void {
+    const cc = this.cc;
+    const r = cc.regions[k];
+    const B = this.capacity;
+    const w = this.weights;
+    let y: number;
+    let t = 0;
+    if (this.prodMax[b] > 0) {
+      const P = this.prodBuf;
+      for (let e = start; e < end; e++) t += w[e] * P[(cc.edgeChild[e] - r.productStart) * B + b];
+    }
+    if (t >= 2 ** -900) {
+      y = Math.log(t) + this.zSum[b];
+    } else {
+      const xs = this.rowTmp;
+      let mx = -Infinity;
+      for (let e = start; e < end; e++) {
+        const x = this.productLog(k, cc.edgeChild[e] - r.productStart, b);
+        xs[e - start] = x;
+        if (x > mx) mx = x;
+      }
+      let s = 0;
+      if (mx > -Infinity) for (let e = start; e < end; e++) s += w[e] * Math.exp(xs[e - start] - mx);
+      y = Math.log(s) + mx;
+    }
+    this.val[node * B + b] = y;
+    this.expValues[node * B + b] = 0;
+    this.exactFlag[k * B + b] = 1;
+  }
+
+  /**
+   * Forward pass; returns log p(x) per sample (marginalising missing pixels).
+   *
+   * Linear domain with one log-scale per region and sample: a product's value is
+   *   exp(x_i) = theta_i[x_v] * prod_c exp(y_c,i) = P_i * exp(sum_c Z_c),  P_i = theta_i[x_v] prod_c s_c,i
+   * with s_c,i = exp(y_c,i - Z_c) the child sums' linear values. With M = max_i P_i the region's scale
+   * is Z = sum_c Z_c + log M and e_i = P_i / M, so a region costs multiplies and one log per sample
+   * instead of an exp per product and a log per sum node (per-node transcendentals are what kept the
+   * pruned circuit's time from following its edge count). Sums: s_j = sum_i theta_ji e_i, y_j = log s_j
+   * + Z (only computed when read: the root, `values`, `smallRow`'s parents).
+   */
   forward(batch: Batch, out?: Float64Array): Float64Array {
     this.loadBatch(batch);
     const cc = this.cc;
     const n = this.count;
     const B = this.capacity;
     const V = cc.numValues;
-    const val = this.values;
     const ex = this.expValues;
     const w = this.weights;
-    const lp = cc.inputLogProbs;
+    const pin = this.inputProbs;
     const regions = cc.regions;
-    const tiny = this.tiny;
-    const expFloor = this.expFloor;
+    const Z = this.regionScale;
+    const flag = this.exactFlag;
+    const P = this.prodBuf;
+    const zSum = this.zSum;
+    const M = this.prodMax;
+    const need = this.needExact;
+    const pixelT = this.pixelT;
+    const missingT = this.missingT;
+    const eFloor = this.eFloor;
+    const rowFloor = this.rowFloor;
     for (let k = 0; k < regions.length; k++) {
       const r = regions[k];
       const pixOff = r.variable * B;
-      const mOff = k * B;
-      // Input and product values, with the per-sample max over the products in the same pass:
-      // x_i[b] = log theta_i[pixel_b] + sum_children y_child,i[b]   (0 for a missing pixel).
-      const m = this.regionMax;
-      for (let b = 0; b < n; b++) m[mOff + b] = -Infinity;
+      const zOff = k * B;
       const nc = r.childRegions.length;
-      const s0 = nc > 0 ? regions[r.childRegions[0]].sumStart : 0;
-      for (let i = 0; i < r.size; i++) {
-        const inOff = (r.inputStart + i) * B;
-        const pOff = (r.productStart + i) * B;
-        const lpOff = (r.inputStart + i) * V;
-        if (this.hasMissing) {
-          for (let b = 0; b < n; b++) val[inOff + b] = this.missingT[pixOff + b] ? 0 : lp[lpOff + this.pixelT[pixOff + b]];
-        } else {
-          for (let b = 0; b < n; b++) val[inOff + b] = lp[lpOff + this.pixelT[pixOff + b]];
+      for (let b = 0; b < n; b++) {
+        zSum[b] = 0;
+        need[b] = 0;
+        M[b] = 0;
+      }
+      for (let c = 0; c < nc; c++) {
+        const cz = r.childRegions[c] * B;
+        for (let b = 0; b < n; b++) {
+          zSum[b] += Z[cz + b];
+          need[b] |= flag[cz + b];
         }
-        if (nc === 0) {
+      }
+      // P_i[b] = theta_i[x_v] (1 for a missing pixel) * prod_c s_c,i[b], and M[b] = max_i P_i[b].
+      // One pass per product for up to two child regions (most of a tree's nodes), else one per child.
+      const c0 = nc > 0 ? regions[r.childRegions[0]].sumStart * B : 0;
+      const c1 = nc > 1 ? regions[r.childRegions[1]].sumStart * B : 0;
+      for (let i = 0; i < r.size; i++) {
+        const q = i * B;
+        const pinOff = (r.inputStart + i) * V;
+        const o0 = c0 + q;
+        const o1 = c1 + q;
+        if (this.hasMissing) {
+          for (let b = 0; b < n; b++) P[q + b] = missingT[pixOff + b] ? 1 : pin[pinOff + pixelT[pixOff + b]];
+        } else if (nc === 0) {
           for (let b = 0; b < n; b++) {
-            const x = val[inOff + b];
-            val[pOff + b] = x;
-            if (x > m[mOff + b]) m[mOff + b] = x;
+            const x = pin[pinOff + pixelT[pixOff + b]];
+            P[q + b] = x;
+            if (x > M[b]) M[b] = x;
           }
           continue;
+        } else if (nc === 1) {
+          for (let b = 0; b < n; b++) {
+            const x = pin[pinOff + pixelT[pixOff + b]] * ex[o0 + b];
+            P[q + b] = x;
+            if (x > M[b]) M[b] = x;
+          }
+          continue;
+        } else if (nc === 2) {
+          for (let b = 0; b < n; b++) {
+            const x = pin[pinOff + pixelT[pixOff + b]] * ex[o0 + b] * ex[o1 + b];
+            P[q + b] = x;
+            if (x > M[b]) M[b] = x;
+          }
+          continue;
+        } else {
+          for (let b = 0; b < n; b++) P[q + b] = pin[pinOff + pixelT[pixOff + b]];
         }
-        const c0Off = (s0 + i) * B;
-        for (let b = 0; b < n; b++) val[pOff + b] = val[inOff + b] + val[c0Off + b];
-        for (let c = 1; c < nc; c++) {
+        for (let c = 0; c < nc; c++) {
           const sOff = (regions[r.childRegions[c]].sumStart + i) * B;
-          for (let b = 0; b < n; b++) val[pOff + b] += val[sOff + b];
+          for (let b = 0; b < n; b++) P[q + b] *= ex[sOff + b];
         }
-        for (let b = 0; b < n; b++) if (val[pOff + b] > m[mOff + b]) m[mOff + b] = val[pOff + b];
+        for (let b = 0; b < n; b++) if (P[q + b] > M[b]) M[b] = P[q + b];
       }
-      // A sample whose products are all -inf (zero probability) keeps m = 0 so nothing turns NaN.
-      for (let b = 0; b < n; b++) if (m[mOff + b] === -Infinity) m[mOff + b] = 0;
+      // Z = sum_c Z_c + log M; M becomes 1/M (0 marks a sample that takes the exact path: a child sum
+      // went through smallRow, or M is outside [MIN_MAX, inf) where dropped products could matter).
+      let anyExact = false;
+      for (let b = 0; b < n; b++) {
+        const mb = M[b];
+        flag[zOff + b] = 0;
+        if (need[b] === 0 && mb >= MIN_MAX && mb < Infinity) {
+          Z[zOff + b] = zSum[b] + Math.log(mb);
+          M[b] = 1 / mb;
+        } else {
+          M[b] = 0;
+          anyExact = true;
+        }
+      }
       for (let i = 0; i < r.size; i++) {
+        const q = i * B;
         const pOff = (r.productStart + i) * B;
-        // Below expFloor the value would be subnormal in storage: store 0 (subnormal arithmetic is
-        // many times slower on x86, and sums that lose everything this way are recomputed exactly).
         for (let b = 0; b < n; b++) {
-          const d = val[pOff + b] - m[mOff + b];
-          ex[pOff + b] = d > expFloor ? Math.exp(d) : 0;
+          const e = P[q + b] * M[b];
+          ex[pOff + b] = e < eFloor ? 0 : e;
         }
       }
+      if (anyExact) for (let b = 0; b < n; b++) if (M[b] === 0) this.exactProducts(k, b);
       // Sparse block product, one row at a time, four samples per pass so each weight and column
       // offset is loaded once per four multiply-adds (no SIMD in JS: fewer loads is what pays).
       const rowPtr = cc.edgePtr;
@@ -211,63 +407,96 @@ export class CpuEvaluator {
             s2 += we * ex[o + 2];
             s3 += we * ex[o + 3];
           }
-          // Keep the linear sums too: backward divides by them instead of exponentiating again.
           ex[sOff + b] = s0;
           ex[sOff + b + 1] = s1;
           ex[sOff + b + 2] = s2;
           ex[sOff + b + 3] = s3;
-          val[sOff + b] = Math.log(s0) + m[mOff + b];
-          val[sOff + b + 1] = Math.log(s1) + m[mOff + b + 1];
-          val[sOff + b + 2] = Math.log(s2) + m[mOff + b + 2];
-          val[sOff + b + 3] = Math.log(s3) + m[mOff + b + 3];
-          if (s0 < tiny || s1 < tiny || s2 < tiny || s3 < tiny) for (let q = b; q < b + 4; q++) this.smallRow(node, start, end, q);
+          if (s0 < rowFloor || s1 < rowFloor || s2 < rowFloor || s3 < rowFloor) {
+            if (s0 < rowFloor) this.smallRow(k, node, start, end, b);
+            if (s1 < rowFloor) this.smallRow(k, node, start, end, b + 1);
+            if (s2 < rowFloor) this.smallRow(k, node, start, end, b + 2);
+            if (s3 < rowFloor) this.smallRow(k, node, start, end, b + 3);
+          }
         }
         for (let b = n4; b < n; b++) {
           let s0 = 0;
           for (let e = start; e < end; e++) s0 += w[e] * ex[childOff[e] + b];
           ex[sOff + b] = s0;
-          val[sOff + b] = Math.log(s0) + m[mOff + b];
-          if (s0 < tiny) this.smallRow(node, start, end, b);
+          if (s0 < rowFloor) this.smallRow(k, node, start, end, b);
         }
       }
     }
+    this.valuesStale = true;
     const ll = out ?? new Float64Array(n);
-    const rOff = cc.rootNode * B;
-    for (let b = 0; b < n; b++) ll[b] = val[rOff + b];
+    for (let b = 0; b < n; b++) ll[b] = this.sumLog(this.rootRegion, cc.rootNode, b);
     return ll;
+  }
+
+  /** Log values of every node for the last forward pass (inputs, products, sums), region by region. */
+  private materializeValues(): void {
+    const cc = this.cc;
+    const n = this.count;
+    const B = this.capacity;
+    const V = cc.numValues;
+    const val = this.val;
+    const ex = this.expValues;
+    const pin = this.inputProbs;
+    for (let k = 0; k < cc.regions.length; k++) {
+      const r = cc.regions[k];
+      const pixOff = r.variable * B;
+      for (let i = 0; i < r.size; i++) {
+        const inOff = (r.inputStart + i) * B;
+        const pOff = (r.productStart + i) * B;
+        const pinOff = (r.inputStart + i) * V;
+        for (let b = 0; b < n; b++) {
+          val[inOff + b] = this.hasMissing && this.missingT[pixOff + b] ? 0 : Math.log(pin[pinOff + this.pixelT[pixOff + b]]);
+          let x = val[inOff + b];
+          for (let c = 0; c < r.childRegions.length; c++) x += val[(cc.regions[r.childRegions[c]].sumStart + i) * B + b];
+          val[pOff + b] = x;
+        }
+      }
+      for (let j = 0; j < r.rows; j++) {
+        const sOff = (r.sumStart + j) * B;
+        for (let b = 0; b < n; b++) if (ex[sOff + b] > 0) val[sOff + b] = Math.log(ex[sOff + b]) + this.regionScale[k * B + b];
+      }
+    }
+    this.valuesStale = false;
   }
 
   /**
    * Backward pass after `forward` on the same batch: node flows (root flow 1 per sample), and adds
    * this batch's edge flows and categorical input flows into the accumulators (skipped when null:
    * queries that need node flows only).
+   *
+   * Only product flows are written: sum row j of a region has exactly one parent, product j of the
+   * parent region (the root's one row has flow 1), and input node i's flow is product i's, so those
+   * copies are made only when `flows` is read. A product's flow is F_i = e_i sum_j theta_ji g_j, the
+   * gathered sum times its linear value in the same pass.
    */
   backward(edgeFlowAcc: Float64Array | null, inputFlowAcc: Float64Array | null): void {
     const cc = this.cc;
     const n = this.count;
     const B = this.capacity;
-    const V = cc.numValues;
     const ex = this.expValues;
-    const val = this.values;
-    const m = this.regionMax;
-    const fl = this.flows;
+    const val = this.val; // read only where the linear value is 0: smallRow's exact log values
+    const m = this.regionScale;
+    const fl = this.fl;
     const g = this.scratch;
     const w = this.weights;
     const regions = cc.regions;
     const childOff = this.childOff;
     const pw = this.parentWeights;
     const parentGOff = this.parentGOff;
-    const rootOff = cc.rootNode * B;
-    for (let b = 0; b < n; b++) fl[rootOff + b] = 1;
     for (let k = regions.length - 1; k >= 0; k--) {
       const r = regions[k];
       const mOff = k * B;
-      // g_j = F_j / exp(y_j - m), the linear sum kept by forward
+      // g_j = F_j / exp(y_j - Z) (the linear sum kept by forward), F_j = flow of the parent product j
+      const fOff = r.parentRegion < 0 ? -1 : regions[r.parentRegion].productStart * B;
       for (let j = 0; j < r.rows; j++) {
         const sOff = (r.sumStart + j) * B;
         const gOff = j * B;
         for (let b = 0; b < n; b++) {
-          const f = fl[sOff + b];
+          const f = fOff < 0 ? 1 : fl[fOff + gOff + b];
           const lin = ex[sOff + b];
           g[gOff + b] = f === 0 ? 0 : lin > 0 ? f / lin : f * Math.exp(m[mOff + b] - val[sOff + b]);
         }
@@ -327,35 +556,87 @@ export class CpuEvaluator {
             t2 += we * g[o + 2];
             t3 += we * g[o + 3];
           }
-          fl[pOff + b] = t0;
-          fl[pOff + b + 1] = t1;
-          fl[pOff + b + 2] = t2;
-          fl[pOff + b + 3] = t3;
+          fl[pOff + b] = t0 * ex[pOff + b];
+          fl[pOff + b + 1] = t1 * ex[pOff + b + 1];
+          fl[pOff + b + 2] = t2 * ex[pOff + b + 2];
+          fl[pOff + b + 3] = t3 * ex[pOff + b + 3];
         }
         for (let b = n4; b < n; b++) {
           let t0 = 0;
           for (let k = start; k < end; k++) t0 += pw[k] * g[parentGOff[k] + b];
-          fl[pOff + b] = t0;
+          fl[pOff + b] = t0 * ex[pOff + b];
         }
       }
-      const pixOff = r.variable * B;
-      for (let i = 0; i < r.size; i++) {
-        const pOff = (r.productStart + i) * B;
-        for (let b = 0; b < n; b++) fl[pOff + b] *= ex[pOff + b];
-        // The product's flow goes to its input node and to row i of each child region.
-        const inOff = (r.inputStart + i) * B;
-        const histOff = (r.inputStart + i) * V;
-        for (let b = 0; b < n; b++) {
-          const f = fl[pOff + b];
-          fl[inOff + b] = f;
-          if (inputFlowAcc !== null && !(this.hasMissing && this.missingT[pixOff + b])) inputFlowAcc[histOff + this.pixelT[pixOff + b]] += f;
-        }
-        for (let c = 0; c < r.childRegions.length; c++) {
-          const sOff = (regions[r.childRegions[c]].sumStart + i) * B;
-          for (let b = 0; b < n; b++) fl[sOff + b] = fl[pOff + b];
-        }
+      if (inputFlowAcc !== null) this.inputHistogram(k, inputFlowAcc);
+    }
+    this.flowsStale = true;
+  }
+
+  /**
+   * Categorical input flows of region k: F[input i, x] += sum over samples b with pixel x of F_i[b].
+   * The samples are grouped by pixel value once per region (a counting sort, shared by its inputs), so
+   * each input adds one run sum per distinct value instead of one read-modify-write per sample (those
+   * form a dependency chain through memory when neighbouring samples share a value, as MNIST's zeros do).
+   */
+  private inputHistogram(k: number, acc: Float64Array): void {
+    const cc = this.cc;
+    const r = cc.regions[k];
+    const n = this.count;
+    const B = this.capacity;
+    const V = cc.numValues;
+    const pixOff = r.variable * B;
+    const counts = this.valueCount;
+    const order = this.sampleOrder;
+    const runVal = this.runValue;
+    const runEnd = this.runEnd;
+    counts.fill(0);
+    for (let b = 0; b < n; b++) if (!(this.hasMissing && this.missingT[pixOff + b])) counts[this.pixelT[pixOff + b]]++;
+    let runs = 0;
+    let cum = 0;
+    for (let x = 0; x < V; x++) {
+      const c = counts[x];
+      if (c === 0) continue;
+      counts[x] = cum; // becomes the run's write position
+      cum += c;
+      runVal[runs] = x;
+      runEnd[runs++] = cum;
+    }
+    for (let b = 0; b < n; b++) if (!(this.hasMissing && this.missingT[pixOff + b])) order[counts[this.pixelT[pixOff + b]]++] = b;
+    const fl = this.fl;
+    for (let i = 0; i < r.size; i++) {
+      const pOff = (r.productStart + i) * B;
+      const hOff = (r.inputStart + i) * V;
+      let t = 0;
+      for (let q = 0; q < runs; q++) {
+        const end = runEnd[q];
+        let s = 0;
+        for (; t < end; t++) s += fl[pOff + order[t]];
+        acc[hOff + runVal[q]] += s;
       }
     }
+  }
+
+  /** Node flows of the last backward pass, flow[node * capacity + b]. */
+  get flows(): FloatArray {
+    if (this.flowsStale) this.materializeFlows();
+    return this.fl;
+  }
+
+  /** Input and sum node flows from the product flows that backward wrote (see `backward`). */
+  private materializeFlows(): void {
+    const cc = this.cc;
+    const n = this.count;
+    const B = this.capacity;
+    const fl = this.fl;
+    for (const r of cc.regions) {
+      const fOff = r.parentRegion < 0 ? -1 : cc.regions[r.parentRegion].productStart * B;
+      for (let j = 0; j < r.rows; j++) {
+        const sOff = (r.sumStart + j) * B;
+        for (let b = 0; b < n; b++) fl[sOff + b] = fOff < 0 ? 1 : fl[fOff + j * B + b];
+      }
+      for (let i = 0; i < r.size; i++) fl.copyWithin((r.inputStart + i) * B, (r.productStart + i) * B, (r.productStart + i) * B + n);
+    }
+    this.flowsStale = false;
   }
 
   /**
@@ -368,8 +649,8 @@ export class CpuEvaluator {
     const B = this.capacity;
     const fl = this.flows;
     const ex = this.expValues;
-    const val = this.values;
-    const m = this.regionMax;
+    const val = this.val; // read only where the linear value is 0: smallRow's exact log values
+    const m = this.regionScale;
     const w = this.weights;
     out.fill(0, 0, n);
     for (let k = 0; k < cc.regions.length; k++) {

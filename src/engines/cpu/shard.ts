@@ -43,7 +43,8 @@ export class ShardState {
 
   handle(req: ShardRequest): ShardReply {
     if (req.type === 'load') {
-      this.ev = new CpuEvaluator(req.cc, req.precision, req.capacity);
+      // The evaluator reads the input probabilities from the linear copy that EM keeps in step.
+      this.ev = new CpuEvaluator(req.cc, req.precision, req.capacity, req.inputProbs);
       this.load = req;
       return {};
     }
@@ -83,16 +84,22 @@ export class ShardState {
   }
 }
 
-/** accs[own][start..end) = sum over shards t (in order) of accs[t][start..end); others zeroed there. */
+/**
+ * accs[own][start..end) = sum over shards t (in order) of accs[t][start..end); others zeroed there.
+ * In place, element by element (s = a_0 + a_1 + ... in shard order, the same bits as summing into a
+ * zeroed buffer): no temporary, which for the input flows would be numInputs x 256 float64 per batch.
+ * One shard: the sum is its own accumulator already.
+ */
 function sumInto(accs: Float64Array[], own: number, start: number, end: number): void {
+  if (accs.length === 1) return;
   const target = accs[own];
-  const tmp = new Float64Array(end - start);
-  for (let t = 0; t < accs.length; t++) {
-    const a = accs[t];
-    for (let k = start; k < end; k++) tmp[k - start] += a[k];
-    if (t !== own) a.fill(0, start, end);
+  const first = accs[0];
+  for (let k = start; k < end; k++) {
+    let s = first[k];
+    for (let t = 1; t < accs.length; t++) s += accs[t][k];
+    target[k] = s;
   }
-  target.set(tmp, start);
+  for (let t = 0; t < accs.length; t++) if (t !== own) accs[t].fill(0, start, end);
 }
 
 /** Buffers a reply can hand over without copying. */
