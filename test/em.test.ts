@@ -37,7 +37,6 @@ describe('EM', () => {
       const trace: number[] = [];
       for (let it = 0; it < 15; it++) {
         const ll = await engine.accumulateFlows(batch);
-        await engine.syncParams(); // the objective's prior term reads cc.inputLogProbs
         const obj = objective(ll, cc, a);
         trace.push(obj);
         expect(obj).toBeGreaterThanOrEqual(prev - 1e-9 * Math.abs(prev));

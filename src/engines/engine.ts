@@ -1,7 +1,6 @@
 // The interface every engine implements (CPU now, WebGPU next), so the trainer, CLI and UI can pick
 // either. Parameters live in the CompiledCircuit the engine was loaded with: `syncParams` makes
-// `cc.edgeLogWeights` / `cc.inputLogProbs` current (on the CPU the input logs from the linear copy
-// EM keeps, on the GPU a read-back).
+// `cc.edgeLogWeights` / `cc.inputLogProbs` current (a no-op on the CPU, a read-back on the GPU).
 
 import type { CompiledCircuit } from '../circuit/compile.ts';
 import type { EmOptions } from '../training/em.ts';

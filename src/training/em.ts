@@ -50,10 +50,8 @@ export function splitEmRange(cc: CompiledCircuit, parts: number): EmRange[] {
 
 /**
  * EM update of the parameters in `range` (default: all) from flows indexed like the whole circuit.
- * `inputProbs`, when given, is a linear-domain copy of cc.inputLogProbs that this update keeps
- * instead: the categorical parameters (the bulk of EM's time, K x 256 per pixel) then cost neither an
- * exp nor a log per step, and cc.inputLogProbs goes stale until `refreshInputLogProbs` (the CPU
- * engine calls it in syncParams, so readers see current values, as after a GPU read-back).
+ * `inputProbs`, when given, is a linear-domain copy of cc.inputLogProbs kept in step by this update:
+ * it saves one exp per categorical parameter (the bulk of EM's time: K x 256 per pixel).
  */
 export function emUpdate(
   cc: CompiledCircuit,
@@ -94,15 +92,13 @@ export function emUpdate(
     const scale = s / (total + a);
     const base = scale * prior;
     if (inputProbs) {
-      for (let x = 0; x < V; x++) inputProbs[off + x] = (1 - s) * inputProbs[off + x] + base + scale * inputFlows[off + x];
+      for (let x = 0; x < V; x++) {
+        const theta = (1 - s) * inputProbs[off + x] + base + scale * inputFlows[off + x];
+        inputProbs[off + x] = theta;
+        lp[off + x] = Math.log(theta);
+      }
     } else {
       for (let x = 0; x < V; x++) lp[off + x] = Math.log((1 - s) * Math.exp(lp[off + x]) + base + scale * inputFlows[off + x]);
     }
   }
-}
-
-/** cc.inputLogProbs = log(inputProbs), after updates that kept only the linear copy (see emUpdate). */
-export function refreshInputLogProbs(cc: CompiledCircuit, inputProbs: Float64Array): void {
-  const lp = cc.inputLogProbs;
-  for (let k = 0; k < lp.length; k++) lp[k] = Math.log(inputProbs[k]);
 }

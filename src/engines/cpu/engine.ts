@@ -6,7 +6,7 @@
 // depend on timing: flows are always combined in shard order.
 
 import type { CompiledCircuit } from '../../circuit/compile.ts';
-import { refreshInputLogProbs, splitEmRange, type EmOptions } from '../../training/em.ts';
+import { splitEmRange, type EmOptions } from '../../training/em.ts';
 import type { Batch, Engine } from '../engine.ts';
 import type { Precision } from './evaluator.ts';
 import { ShardState, type ShardReply, type ShardRequest } from './shard.ts';
@@ -44,10 +44,6 @@ export class CpuEngine implements Engine {
   private cc: CompiledCircuit | null = null;
   private edgeAcc: Float64Array[] = [];
   private inputAcc: Float64Array[] = [];
-  /** Linear input probabilities, shared with the shards; EM updates them (and only them). */
-  private inputProbs: Float64Array | null = null;
-  /** cc.inputLogProbs lags inputProbs since the last EM step (refreshed by syncParams). */
-  private inputLogsStale = false;
 
   constructor(opts: CpuEngineOptions = {}) {
     this.precision = opts.precision ?? 'float32';
@@ -82,8 +78,6 @@ export class CpuEngine implements Engine {
     }
     const inputProbs = this.alloc(cc.inputLogProbs.length);
     for (let k = 0; k < inputProbs.length; k++) inputProbs[k] = Math.exp(cc.inputLogProbs[k]);
-    this.inputProbs = inputProbs;
-    this.inputLogsStale = false;
     this.edgeAcc = this.shards.map(() => this.alloc(cc.numEdges));
     this.inputAcc = this.shards.map(() => this.alloc(cc.numInputs * cc.numValues));
     await this.broadcast((index) => ({ type: 'load', cc, precision: this.precision, capacity: this.shardCapacity, index, edgeFlows: this.edgeAcc, inputFlows: this.inputAcc, inputProbs }));
@@ -165,14 +159,9 @@ export class CpuEngine implements Engine {
     // Each shard updates its own range of the shared parameters, then all re-read them.
     await this.broadcast((t) => ({ type: 'em', options: opts, range: ranges[t] }));
     await this.broadcast(() => ({ type: 'refresh' }));
-    // EM kept only the linear input probabilities (em.ts emUpdate); their logs follow on demand.
-    this.inputLogsStale = true;
   }
 
-  async syncParams(): Promise<void> {
-    if (this.inputLogsStale && this.cc && this.inputProbs) refreshInputLogProbs(this.cc, this.inputProbs);
-    this.inputLogsStale = false;
-  }
+  async syncParams(): Promise<void> {}
 
   dispose(): void {
     for (const s of this.shards) s.close();
