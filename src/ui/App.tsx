@@ -1,9 +1,10 @@
 // The playground page: header, banners (WebGPU, notices, errors), the settings panel, the live figures
-// and the views (training curves, the circuit, drawing). Everything it shows comes from the store;
+// and the views (training curves, the circuit, drawing, the pruning experiment). Everything it shows comes from the store;
 // all training happens in the worker the store drives, so nothing here blocks the page. Side effects
 // that touch the browser (links, storage, theme, downloads) live in page.ts.
 
 import { useCallback, useEffect, useRef, useState, type DragEvent } from 'react';
+import { embeddedDataUrl } from '../data/fetch.ts';
 import { Controls } from './Controls.tsx';
 import { Figures } from './Figures.tsx';
 import { applyTheme, download, elementToPng, shareLink, storedTheme, usePauseWhenHidden, useRememberSettings, type Theme } from './page.ts';
@@ -11,11 +12,13 @@ import type { ExportResult } from './protocol.ts';
 import { usePlayground, usePlaygroundStore } from './store.ts';
 import type { PlaygroundView } from './url-state.ts';
 import { CircuitTab, DrawTab, TrainTab, historyCsv } from './tabs.tsx';
+import { ExperimentsView } from './views/ExperimentsView.tsx';
 
 const TABS: { id: PlaygroundView; label: string }[] = [
   { id: 'train', label: 'Training' },
   { id: 'circuit', label: 'Circuit' },
   { id: 'draw', label: 'Draw' },
+  { id: 'experiments', label: 'Experiments' },
 ];
 
 export function App() {
@@ -146,6 +149,8 @@ function CurrentView() {
   const view = useCurrentView();
   if (view === 'circuit') return <CircuitTab />;
   if (view === 'draw') return <DrawTab />;
+  // Its own worker: running the experiment never touches the model being trained.
+  if (view === 'experiments') return <ExperimentsView dataUrl={embeddedDataUrl(document.baseURI)} />;
   return <TrainTab />;
 }
 

@@ -166,7 +166,7 @@ describe('playground files, memory, visibility, theme and layout', () => {
       { width: 768, height: 1024 },
     ]) {
       await page.setViewportSize(viewport);
-      for (const tab of ['Training', 'Circuit', 'Draw']) {
+      for (const tab of ['Training', 'Circuit', 'Draw', 'Experiments']) {
         await page.getByRole('tab', { name: tab }).click();
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
         expect(overflow, `${tab} at ${viewport.width}px`).toBeLessThanOrEqual(0);
