@@ -7,7 +7,7 @@
 // plain-text notice that never repeats more than a few safe characters of what the link said.
 
 import { PRUNE_CRITERIA, type PruneCriterion } from '../circuit/prune.ts';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../training/trainer.ts';
+import { DEFAULT_TRAIN_CONFIG } from '../training/trainer.ts';
 
 /** Bump when a key changes meaning; old links then open with the defaults and a notice. */
 export const URL_STATE_VERSION = 1;
@@ -83,9 +83,11 @@ export const URL_FIELDS: readonly UrlField[] = [
   { prop: 'batch', key: 'batch', label: 'batch size', kind: 'int', min: 1, max: 4096, default: T.batch },
   { prop: 'step', key: 'step', label: 'step size', kind: 'number', min: 0, max: 1, minExclusive: true, default: T.step },
   { prop: 'pseudocount', key: 'pc', label: 'pseudocount', kind: 'number', min: 0, max: 10, default: T.pseudocount },
-  { prop: 'epochs', key: 'epochs', label: 'initial epochs', kind: 'int', min: 0, max: 100, default: T.epochs },
-  { prop: 'roundEpochs', key: 're', label: 'epochs per round', kind: 'int', min: 0, max: 100, default: T.roundEpochs },
-  { prop: 'rounds', key: 'rounds', label: 'rounds', kind: 'int', min: 0, max: 10, default: T.rounds },
+  // A shorter schedule than the CLI's (10 epochs, no rounds): a first Play in the browser should show
+  // the point of the method, prunes and grows, within a minute or two.
+  { prop: 'epochs', key: 'epochs', label: 'initial epochs', kind: 'int', min: 0, max: 100, default: 4 },
+  { prop: 'roundEpochs', key: 're', label: 'epochs per round', kind: 'int', min: 0, max: 100, default: 2 },
+  { prop: 'rounds', key: 'rounds', label: 'rounds', kind: 'int', min: 0, max: 10, default: 2 },
   // 0.99, not 1: pruning every edge would leave nothing to grow back from.
   { prop: 'prune', key: 'prune', label: 'prune fraction', kind: 'number', min: 0, max: 0.99, default: T.prune },
   { prop: 'criterion', key: 'crit', label: 'prune criterion', kind: 'enum', values: PRUNE_CRITERIA, default: T.criterion },
@@ -104,12 +106,6 @@ export const DEFAULT_URL_STATE: PlaygroundUrlState = Object.freeze(
 
 export function defaultUrlState(): PlaygroundUrlState {
   return { ...DEFAULT_URL_STATE };
-}
-
-/** The trainer's configuration a link describes; settings a link does not carry keep their defaults. */
-export function trainConfigFromUrlState(s: PlaygroundUrlState): TrainConfig {
-  const { K, seed, batch, step, pseudocount, epochs, roundEpochs, rounds, prune, criterion, sigma } = s;
-  return { ...DEFAULT_TRAIN_CONFIG, K, seed, batch, step, pseudocount, epochs, roundEpochs, rounds, prune, criterion, sigma };
 }
 
 // ---------------------------------------------------------------------------------------------------
