@@ -153,8 +153,20 @@ describe('playground files, memory, visibility, theme and layout', () => {
   it('switches to the dark theme and fits 1280x720 and a tablet without sideways scrolling', async () => {
     const page = await h!.browser.newPage({ viewport: { width: 1280, height: 720 } });
     await page.goto(`${h!.url}#${TINY_RUN}`);
+    // The views' own palette (views.css, read by the canvases) follows the picked theme too.
+    const cellColour = () =>
+      page.evaluate(() => {
+        const probe = document.createElement('span');
+        probe.style.color = 'var(--pcv-cell)';
+        document.body.append(probe);
+        const c = getComputedStyle(probe).color;
+        probe.remove();
+        return c;
+      });
+    const lightCell = await cellColour();
     await page.getByRole('combobox', { name: 'Theme' }).selectOption('dark');
     expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    expect(await cellColour()).not.toBe(lightCell);
     const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor || getComputedStyle(document.documentElement).backgroundColor);
     const [r, g, b] = (bg.match(/\d+/g) ?? ['255', '255', '255']).map(Number);
     expect((0.2126 * r + 0.7152 * g + 0.0722 * b) / 255).toBeLessThan(0.2);

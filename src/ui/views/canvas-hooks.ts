@@ -67,16 +67,30 @@ export function prepareCanvas(canvas: HTMLCanvasElement, width: number, height: 
 }
 
 /**
- * The values of CSS custom properties `names` on `ref`'s element, e.g. { '--pcv-train': '#2456c7' },
- * re-read when the page switches between light and dark. Empty strings until mounted.
+ * The colours of CSS custom properties `names` at `ref`'s element, resolved to rgb() strings (e.g.
+ * { '--pcv-train': 'rgb(36, 86, 199)' }), re-read when the page switches between light and dark (the
+ * system's scheme, or the visitor's theme in <html data-theme>). The properties hold
+ * light-dark(light, dark) values, which only a property that takes a colour resolves: each is read
+ * through a hidden probe element's `color`. Empty strings until mounted.
  */
 export function useThemeColors<N extends string>(ref: RefObject<HTMLElement | null>, names: readonly N[]): Record<N, string> {
   const key = names.join(',');
   const read = (): Record<N, string> => {
     const out = {} as Record<N, string>;
     const el = ref.current;
-    const style = el ? getComputedStyle(el) : null;
-    for (const n of names) out[n] = style ? style.getPropertyValue(n).trim() : '';
+    for (const n of names) out[n] = '';
+    if (!el) return out;
+    const probe = document.createElement('span');
+    probe.style.display = 'none';
+    el.append(probe);
+    const style = getComputedStyle(probe);
+    for (const n of names) {
+      probe.style.color = '';
+      probe.style.color = `var(${n})`;
+      // An undefined property leaves the inherited colour: report it as unset, so `pick` falls back.
+      out[n] = getComputedStyle(el).getPropertyValue(n).trim() === '' ? '' : style.color;
+    }
+    probe.remove();
     return out;
   };
   const [colors, setColors] = useState<Record<N, string>>(() => {
@@ -92,7 +106,12 @@ export function useThemeColors<N extends string>(ref: RefObject<HTMLElement | nu
     update();
     const mq = window.matchMedia('(prefers-color-scheme: dark)');
     mq.addEventListener('change', update);
-    return () => mq.removeEventListener('change', update);
+    const themeObserver = new MutationObserver(update);
+    themeObserver.observe(document.documentElement, { attributes: true, attributeFilter: ['data-theme'] });
+    return () => {
+      mq.removeEventListener('change', update);
+      themeObserver.disconnect();
+    };
     // `key` stands for `names` (a new array each render with the same contents).
   }, [ref, key]);
   return colors;
