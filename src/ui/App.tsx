@@ -25,6 +25,7 @@ export function App() {
   const store = usePlaygroundStore();
   const notify = usePlayground((s) => s.notify);
   const viewRef = useRef<HTMLDivElement>(null);
+  const view = useCurrentView();
   useRememberSettings(store);
   usePauseWhenHidden(store);
 
@@ -98,7 +99,7 @@ export function App() {
         <div className="stage">
           <Figures />
           <ViewTabs />
-          <div className="view panel" ref={viewRef} role="tabpanel" id="view-panel" aria-labelledby={`tab-${useCurrentView()}`}>
+          <div className="view panel" ref={viewRef} role="tabpanel" id="view-panel" aria-labelledby={`tab-${view}`}>
             <CurrentView />
           </div>
         </div>

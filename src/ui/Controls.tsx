@@ -7,7 +7,7 @@ import { useEffect, useId, useState, type ReactNode } from 'react';
 import { PRUNE_CRITERIA, type PruneCriterion } from '../circuit/prune.ts';
 import { ACTIONS, actionForKey, ariaShortcuts, type Action, type ActionState } from './actions.ts';
 import { SPEEDS, type EnginePreference, type Speed } from './protocol.ts';
-import { MODEL_SETTINGS, usePlayground, usePlaygroundStore, type PlaygroundStore } from './store.ts';
+import { isValidSetting, MODEL_SETTINGS, usePlayground, usePlaygroundStore, type PlaygroundStore } from './store.ts';
 import { URL_FIELDS, type NumberField as NumberFieldSpec } from './url-state.ts';
 
 type NumericKey = 'K' | 'seed' | 'batch' | 'step' | 'pseudocount' | 'epochs' | 'roundEpochs' | 'rounds' | 'prune' | 'sigma' | 'validFrac' | 'images';
@@ -322,9 +322,7 @@ function NumberInput({ label, hint, value, spec, disabled, onCommit }: {
   );
 }
 
+/** Whether the typed text is a valid value of the field (the store's rule: the URL schema's ranges). */
 function isValidNumber(text: string, spec: NumberFieldSpec): boolean {
-  if (text.trim() === '') return false;
-  const n = Number(text);
-  if (!Number.isFinite(n) || (spec.kind === 'int' && !Number.isInteger(n))) return false;
-  return (spec.minExclusive ? n > spec.min : n >= spec.min) && n <= spec.max;
+  return text.trim() !== '' && isValidSetting(spec.prop, Number(text));
 }

@@ -13,30 +13,13 @@
 
 import type { PruneCriterion } from '../circuit/prune.ts';
 import type { EpochEvent, GrowEvent, PruneEvent } from '../training/trainer.ts';
+import type { PlaygroundUrlState } from './url-state.ts';
 
-/** The hyper-parameters of a run (the URL state's learning fields). */
-export interface RunConfig {
-  K: number;
-  seed: number;
-  batch: number;
-  step: number;
-  pseudocount: number;
-  /** EM epochs on the initial HCLT. */
-  epochs: number;
-  /** EM epochs after each prune + grow. */
-  roundEpochs: number;
-  /** Rounds of prune -> grow -> EM after the initial epochs. */
-  rounds: number;
-  /** Fraction of sum edges each prune removes. */
-  prune: number;
-  criterion: PruneCriterion;
-  /** Log-weight noise of grow. */
-  sigma: number;
-  /** Fraction of the training images held out for validation bpd. */
-  validFrac: number;
-  /** Use only the first this many images of the dataset (0: all), for quick runs on slow machines. */
-  images: number;
-}
+/** The hyper-parameters of a run: the URL state's learning fields (url-state.ts documents each). */
+export type RunConfig = Pick<
+  PlaygroundUrlState,
+  'K' | 'seed' | 'batch' | 'step' | 'pseudocount' | 'epochs' | 'roundEpochs' | 'rounds' | 'prune' | 'criterion' | 'sigma' | 'validFrac' | 'images'
+>;
 
 /** A file the visitor picked or dropped, read into memory on the page. */
 export interface DroppedFile {

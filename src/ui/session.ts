@@ -25,6 +25,7 @@ import type { Engine } from '../engines/engine.ts';
 import { batchesOf, DEFAULT_TRAIN_CONFIG, Trainer, type EpochEvent, type PrunePlan, type TrainConfig, type TrainerProgress } from '../training/trainer.ts';
 import { isUserError, UserError } from '../util/errors.ts';
 import { bitsPerDim } from '../util/math.ts';
+import { binOf, histogramOf } from './histogram.ts';
 import type {
   CircuitSnapshot,
   DatasetSource,
@@ -122,41 +123,6 @@ function describeError(e: unknown, prefix: string): string {
   if (isUserError(e)) return sentence(e.message);
   const msg = e instanceof Error ? e.message : String(e);
   return sentence(`${prefix}: ${msg.split('\n')[0]}`);
-}
-
-/** Equal-width histogram of the finite values (protocol.ts Histogram). */
-export function histogram(values: ArrayLike<number>, bins = HISTOGRAM_BINS): Histogram {
-  let min = Infinity;
-  let max = -Infinity;
-  let total = 0;
-  for (let k = 0; k < values.length; k++) {
-    const v = values[k];
-    if (!Number.isFinite(v)) continue;
-    if (v < min) min = v;
-    if (v > max) max = v;
-    total++;
-  }
-  const counts = new Int32Array(bins);
-  if (total === 0) return { min: 0, max: 1, counts, total: 0 };
-  // A single value (or all equal) still needs bins of positive width for the views' axes.
-  if (max === min) {
-    min -= 0.5;
-    max += 0.5;
-  }
-  const h = { min, max, counts, total };
-  for (let k = 0; k < values.length; k++) {
-    const v = values[k];
-    if (!Number.isFinite(v)) continue;
-    counts[binOf(h, v)]++;
-  }
-  return h;
-}
-
-/** The bin of `h` that holds the finite value v: floor((v - min) / w), the maximum in the last bin. */
-export function binOf(h: Histogram, v: number): number {
-  const bins = h.counts.length;
-  const w = (h.max - h.min) / bins;
-  return Math.max(0, Math.min(bins - 1, Math.floor((v - h.min) / w)));
 }
 
 /**
@@ -636,7 +602,7 @@ export class PlaygroundSession {
       for (let e = cr.edgeStart; e < cr.edgeStart + cr.nnz; e++) k += plan.marked[e];
       removedPerRegion[cr.variable] = k;
     }
-    const hist = histogram(logs);
+    const hist = histogramOf(logs, HISTOGRAM_BINS);
     const removedCounts = new Int32Array(hist.counts.length);
     for (let e = 0; e < cc.numEdges; e++) if (plan.marked[e]) removedCounts[binOf(hist, logs[e])]++;
     return { fraction: plan.fraction, criterion: plan.criterion, histogram: hist, removedCounts, threshold, removedPerRegion, removed: plan.removed, holdMs };
@@ -850,7 +816,7 @@ export class PlaygroundSession {
       off += b.count;
       this.progress('validation', off, valid.count);
     }
-    const hist = histogram(bpd);
+    const hist = histogramOf(bpd, HISTOGRAM_BINS);
     this.bpdCache = { compiled: t.compiled, version: this.paramsVersion, hist };
     return hist;
   }

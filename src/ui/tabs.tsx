@@ -29,7 +29,7 @@ export function TrainTab() {
   const history = useMemo(() => historyFromEvents(events), [events]);
   return (
     <div className="train-tab">
-      <Curves history={history} exportable={false} />
+      <Curves history={history} />
       <PrunePanel preview={pending ?? last} done={pending === null} lastPrune={lastPrune} />
       <EpochTable events={events} />
     </div>

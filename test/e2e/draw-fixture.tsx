@@ -16,7 +16,7 @@ import { CpuEngine } from '../../src/engines/cpu/engine.ts';
 import { CpuQueries } from '../../src/engines/cpu/queries.ts';
 import type { Histogram, ImagesResult, ScoreResult } from '../../src/ui/protocol.ts';
 import { DrawPanel } from '../../src/ui/views/DrawPanel.tsx';
-import { histogramOf } from '../../src/ui/views/draw-histogram.ts';
+import { histogramOf } from '../../src/ui/histogram.ts';
 import { SamplePanel } from '../../src/ui/views/SampleGrid.tsx';
 import { bitsPerDim } from '../../src/util/math.ts';
 import '../../src/ui/styles.css';

@@ -6,14 +6,11 @@
 import { format, line, scaleLinear, scaleLog } from 'd3';
 import { useId, useRef } from 'react';
 import { useElementSize } from './canvas-hooks.ts';
-import { curveSeries, historyToCsv, logExtent, paddedExtent, type HistoryEntry, type Marker, type Point } from './history.ts';
+import { curveSeries, logExtent, paddedExtent, type HistoryEntry, type Marker, type Point } from './history.ts';
 import './views.css';
 
 export interface CurvesProps {
   history: readonly HistoryEntry[];
-  /** Show the "Export curves (CSV)" button (default true); the file is `${csvName}.csv`. */
-  exportable?: boolean;
-  csvName?: string;
 }
 
 const MARGIN = { top: 30, right: 14, bottom: 34, left: 54 };
@@ -21,21 +18,7 @@ const BPD_HEIGHT = 230;
 const SIZE_HEIGHT = 150;
 const intFormat = new Intl.NumberFormat('en-US');
 
-/** Downloads the history as a CSV file (a Blob behind a temporary link: no server involved). */
-export function downloadCsv(history: readonly HistoryEntry[], name = 'curves'): void {
-  const blob = new Blob([historyToCsv(history)], { type: 'text/csv;charset=utf-8' });
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = `${name}.csv`;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  // Revoke after the click has been handled (revoking at once cancels the download in some browsers).
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
-
-export function Curves({ history, exportable = true, csvName = 'curves' }: CurvesProps) {
+export function Curves({ history }: CurvesProps) {
   const boxRef = useRef<HTMLDivElement>(null);
   const { width: boxWidth } = useElementSize(boxRef);
   const width = Math.max(260, boxWidth);
@@ -69,43 +52,40 @@ export function Curves({ history, exportable = true, csvName = 'curves' }: Curve
         {history.length === 0 ? (
           <p className="pcv-empty">No epochs yet: press Play or step one epoch to see the curves.</p>
         ) : null}
-        <ul className="pcv-legend" aria-label="Legend of the bpd chart">
-          <li style={{ color: 'var(--pcv-train)' }}>
-            <span className="pcv-swatch" aria-hidden="true" />
-            <span style={{ color: 'var(--text)' }}>train bpd</span>
-          </li>
-          <li style={{ color: 'var(--pcv-valid)' }}>
-            <span className="pcv-swatch dashed" aria-hidden="true" />
-            <span style={{ color: 'var(--text)' }}>validation bpd</span>
-          </li>
-          <li style={{ color: 'var(--pcv-prune)' }}>
-            <span className="pcv-swatch dashed" aria-hidden="true" />
-            <span style={{ color: 'var(--text)' }}>prune</span>
-          </li>
-          <li style={{ color: 'var(--pcv-grow)' }}>
-            <span className="pcv-swatch dashed" aria-hidden="true" />
-            <span style={{ color: 'var(--text)' }}>grow</span>
-          </li>
-        </ul>
+        <Legend
+          label="Legend of the bpd chart"
+          items={[
+            ['--pcv-train', 'train bpd', false],
+            ['--pcv-valid', 'validation bpd', true],
+            ['--pcv-prune', 'prune', true],
+            ['--pcv-grow', 'grow', true],
+          ]}
+        />
         <BpdChart width={width} x={x} train={s.train} valid={s.valid} markers={s.markers} label={bpdLabel} />
-        <ul className="pcv-legend" aria-label="Legend of the size chart">
-          <li style={{ color: 'var(--pcv-edges)' }}>
-            <span className="pcv-swatch" aria-hidden="true" />
-            <span style={{ color: 'var(--text)' }}>sum edges</span>
-          </li>
-          <li style={{ color: 'var(--pcv-params)' }}>
-            <span className="pcv-swatch dashed" aria-hidden="true" />
-            <span style={{ color: 'var(--text)' }}>parameters</span>
-          </li>
-        </ul>
+        <Legend
+          label="Legend of the size chart"
+          items={[
+            ['--pcv-edges', 'sum edges', false],
+            ['--pcv-params', 'parameters', true],
+          ]}
+        />
         <SizeChart width={width} x={x} edges={s.edges} params={s.params} markers={s.markers} label={sizeLabel} />
       </div>
-      {exportable ? (
-        <button type="button" onClick={() => downloadCsv(history, csvName)} disabled={history.length === 0}>
-          Export curves (CSV)
-        </button>
-      ) : null}
     </section>
+  );
+}
+
+/** A chart legend: per item the colour property, the text, and whether its line is dashed. */
+function Legend({ label, items }: { label: string; items: Array<[colour: string, text: string, dashed: boolean]> }) {
+  return (
+    <ul className="pcv-legend" aria-label={label}>
+      {items.map(([colour, text, dashed]) => (
+        <li key={text} style={{ color: `var(${colour})` }}>
+          <span className={dashed ? 'pcv-swatch dashed' : 'pcv-swatch'} aria-hidden="true" />
+          <span style={{ color: 'var(--text)' }}>{text}</span>
+        </li>
+      ))}
+    </ul>
   );
 }
 

@@ -1,7 +1,6 @@
 // Where one drawn digit's bpd falls among the validation digits': the share of a Histogram below a
 // value (values are assumed spread evenly inside each bin, so the answer moves smoothly as the visitor
-// draws), plus building such a histogram from raw values (the e2e fixture and tests use it; the
-// worker answers `bpdDistribution` with the same shape). Pure.
+// draws). The histograms come from ../histogram.ts (the worker's `bpdDistribution`). Pure.
 
 import type { Histogram } from '../protocol.ts';
 
@@ -34,35 +33,4 @@ export function percentileBelow(h: Histogram, value: number): number | null {
 export function betterThanPercent(h: Histogram, bpd: number): number | null {
   const below = percentileBelow(h, bpd);
   return below === null ? null : Math.round(100 - below);
-}
-
-/**
- * Equal-width histogram of the finite values (bins over [min, max] of the data; the maximum goes into
- * the last bin). All-equal values get a bin of width 1 around them so the shape stays valid.
- */
-export function histogramOf(values: ArrayLike<number>, bins: number): Histogram {
-  if (!(Number.isInteger(bins) && bins >= 1)) throw new Error(`bins must be a positive integer, got ${bins}`);
-  let min = Infinity;
-  let max = -Infinity;
-  let total = 0;
-  for (let k = 0; k < values.length; k++) {
-    const v = values[k];
-    if (!Number.isFinite(v)) continue;
-    total++;
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  const counts = new Int32Array(bins);
-  if (total === 0) return { min: 0, max: 1, counts, total: 0 };
-  if (max === min) {
-    min -= 0.5;
-    max += 0.5;
-  }
-  const w = (max - min) / bins;
-  for (let k = 0; k < values.length; k++) {
-    const v = values[k];
-    if (!Number.isFinite(v)) continue;
-    counts[Math.min(bins - 1, Math.floor((v - min) / w))]++;
-  }
-  return { min, max, counts, total };
 }
