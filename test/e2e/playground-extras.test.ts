@@ -96,12 +96,15 @@ describe('playground files, memory, visibility, theme and layout', () => {
     await page.getByRole('combobox', { name: 'Engine' }).selectOption('cpu');
     const picker = page.locator('input[type=file][accept^=".gz"]');
     await picker.setInputFiles({ name: 'my-digits-idx3-ubyte', mimeType: 'application/octet-stream', buffer: idx });
+    // The page reads the file asynchronously before it names it.
+    await page.getByTestId('dataset').filter({ hasText: 'my-digits-idx3-ubyte' }).waitFor();
     expect(await page.getByTestId('dataset').textContent()).toBe('my-digits-idx3-ubyte');
     await press(page, 'Step');
     expect(await page.getByTestId('data-counts').textContent()).toBe('225 training and 75 validation images.');
     // A truncated file: one sentence naming it, and Play can be pressed again.
     await page.getByRole('button', { name: 'Reset' }).click();
     await picker.setInputFiles({ name: 'broken-idx3-ubyte', mimeType: 'application/octet-stream', buffer: idx.subarray(0, 1000) });
+    await page.getByTestId('dataset').filter({ hasText: 'broken-idx3-ubyte' }).waitFor();
     await page.getByRole('button', { name: 'Step', exact: true }).click();
     const alert = page.getByTestId('error');
     await alert.waitFor();
