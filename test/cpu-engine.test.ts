@@ -80,6 +80,19 @@ describe('CPU evaluator, float64, against brute force', () => {
         }
       }
       for (let e = 0; e < cc.numEdges; e++) expect(Math.abs(edgeFlows[e] - expected[e])).toBeLessThan(1e-10);
+      // The same for each input parameter theta_n[x]: p is linear in it, so the flow of input n at value
+      // x is the sum over samples with pixel x of (p - p[theta_n[x] = 0]) / p.
+      for (const cr of cc.regions) {
+        for (let i = 0; i < cr.size; i++) {
+          for (let x = 0; x < V; x++) {
+            const c0 = cloneCircuit(c);
+            c0.regions[cr.variable].inputLogProbs[i * V + x] = -Infinity;
+            let want = 0;
+            for (const xs1 of xs) if (xs1[cr.variable] === x) want += 1 - naiveProbability(c0, xs1) / naiveProbability(c, xs1);
+            expect(Math.abs(inputFlows[(cr.inputStart + i) * V + x] - want)).toBeLessThan(1e-10);
+          }
+        }
+      }
       // Each sample sends flow 1 through the root's edges and through each variable's inputs.
       let inputTotal = 0;
       for (let k = 0; k < inputFlows.length; k++) inputTotal += inputFlows[k];

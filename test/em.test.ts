@@ -5,6 +5,7 @@ import { buildTreeCircuit, randomTree } from '../src/circuit/tree.ts';
 import { CpuEngine } from '../src/engines/cpu/engine.ts';
 import { DEFAULT_TRAIN_CONFIG, Trainer } from '../src/training/trainer.ts';
 import { Rng } from '../src/util/rng.ts';
+import { emUpdate } from '../src/training/em.ts';
 import { embeddedSubset, randomDataset } from './helpers/data.ts';
 import { splitTrainValid } from '../src/data/split.ts';
 
@@ -37,6 +38,7 @@ describe('EM', () => {
       const trace: number[] = [];
       for (let it = 0; it < 15; it++) {
         const ll = await engine.accumulateFlows(batch);
+        await engine.syncParams(); // the input logs the prior term reads
         const obj = objective(ll, cc, a);
         trace.push(obj);
         expect(obj).toBeGreaterThanOrEqual(prev - 1e-9 * Math.abs(prev));
@@ -47,6 +49,28 @@ describe('EM', () => {
       expect(trace[trace.length - 1] - trace[0]).toBeGreaterThan(10);
     });
   }
+
+  it('the CPU engine updates inputs in the linear domain; after syncParams the logs equal the log-domain update', async () => {
+    const rng = new Rng(5);
+    const data = randomDataset(200, 7, 5, 9);
+    const circuit = buildTreeCircuit(randomTree(7, rng), 5, 4, rng);
+    const cc = compileCircuit(circuit);
+    const ref = compileCircuit(circuit);
+    const engine = new CpuEngine({ precision: 'float64' });
+    await engine.load(cc);
+    const opts = { step: 0.3, pseudocount: 0.1 };
+    for (let it = 0; it < 3; it++) {
+      await engine.accumulateFlows({ pixels: data.pixels, count: data.count });
+      emUpdate(ref, await engine.edgeFlows(), await engine.inputFlows(), opts);
+      await engine.emStep(opts);
+    }
+    await engine.syncParams();
+    let err = 0;
+    for (let k = 0; k < ref.inputLogProbs.length; k++) err = Math.max(err, Math.abs(cc.inputLogProbs[k] - ref.inputLogProbs[k]));
+    expect(err).toBeLessThan(1e-12);
+    expect(err).toBeGreaterThanOrEqual(0);
+    for (let e = 0; e < ref.numEdges; e++) expect(cc.edgeLogWeights[e]).toBeCloseTo(ref.edgeLogWeights[e], 12);
+  });
 
   it('mini-batch EM on the embedded digits lowers validation bpd over a few epochs', async () => {
     const data = await embeddedSubset(2000);

@@ -1,6 +1,7 @@
 // The interface every engine implements (CPU now, WebGPU next), so the trainer, CLI and UI can pick
 // either. Parameters live in the CompiledCircuit the engine was loaded with: `syncParams` makes
-// `cc.edgeLogWeights` / `cc.inputLogProbs` current (a no-op on the CPU, a read-back on the GPU).
+// `cc.edgeLogWeights` / `cc.inputLogProbs` current (on the CPU the logs of the input parameters,
+// which EM updates in the linear domain only; on the GPU a read-back). Read them only after it.
 
 import type { CompiledCircuit } from '../circuit/compile.ts';
 import type { EmOptions } from '../training/em.ts';

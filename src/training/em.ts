@@ -50,8 +50,11 @@ export function splitEmRange(cc: CompiledCircuit, parts: number): EmRange[] {
 
 /**
  * EM update of the parameters in `range` (default: all) from flows indexed like the whole circuit.
- * `inputProbs`, when given, is a linear-domain copy of cc.inputLogProbs kept in step by this update:
- * it saves one exp per categorical parameter (the bulk of EM's time: K x 256 per pixel).
+ * `inputProbs`, when given, is a linear-domain copy of cc.inputLogProbs, and the categorical inputs
+ * are updated there only: cc.inputLogProbs is left stale until `inputLogsFrom` refreshes it. That
+ * saves an exp and a log per categorical parameter (K x 256 per pixel: the bulk of EM's time, and
+ * the same for a pruned circuit, whose sum edges are a quarter of the dense ones) in every mini-batch
+ * step; the logs are needed only when something reads the compiled parameters (Engine.syncParams).
  */
 export function emUpdate(
   cc: CompiledCircuit,
@@ -92,13 +95,17 @@ export function emUpdate(
     const scale = s / (total + a);
     const base = scale * prior;
     if (inputProbs) {
-      for (let x = 0; x < V; x++) {
-        const theta = (1 - s) * inputProbs[off + x] + base + scale * inputFlows[off + x];
-        inputProbs[off + x] = theta;
-        lp[off + x] = Math.log(theta);
-      }
+      for (let x = 0; x < V; x++) inputProbs[off + x] = (1 - s) * inputProbs[off + x] + base + scale * inputFlows[off + x];
     } else {
       for (let x = 0; x < V; x++) lp[off + x] = Math.log((1 - s) * Math.exp(lp[off + x]) + base + scale * inputFlows[off + x]);
     }
   }
+}
+
+/** cc.inputLogProbs[k] = log inputProbs[k] for the input nodes in [inputStart, inputEnd): the logs
+ *  that `emUpdate` with a linear copy leaves stale. */
+export function inputLogsFrom(cc: CompiledCircuit, inputProbs: Float64Array, inputStart = 0, inputEnd = cc.numInputs): void {
+  const lp = cc.inputLogProbs;
+  const V = cc.numValues;
+  for (let k = inputStart * V; k < inputEnd * V; k++) lp[k] = Math.log(inputProbs[k]);
 }

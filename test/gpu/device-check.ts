@@ -87,6 +87,7 @@ for (const ks of kernelSets) {
     errs.input = Math.max(errs.input, maxRelErr(await gpu.inputFlows(), await cpu.inputFlows(), 1e-3));
     await gpu.emStep({ step: 0.3, pseudocount: 0.1 });
     await cpu.emStep({ step: 0.3, pseudocount: 0.1 });
+    await cpu.syncParams(); // EM leaves the CPU's input logs to syncParams
     await gpu.syncParams();
     errs.param = Math.max(errs.param, maxAbsErr(b.edgeLogWeights, a.edgeLogWeights), maxAbsErr(b.inputLogProbs, a.inputLogProbs));
     const marked = Uint8Array.from({ length: a.numEdges }, (_, e) => e % 3);
@@ -107,6 +108,7 @@ for (const ks of kernelSets) {
       want.set(await cpu.accumulateFlows({ pixels: px, count: part.length }), s);
       await cpu.emStep(em);
     }
+    await cpu.syncParams(); // EM leaves the CPU's input logs to syncParams
     await gpu.syncParams();
     errs.fused_ll = Math.max(errs.fused_ll, maxAbsErr(got, want));
     errs.fused_param = Math.max(errs.fused_param, maxAbsErr(b.edgeLogWeights, a.edgeLogWeights), maxAbsErr(b.inputLogProbs, a.inputLogProbs));

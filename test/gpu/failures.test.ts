@@ -151,6 +151,7 @@ describe('GPU engine failure paths', () => {
       await cpu.accumulateFlows(b);
       await fb.accumulateFlows(b);
       await cpu.emStep(em);
+      await cpu.syncParams(); // EM leaves the CPU's input logs to syncParams
       await fb.emStep(em);
     }
     // Parameters after the last GPU EM step (read back by the checkpoint).
@@ -176,7 +177,9 @@ describe('GPU engine failure paths', () => {
     const efRef = await cpu.edgeFlows();
     for (let e = 0; e < ef.length; e++) expect(Math.abs(ef[e] - efRef[e])).toBeLessThan(1e-3 * Math.max(1e-3, efRef[e]));
     await fb.emStep(em);
+    await fb.syncParams();
     await cpu.emStep(em);
+    await cpu.syncParams(); // EM leaves the CPU's input logs to syncParams
     expect(maxAbsErr(cc.edgeLogWeights, ref.edgeLogWeights)).toBeLessThan(1e-5);
     expect(maxAbsErr(cc.inputLogProbs, ref.inputLogProbs)).toBeLessThan(1e-5);
     fb.dispose();

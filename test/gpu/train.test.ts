@@ -23,6 +23,7 @@ async function loopEpoch(engine: Engine, pixels: Uint8Array, D: number, order: I
     ll.set(await engine.accumulateFlows({ pixels: px, count: part.length }), s);
     await engine.emStep(em);
   }
+  await engine.syncParams();
   return ll;
 }
 

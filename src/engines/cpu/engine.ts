@@ -44,6 +44,9 @@ export class CpuEngine implements Engine {
   private cc: CompiledCircuit | null = null;
   private edgeAcc: Float64Array[] = [];
   private inputAcc: Float64Array[] = [];
+  /** EM updates the input parameters in the shards' linear copy only (see emUpdate); the compiled
+   *  circuit's logs are refreshed by syncParams when this is set. */
+  private inputLogsStale = false;
 
   constructor(opts: CpuEngineOptions = {}) {
     this.precision = opts.precision ?? 'float32';
@@ -67,6 +70,7 @@ export class CpuEngine implements Engine {
 
   async load(cc: CompiledCircuit): Promise<void> {
     this.cc = cc;
+    this.inputLogsStale = false;
     if (this.threads > 1) {
       // Re-home the parameters in shared memory: every shard reads and EM writes the same arrays.
       const w = this.alloc(cc.numEdges);
@@ -159,9 +163,16 @@ export class CpuEngine implements Engine {
     // Each shard updates its own range of the shared parameters, then all re-read them.
     await this.broadcast((t) => ({ type: 'em', options: opts, range: ranges[t] }));
     await this.broadcast(() => ({ type: 'refresh' }));
+    this.inputLogsStale = true;
   }
 
-  async syncParams(): Promise<void> {}
+  /** Makes cc.inputLogProbs current (EM keeps only the linear input probabilities), split like EM. */
+  async syncParams(): Promise<void> {
+    if (!this.inputLogsStale) return;
+    const ranges = splitEmRange(this.circuit, this.shards.length);
+    await this.broadcast((t) => ({ type: 'logs', range: ranges[t] }));
+    this.inputLogsStale = false;
+  }
 
   dispose(): void {
     for (const s of this.shards) s.close();

@@ -51,10 +51,15 @@ export class CpuEvaluator {
   private readonly sampleOrder: Int32Array;
   private readonly runValue: Int32Array;
   private readonly runEnd: Int32Array;
+  private runs = 0;
+  /** 1 for the samples whose pixel has the region's most common value (see `groupByValue`). */
+  private readonly majorityMask: Float64Array;
   /** Linear values relative to the region's per-sample scale Z: exp(x - Z) for products, and for sum
    *  nodes the block product sum_i theta_ji e_i = exp(y_j - Z), or 0 for a sum computed exactly in the
    *  log domain by `smallRow` (its log value is then in `val`). Indexed by node id like `values`. */
   private readonly expValues: FloatArray;
+  /** Where the block of ones after the nodes starts in `expValues` (see `forward`'s products). */
+  private readonly onesOff: number;
   /** Per-region, per-sample log scale Z (see `forward`). */
   private readonly regionScale: Float64Array;
   /** exactFlag[region * capacity + b] = 1 when a sum of the region went through `smallRow` for sample
@@ -96,6 +101,11 @@ export class CpuEvaluator {
   private readonly rowFloor: number;
   private readonly logEFloor: number;
   private count = 0;
+  /** The order regions are evaluated in (backward: reversed): depth-first, children before their
+   *  parent, the largest child subtree first. The compiled order (by height, for the GPU's layers)
+   *  would read a child's values long after they were written; this order reads most of them while
+   *  they are still in cache, which is what the per-node passes are bound by. */
+  private readonly regionOrder: Int32Array;
   /** Index of the region that holds the root sum node. */
   private readonly rootRegion: number;
 
@@ -110,12 +120,12 @@ export class CpuEvaluator {
     this.sampleOrder = new Int32Array(capacity);
     this.runValue = new Int32Array(Math.min(cc.numValues, capacity));
     this.runEnd = new Int32Array(Math.min(cc.numValues, capacity));
+    this.majorityMask = new Float64Array(capacity);
     // backward relies on the HCLT pairing: sum row j of a region feeds product j of its parent.
     for (const r of cc.regions) {
       const ok = r.parentRegion < 0 ? r.rows === 1 : r.rows === cc.regions[r.parentRegion].size;
       if (!ok) throw new Error(`CpuEvaluator: region of variable ${r.variable} has ${r.rows} rows for its parent's products`);
     }
-    this.expValues = alloc(cc.numNodes * capacity);
     this.regionScale = new Float64Array(cc.regions.length * capacity);
     this.exactFlag = new Uint8Array(cc.regions.length * capacity);
     let maxRows = 1;
@@ -128,6 +138,10 @@ export class CpuEvaluator {
     }
     this.scratch = alloc(maxRows * capacity);
     this.prodBuf = new Float64Array(maxSize * capacity);
+    // After the nodes, a block of ones (maxSize x capacity) standing in for absent child regions.
+    this.onesOff = cc.numNodes * capacity;
+    this.expValues = alloc(cc.numNodes * capacity + maxSize * capacity);
+    this.expValues.fill(1, this.onesOff);
     this.zSum = new Float64Array(capacity);
     this.prodMax = new Float64Array(capacity);
     this.needExact = new Uint8Array(capacity);
@@ -149,6 +163,7 @@ export class CpuEvaluator {
       }
     }
     this.rootRegion = cc.regions.findIndex((r) => cc.rootNode >= r.sumStart && cc.rootNode < r.sumStart + r.rows);
+    this.regionOrder = depthFirstOrder(cc);
     this.refreshWeights();
   }
 
@@ -303,7 +318,9 @@ export class CpuEvaluator {
     const missingT = this.missingT;
     const eFloor = this.eFloor;
     const rowFloor = this.rowFloor;
-    for (let k = 0; k < regions.length; k++) {
+    const order = this.regionOrder;
+    for (let t = 0; t < order.length; t++) {
+      const k = order[t];
       const r = regions[k];
       const pixOff = r.variable * B;
       const zOff = k * B;
@@ -321,45 +338,58 @@ export class CpuEvaluator {
         }
       }
       // P_i[b] = theta_i[x_v] (1 for a missing pixel) * prod_c s_c,i[b], and M[b] = max_i P_i[b].
-      // One pass per product for up to two child regions (most of a tree's nodes), else one per child.
-      const c0 = nc > 0 ? regions[r.childRegions[0]].sumStart * B : 0;
-      const c1 = nc > 1 ? regions[r.childRegions[1]].sumStart * B : 0;
-      for (let i = 0; i < r.size; i++) {
-        const q = i * B;
-        const pinOff = (r.inputStart + i) * V;
-        const o0 = c0 + q;
-        const o1 = c1 + q;
-        if (this.hasMissing) {
-          for (let b = 0; b < n; b++) P[q + b] = missingT[pixOff + b] ? 1 : pin[pinOff + pixelT[pixOff + b]];
-        } else if (nc === 0) {
+      // Up to two child regions (most of a tree's nodes; a missing child reads the block of ones after
+      // the nodes, an exact * 1): four products per pass over the samples, so each pixel value and
+      // each M[b] is loaded once per four products. Else (missing pixels, more children) one pass
+      // per product and child.
+      if (!this.hasMissing && nc <= 2) {
+        const c0 = nc > 0 ? regions[r.childRegions[0]].sumStart * B : this.onesOff;
+        const c1 = nc > 1 ? regions[r.childRegions[1]].sumStart * B : this.onesOff;
+        let i = 0;
+        for (; i + 4 <= r.size; i += 4) {
+          const q = i * B;
+          const pinOff = (r.inputStart + i) * V;
+          const o0 = c0 + q;
+          const o1 = c1 + q;
           for (let b = 0; b < n; b++) {
-            const x = pin[pinOff + pixelT[pixOff + b]];
-            P[q + b] = x;
-            if (x > M[b]) M[b] = x;
+            const px = pinOff + pixelT[pixOff + b];
+            const x0 = pin[px] * ex[o0 + b] * ex[o1 + b];
+            const x1 = pin[px + V] * ex[o0 + B + b] * ex[o1 + B + b];
+            const x2 = pin[px + 2 * V] * ex[o0 + 2 * B + b] * ex[o1 + 2 * B + b];
+            const x3 = pin[px + 3 * V] * ex[o0 + 3 * B + b] * ex[o1 + 3 * B + b];
+            P[q + b] = x0;
+            P[q + B + b] = x1;
+            P[q + 2 * B + b] = x2;
+            P[q + 3 * B + b] = x3;
+            M[b] = Math.max(M[b], Math.max(Math.max(x0, x1), Math.max(x2, x3)));
           }
-          continue;
-        } else if (nc === 1) {
-          for (let b = 0; b < n; b++) {
-            const x = pin[pinOff + pixelT[pixOff + b]] * ex[o0 + b];
-            P[q + b] = x;
-            if (x > M[b]) M[b] = x;
-          }
-          continue;
-        } else if (nc === 2) {
+        }
+        for (; i < r.size; i++) {
+          const q = i * B;
+          const pinOff = (r.inputStart + i) * V;
+          const o0 = c0 + q;
+          const o1 = c1 + q;
           for (let b = 0; b < n; b++) {
             const x = pin[pinOff + pixelT[pixOff + b]] * ex[o0 + b] * ex[o1 + b];
             P[q + b] = x;
-            if (x > M[b]) M[b] = x;
+            M[b] = Math.max(M[b], x);
           }
-          continue;
-        } else {
-          for (let b = 0; b < n; b++) P[q + b] = pin[pinOff + pixelT[pixOff + b]];
         }
-        for (let c = 0; c < nc; c++) {
-          const sOff = (regions[r.childRegions[c]].sumStart + i) * B;
-          for (let b = 0; b < n; b++) P[q + b] *= ex[sOff + b];
+      } else {
+        for (let i = 0; i < r.size; i++) {
+          const q = i * B;
+          const pinOff = (r.inputStart + i) * V;
+          if (this.hasMissing) {
+            for (let b = 0; b < n; b++) P[q + b] = missingT[pixOff + b] ? 1 : pin[pinOff + pixelT[pixOff + b]];
+          } else {
+            for (let b = 0; b < n; b++) P[q + b] = pin[pinOff + pixelT[pixOff + b]];
+          }
+          for (let c = 0; c < nc; c++) {
+            const sOff = (regions[r.childRegions[c]].sumStart + i) * B;
+            for (let b = 0; b < n; b++) P[q + b] *= ex[sOff + b];
+          }
+          for (let b = 0; b < n; b++) M[b] = Math.max(M[b], P[q + b]);
         }
-        for (let b = 0; b < n; b++) if (P[q + b] > M[b]) M[b] = P[q + b];
       }
       // Z = sum_c Z_c + log M; M becomes 1/M (0 marks a sample that takes the exact path: a child sum
       // went through smallRow, or M is outside [MIN_MAX, inf) where dropped products could matter).
@@ -375,7 +405,24 @@ export class CpuEvaluator {
           anyExact = true;
         }
       }
-      for (let i = 0; i < r.size; i++) {
+      // e_i = P_i / M, stored (0 below eFloor); four products per pass, one load of 1/M for four.
+      let i = 0;
+      for (; i + 4 <= r.size; i += 4) {
+        const q = i * B;
+        const pOff = (r.productStart + i) * B;
+        for (let b = 0; b < n; b++) {
+          const inv = M[b];
+          const e0 = P[q + b] * inv;
+          const e1 = P[q + B + b] * inv;
+          const e2 = P[q + 2 * B + b] * inv;
+          const e3 = P[q + 3 * B + b] * inv;
+          ex[pOff + b] = e0 < eFloor ? 0 : e0;
+          ex[pOff + B + b] = e1 < eFloor ? 0 : e1;
+          ex[pOff + 2 * B + b] = e2 < eFloor ? 0 : e2;
+          ex[pOff + 3 * B + b] = e3 < eFloor ? 0 : e3;
+        }
+      }
+      for (; i < r.size; i++) {
         const q = i * B;
         const pOff = (r.productStart + i) * B;
         for (let b = 0; b < n; b++) {
@@ -487,18 +534,29 @@ export class CpuEvaluator {
     const childOff = this.childOff;
     const pw = this.parentWeights;
     const parentGOff = this.parentGOff;
-    for (let k = regions.length - 1; k >= 0; k--) {
+    const order = this.regionOrder;
+    for (let t = order.length - 1; t >= 0; t--) {
+      const k = order[t];
       const r = regions[k];
       const mOff = k * B;
       // g_j = F_j / exp(y_j - Z) (the linear sum kept by forward), F_j = flow of the parent product j
+      // (1 at the root); a sum that smallRow computed (linear value 0) divides by its exact value.
       const fOff = r.parentRegion < 0 ? -1 : regions[r.parentRegion].productStart * B;
       for (let j = 0; j < r.rows; j++) {
         const sOff = (r.sumStart + j) * B;
         const gOff = j * B;
+        if (fOff < 0) {
+          for (let b = 0; b < n; b++) {
+            const lin = ex[sOff + b];
+            g[gOff + b] = lin > 0 ? 1 / lin : Math.exp(m[mOff + b] - val[sOff + b]);
+          }
+          continue;
+        }
+        const pf = fOff + gOff;
         for (let b = 0; b < n; b++) {
-          const f = fOff < 0 ? 1 : fl[fOff + gOff + b];
+          const f = fl[pf + b];
           const lin = ex[sOff + b];
-          g[gOff + b] = f === 0 ? 0 : lin > 0 ? f / lin : f * Math.exp(m[mOff + b] - val[sOff + b]);
+          g[gOff + b] = lin > 0 ? f / lin : f === 0 ? 0 : f * Math.exp(m[mOff + b] - val[sOff + b]);
         }
       }
       // Edge flows: theta_e * sum_b g_j[b] e_c[b], four edges of a row per pass over the samples.
@@ -536,13 +594,21 @@ export class CpuEvaluator {
         }
       }
       // Product flows, gathered over each product's parent edges (the transposed lists):
-      // F_c[b] = e_c[b] sum_{(j,e) parents of c} theta_e g_j[b], four samples per pass.
+      // F_c[b] = e_c[b] sum_{(j,e) parents of c} theta_e g_j[b], four samples per pass. With input
+      // flows wanted, the same pass sums each product's flow over the samples whose pixel has the
+      // region's most common value (`majorityMask`), so `inputHistogram` only visits the others.
+      const hist = inputFlowAcc !== null;
+      const maj = hist ? this.groupByValue(k) : -1;
+      const mask = this.majorityMask;
+      const inOff = r.inputStart * cc.numValues + maj;
       const n4 = n & ~3;
       for (let i = 0; i < r.size; i++) {
         const p = r.productStart + i;
         const pOff = p * B;
         const start = cc.parentPtr[p];
         const end = cc.parentPtr[p + 1];
+        let h0 = 0;
+        let h1 = 0;
         for (let b = 0; b < n4; b += 4) {
           let t0 = 0;
           let t1 = 0;
@@ -556,52 +622,90 @@ export class CpuEvaluator {
             t2 += we * g[o + 2];
             t3 += we * g[o + 3];
           }
-          fl[pOff + b] = t0 * ex[pOff + b];
-          fl[pOff + b + 1] = t1 * ex[pOff + b + 1];
-          fl[pOff + b + 2] = t2 * ex[pOff + b + 2];
-          fl[pOff + b + 3] = t3 * ex[pOff + b + 3];
+          const f0 = t0 * ex[pOff + b];
+          const f1 = t1 * ex[pOff + b + 1];
+          const f2 = t2 * ex[pOff + b + 2];
+          const f3 = t3 * ex[pOff + b + 3];
+          fl[pOff + b] = f0;
+          fl[pOff + b + 1] = f1;
+          fl[pOff + b + 2] = f2;
+          fl[pOff + b + 3] = f3;
+          h0 += f0 * mask[b] + f2 * mask[b + 2];
+          h1 += f1 * mask[b + 1] + f3 * mask[b + 3];
         }
         for (let b = n4; b < n; b++) {
           let t0 = 0;
           for (let k = start; k < end; k++) t0 += pw[k] * g[parentGOff[k] + b];
-          fl[pOff + b] = t0 * ex[pOff + b];
+          const f = t0 * ex[pOff + b];
+          fl[pOff + b] = f;
+          h0 += f * mask[b];
         }
+        if (hist && maj >= 0) inputFlowAcc[inOff + i * cc.numValues] += h0 + h1;
       }
-      if (inputFlowAcc !== null) this.inputHistogram(k, inputFlowAcc);
+      if (hist) this.inputHistogram(k, inputFlowAcc);
     }
     this.flowsStale = true;
   }
 
   /**
-   * Categorical input flows of region k: F[input i, x] += sum over samples b with pixel x of F_i[b].
-   * The samples are grouped by pixel value once per region (a counting sort, shared by its inputs), so
-   * each input adds one run sum per distinct value instead of one read-modify-write per sample (those
-   * form a dependency chain through memory when neighbouring samples share a value, as MNIST's zeros do).
+   * Groups region k's samples by pixel value (a counting sort; missing pixels left out) for its input
+   * flows: the most common value's samples are marked in `majorityMask` (1, else 0) and its value
+   * returned (-1 when every pixel is missing), the other samples are listed by value in `sampleOrder`
+   * with the runs in `runValue`/`runEnd`. MNIST pixels are mostly 0, so the mask covers most samples.
    */
-  private inputHistogram(k: number, acc: Float64Array): void {
+  private groupByValue(k: number): number {
     const cc = this.cc;
-    const r = cc.regions[k];
     const n = this.count;
     const B = this.capacity;
     const V = cc.numValues;
-    const pixOff = r.variable * B;
+    const pixOff = cc.regions[k].variable * B;
+    const pixelT = this.pixelT;
+    const missing = this.hasMissing ? this.missingT : null;
     const counts = this.valueCount;
     const order = this.sampleOrder;
-    const runVal = this.runValue;
-    const runEnd = this.runEnd;
+    const mask = this.majorityMask;
     counts.fill(0);
-    for (let b = 0; b < n; b++) if (!(this.hasMissing && this.missingT[pixOff + b])) counts[this.pixelT[pixOff + b]]++;
+    for (let b = 0; b < n; b++) if (!(missing && missing[pixOff + b])) counts[pixelT[pixOff + b]]++;
+    let maj = -1;
+    for (let x = 0; x < V; x++) if (counts[x] > 0 && (maj < 0 || counts[x] > counts[maj])) maj = x;
     let runs = 0;
     let cum = 0;
     for (let x = 0; x < V; x++) {
       const c = counts[x];
-      if (c === 0) continue;
+      if (c === 0 || x === maj) continue;
       counts[x] = cum; // becomes the run's write position
       cum += c;
-      runVal[runs] = x;
-      runEnd[runs++] = cum;
+      this.runValue[runs] = x;
+      this.runEnd[runs++] = cum;
     }
-    for (let b = 0; b < n; b++) if (!(this.hasMissing && this.missingT[pixOff + b])) order[counts[this.pixelT[pixOff + b]]++] = b;
+    this.runs = runs;
+    for (let b = 0; b < n; b++) {
+      const x = pixelT[pixOff + b];
+      if ((missing && missing[pixOff + b]) || x !== maj) {
+        mask[b] = 0;
+        if (!(missing && missing[pixOff + b])) order[counts[x]++] = b;
+      } else {
+        mask[b] = 1;
+      }
+    }
+    return maj;
+  }
+
+  /**
+   * Categorical input flows of region k, the values other than the majority one (whose sums the
+   * product-flow pass adds): F[input i, x] += sum over samples b with pixel x of F_i[b], one run sum
+   * per distinct value from `groupByValue`'s order (not one read-modify-write per sample: those form
+   * a dependency chain through memory when neighbouring samples share a value).
+   */
+  private inputHistogram(k: number, acc: Float64Array): void {
+    const cc = this.cc;
+    const r = cc.regions[k];
+    const B = this.capacity;
+    const V = cc.numValues;
+    const order = this.sampleOrder;
+    const runVal = this.runValue;
+    const runEnd = this.runEnd;
+    const runs = this.runs;
     const fl = this.fl;
     for (let i = 0; i < r.size; i++) {
       const pOff = (r.productStart + i) * B;
@@ -676,4 +780,25 @@ export class CpuEvaluator {
       }
     }
   }
+}
+
+/** Regions in post-order (every child before its parent), larger subtrees visited first. */
+function depthFirstOrder(cc: CompiledCircuit): Int32Array {
+  const regions = cc.regions;
+  const subtree = new Int32Array(regions.length);
+  // The compiled order is by height: children come first, so one pass sums subtree sizes.
+  for (let k = 0; k < regions.length; k++) {
+    subtree[k] = 1;
+    for (const c of regions[k].childRegions) subtree[k] += subtree[c];
+  }
+  const order = new Int32Array(regions.length);
+  let n = 0;
+  const visit = (k: number): void => {
+    const children = [...regions[k].childRegions].sort((a, b) => subtree[b] - subtree[a] || a - b);
+    for (const c of children) visit(c);
+    order[n++] = k;
+  };
+  for (let k = 0; k < regions.length; k++) if (regions[k].parentRegion < 0) visit(k);
+  if (n !== regions.length) throw new Error(`CpuEvaluator: ${regions.length - n} regions are not reachable from a root`);
+  return order;
 }

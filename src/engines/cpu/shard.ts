@@ -8,7 +8,7 @@
 // not depend on timing), updates the shared parameters there and zeroes the range everywhere.
 
 import type { CompiledCircuit } from '../../circuit/compile.ts';
-import { emUpdate, type EmOptions, type EmRange } from '../../training/em.ts';
+import { emUpdate, inputLogsFrom, type EmOptions, type EmRange } from '../../training/em.ts';
 import { CpuEvaluator, type Precision } from './evaluator.ts';
 
 export interface ShardLoad {
@@ -30,7 +30,9 @@ export type ShardRequest =
   | { type: 'forward'; pixels: Uint8Array; count: number; missing?: Uint8Array }
   | { type: 'flows'; pixels: Uint8Array; count: number; missing?: Uint8Array }
   | { type: 'marked'; pixels: Uint8Array; count: number; missing?: Uint8Array; marked: Uint8Array }
-  | { type: 'em'; options: EmOptions; range: EmRange };
+  | { type: 'em'; options: EmOptions; range: EmRange }
+  /** Refreshes cc.inputLogProbs from the linear copy for the input nodes of `range` (after EM). */
+  | { type: 'logs'; range: EmRange };
 
 export interface ShardReply {
   ll?: Float64Array;
@@ -80,6 +82,9 @@ export class ShardState {
         inputFlows[index].fill(0, inputStart * V, inputEnd * V);
         return {};
       }
+      case 'logs':
+        inputLogsFrom(ev.cc, load.inputProbs, req.range.inputStart, req.range.inputEnd);
+        return {};
     }
   }
 }

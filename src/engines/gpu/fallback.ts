@@ -183,9 +183,9 @@ export class FallbackEngine implements Engine {
         await this.switchToCpu(e);
       }
     }
+    // On the CPU nothing can fail any more: no checkpoint to keep.
     await this.cpu!.emStep(opts);
     this.pending = [];
-    this.snapshot();
   }
 
   async syncParams(): Promise<void> {
