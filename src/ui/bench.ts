@@ -21,6 +21,7 @@ const batches = intList('batches', [4])[0];
 const pruneRaw = Number(params.get('prune') ?? '0.75');
 const prune = pruneRaw >= 0 && pruneRaw < 1 ? pruneRaw : 0.75;
 const withCpu = params.get('cpu') !== '0';
+const repeats = intList('repeat', [3])[0];
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const status = (text: string): void => {
@@ -78,7 +79,7 @@ async function run(): Promise<void> {
       try {
         for (const k of ks) {
           status(`${name}, K=${k}…`);
-          addRow(await benchOne(engine, name, tree, timed, k, batch, prune));
+          addRow(await benchOne(engine, name, tree, timed, k, batch, prune, repeats));
         }
       } finally {
         engine.dispose();

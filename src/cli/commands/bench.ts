@@ -14,6 +14,7 @@ export const benchFlags: FlagTable = {
   batch: { type: 'int', default: 512, check: positiveInt, help: 'mini-batch size' },
   batches: { type: 'int', default: 4, check: positiveInt, help: 'mini-batches timed per measurement (after one warm-up)' },
   threads: { type: 'int', default: 2, check: positiveInt, help: 'CPU engine threads' },
+  repeat: { type: 'int', default: 3, check: positiveInt, help: 'timed runs per figure, the best reported (unpruned and pruned runs alternate)' },
   json: { type: 'bool', help: 'one JSON object per engine and K' },
 };
 
@@ -32,7 +33,7 @@ export async function benchCommand(f: ParsedFlags): Promise<void> {
     const engine = await createNodeEngine(kind, { threads: f.threads as number });
     try {
       for (const k of ks) {
-        const row = await benchOne(engine, kind, tree, timed, k, batch, f.prune as number | undefined);
+        const row = await benchOne(engine, kind, tree, timed, k, batch, f.prune as number | undefined, f.repeat as number);
         out.event(row as unknown as Record<string, unknown>, describeBenchRow(row));
       }
     } finally {
