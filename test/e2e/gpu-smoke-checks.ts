@@ -67,6 +67,7 @@ export async function runSmokeChecks(gpu: GPU): Promise<SmokeResult> {
       result.maxInputFlowRelError = Math.max(result.maxInputFlowRelError, relError(await engine.inputFlows(), await cpu.inputFlows()));
       await engine.emStep({ step: 0.1, pseudocount: 0.1 });
       await cpu.emStep({ step: 0.1, pseudocount: 0.1 });
+      await cpu.syncParams(); // EM leaves the CPU's input logs to syncParams
       await engine.syncParams();
       for (let e = 0; e < ccCpu.numEdges; e++) {
         result.maxParamError = Math.max(result.maxParamError, Math.abs(Math.exp(ccGpu.edgeLogWeights[e]) - Math.exp(ccCpu.edgeLogWeights[e])));
