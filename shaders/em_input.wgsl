@@ -1,5 +1,8 @@
-// EM for categorical input nodes, one thread per input node over its V bins:
+// EM for categorical input nodes:
 //   new_x = (F_x + a / V) / (sum_x F_x + a),   log theta_x <- log((1 - s) theta_x + s new_x)
+// `main`: one thread per input node over its V bins (no barriers: software adapters). `reduce`: a
+// workgroup per input node, thread t on bins t, t + WG, ... (coalesced; `main`'s threads read
+// V apart), the total by a fixed-order tree reduction in workgroup memory.
 // Layer uniform: count = input nodes, b = V. em: step s, pseudocount a.
 
 override WG: u32 = 256;
@@ -22,6 +25,33 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let prior = a / f32(V);
   let s = em.step;
   for (var x = 0u; x < V; x++) {
+    let fresh = (hist[o + x] + prior) / (total + a);
+    logProb[o + x] = log((1.0 - s) * exp(logProb[o + x]) + s * fresh);
+  }
+}
+
+var<workgroup> partial: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn reduce(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let id = wid.y * nwg.x + wid.x; // the workgroup's input node: uniform, so the barriers below are too
+  if (id >= lay.count) { return; }
+  let V = lay.b;
+  let o = (lay.start + id) * V;
+  var t = 0.0;
+  for (var x = lid; x < V; x += WG) { t += hist[o + x]; }
+  partial[lid] = t;
+  workgroupBarrier();
+  for (var h = WG / 2u; h > 0u; h = h / 2u) {
+    if (lid < h) { partial[lid] += partial[lid + h]; }
+    workgroupBarrier();
+  }
+  let total = partial[0];
+  let a = em.pseudocount;
+  if (!(total + a > 0.0)) { return; }
+  let prior = a / f32(V);
+  let s = em.step;
+  for (var x = lid; x < V; x += WG) {
     let fresh = (hist[o + x] + prior) / (total + a);
     logProb[o + x] = log((1.0 - s) * exp(logProb[o + x]) + s * fresh);
   }

@@ -1,8 +1,12 @@
 // Categorical input flows as histograms: for input node n on variable v, with p its parent product
 // (the input's flow is the product's flow),
 //   hist[n, pix[v, b]] += F_p[b]      for every observed sample b
-// One thread per input node loops over the batch in order and owns its row of V bins: deterministic,
-// no atomics. Layer uniform: start = first input node, count = input nodes, b = V.
+// `main`: one thread per input node loops over the batch in order and owns its row of V bins
+// (deterministic, no atomics, no barriers: software adapters). `tiled`: a workgroup per input node
+// stages WG samples' pixel codes and flows in workgroup memory (coalesced reads; `main` reads each
+// node's flows with a stride of the node-major layout across threads), then thread t owns bins
+// t, t + WG, ... and scans the tile in sample order: deterministic too, the same order of additions.
+// Layer uniform: start = first input node, count = input nodes, b = V.
 
 override WG: u32 = 256;
 const MISSING: u32 = 0xffffffffu;
@@ -30,5 +34,39 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var b = 0u; b < bat.n; b++) {
     let x = pix[vo + b];
     if (x != MISSING) { hist[ho + x] += flow[po + b]; }
+  }
+}
+
+var<workgroup> tilePix: array<u32, WG>;
+var<workgroup> tileFlow: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let id = wid.y * nwg.x + wid.x; // the workgroup's input node: uniform, so the barriers below are too
+  if (id >= lay.count) { return; }
+  let n = lay.start + id;
+  if (parentPtr[n] == parentPtr[n + 1u]) { return; }
+  let p = parentNode[parentPtr[n]];
+  let cap = bat.cap;
+  let po = p * cap;
+  let vo = inputVar[n] * cap;
+  let ho = n * lay.b;
+  for (var b0 = 0u; b0 < bat.n; b0 += WG) {
+    let b = b0 + lid;
+    var x = MISSING;
+    var f = 0.0;
+    if (b < bat.n) { x = pix[vo + b]; f = flow[po + b]; }
+    tilePix[lid] = x;
+    tileFlow[lid] = f;
+    workgroupBarrier();
+    let m = min(WG, bat.n - b0);
+    for (var v = lid; v < lay.b; v += WG) {
+      var h = hist[ho + v];
+      for (var k = 0u; k < m; k++) {
+        if (tilePix[k] == v) { h += tileFlow[k]; }
+      }
+      hist[ho + v] = h;
+    }
+    workgroupBarrier();
   }
 }

@@ -16,6 +16,7 @@ beforeAll(async () => {
     flowKernel: 'gemm',
     edgeKernel: 'tiled',
     regionMax: 'reduce',
+    inputKernel: 'workgroup',
     capLimits: { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256 },
   });
 });
@@ -103,7 +104,8 @@ describe('GPU dense-block kernels', () => {
     try {
       await auto.load(compiledPair(c)[0]);
       if (auto.cpuEmulated) {
-        expect(auto.kernelPlan.some((p) => /gemm|tiled|reduce/.test(p))).toBe(false);
+        expect(auto.kernelPlan.some((p) => /gemm|tiled|reduce|workgroup/.test(p))).toBe(false);
+        expect(auto.kernelPlan).toContain('inputs node');
       }
     } finally {
       auto.dispose();

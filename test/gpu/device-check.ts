@@ -65,9 +65,9 @@ function scaledErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 // ------------------------------------------------------------------ correctness, small circuits
 const kernelSets = [
   { name: 'auto', opts: {} },
-  { name: 'barrier-free', opts: { sumKernel: 'gather', edgeKernel: 'per-edge', flowKernel: 'gather', regionMax: 'serial' } },
-  { name: 'dense forced', opts: { sumKernel: 'gemm', edgeKernel: 'tiled', flowKernel: 'gemm', regionMax: 'reduce' } },
-  { name: 'csr workgroup', opts: { sumKernel: 'tiled', edgeKernel: 'lanes', flowKernel: 'gather', regionMax: 'reduce' } },
+  { name: 'barrier-free', opts: { sumKernel: 'gather', edgeKernel: 'per-edge', flowKernel: 'gather', regionMax: 'serial', inputKernel: 'node' } },
+  { name: 'dense forced', opts: { sumKernel: 'gemm', edgeKernel: 'tiled', flowKernel: 'gemm', regionMax: 'reduce', inputKernel: 'workgroup' } },
+  { name: 'csr workgroup', opts: { sumKernel: 'tiled', edgeKernel: 'lanes', flowKernel: 'gather', regionMax: 'reduce', inputKernel: 'workgroup' } },
 ] as const;
 for (const ks of kernelSets) {
   const gpu = await createNodeGpuEngine({ ...ks.opts, maxChunk: 40, napBeforeWaitMs: 5 });

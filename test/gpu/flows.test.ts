@@ -7,12 +7,13 @@ import type { GpuEngine } from '../../src/engines/gpu/engine.ts';
 import { compiledPair, gpuEngine, maxAbsErr, maxRelErr, oracle, prunedCircuit, randomBatch, treeCircuit } from './helpers.ts';
 
 // Two engines: the barrier-free kernels (gather sums, one thread per edge; what 'auto' picks on
-// SwiftShader) and the workgroup kernels (tiled sums, 32-lane edge reductions; 'auto' on real GPUs).
+// SwiftShader) and the workgroup kernels (tiled sums, 32-lane edge reductions, workgroup input
+// histograms and input EM; 'auto' on real GPUs).
 let plain: GpuEngine;
 let tiled: GpuEngine;
 beforeAll(async () => {
   plain = await gpuEngine({ maxChunk: 40, sumKernel: 'gather', edgeKernel: 'per-edge' });
-  tiled = await gpuEngine({ maxChunk: 40, sumKernel: 'tiled', edgeKernel: 'lanes', tileRows: 2, napBeforeWaitMs: 1 }); // several row blocks per region; naps (calibrated waits)
+  tiled = await gpuEngine({ maxChunk: 40, sumKernel: 'tiled', edgeKernel: 'lanes', inputKernel: 'workgroup', tileRows: 2, napBeforeWaitMs: 1 }); // several row blocks per region; naps (calibrated waits)
 });
 afterAll(() => {
   plain?.dispose();
@@ -83,4 +84,25 @@ describe('GPU flows and EM', () => {
       expect(Math.max(...(await gpu.edgeFlows()))).toBe(0);
     });
   }
+
+  it('workgroup input kernels over several sample tiles (300 samples, V = 256, missing pixels): input flows and EM', async () => {
+    const gpu = await gpuEngine({ maxChunk: 512, inputKernel: 'workgroup' });
+    try {
+      const c = treeCircuit(15, 6, 256, 3);
+      const [a, b] = compiledPair(c);
+      const cpu = await oracle(a);
+      await gpu.load(b);
+      expect(gpu.kernelPlan).toContain('inputs workgroup');
+      const batch = randomBatch(16, 300, c.numVars, 256, 0.2);
+      expect(maxAbsErr(await gpu.accumulateFlows(batch), await cpu.accumulateFlows(batch))).toBeLessThan(1e-4);
+      expect(maxRelErr(await gpu.inputFlows(), await cpu.inputFlows(), 1e-3)).toBeLessThan(1e-3);
+      await cpu.emStep({ step: 0.5, pseudocount: 0.1 });
+      await cpu.syncParams();
+      await gpu.emStep({ step: 0.5, pseudocount: 0.1 });
+      await gpu.syncParams();
+      expect(maxAbsErr(b.inputLogProbs, a.inputLogProbs)).toBeLessThan(1e-5);
+    } finally {
+      gpu.dispose();
+    }
+  });
 });

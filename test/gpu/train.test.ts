@@ -30,7 +30,7 @@ async function loopEpoch(engine: Engine, pixels: Uint8Array, D: number, order: I
 const engines: Array<[string, Partial<GpuEngineOptions>]> = [
   ['barrier-free kernels', { maxChunk: 40, sumKernel: 'gather', edgeKernel: 'per-edge' }],
   ['workgroup kernels, naps, small slices', { maxChunk: 40, sumKernel: 'tiled', edgeKernel: 'lanes', tileRows: 2, napBeforeWaitMs: 1, sliceMs: 0.001 }],
-  ['gemm sums, tiled flows', { maxChunk: 40, sumKernel: 'gemm', edgeKernel: 'tiled', flowKernel: 'gemm', regionMax: 'reduce' }],
+  ['gemm sums, tiled flows', { maxChunk: 40, sumKernel: 'gemm', edgeKernel: 'tiled', flowKernel: 'gemm', regionMax: 'reduce', inputKernel: 'workgroup' }],
 ];
 
 const cases: Array<[string, () => Circuit, number, number, number]> = [
@@ -58,7 +58,7 @@ describe('GPU fused training epoch', () => {
         await gpu.uploadDataset(data.pixels, count);
         await gpu.load(b);
         if (ename.startsWith('gemm')) {
-          for (const k of ['sum gemm', 'product flow gemm', 'edge flows tiled', 'region max reduce']) expect(gpu.kernelPlan.some((p) => p.startsWith(k))).toBe(true);
+          for (const k of ['sum gemm', 'product flow gemm', 'edge flows tiled', 'region max reduce', 'inputs workgroup']) expect(gpu.kernelPlan.some((p) => p.startsWith(k))).toBe(true);
         }
         const em = { step: 0.3, pseudocount: 0.1 };
         for (let epoch = 0; epoch < 2; epoch++) {

@@ -73,6 +73,10 @@ export interface GpuEngineOptions extends GpuDeviceOptions {
    *  workgroup per (region, sample tile) with product lanes and a tree reduction ('reduce').
    *  'auto': reduce on real GPUs for regions of 16+ products, serial otherwise. */
   regionMax?: 'auto' | 'serial' | 'reduce';
+  /** Input histograms and input EM: one thread per input node ('node'), or a workgroup per input
+   *  node with coalesced reads ('workgroup': staged sample tiles; a tree reduction for EM's totals).
+   *  'auto': workgroup on real GPUs, node on CPU-emulated ones. */
+  inputKernel?: 'auto' | 'node' | 'workgroup';
   /** Block density (nnz / rows x size over a layer) from which 'auto' uses each dense kernel on the
    *  layer's zero-padded mirror: sum forward GEMM, product-flow GEMM, tiled edge flows. A number
    *  sets all three. Defaults (break-even estimates against the CSR kernels: the register-blocked
@@ -885,12 +889,18 @@ export class GpuEngine implements Engine {
     }
     flush();
     edgeRange(runStart, cc.numEdges);
-    m.accumulate.push(make('inputHist', 'input flows', 'input flows', [0, cc.numInputs, 0, cc.numValues], perItem(cc.numInputs)));
+    const inputChoice = this.opts.inputKernel ?? 'auto';
+    const inputWorkgroups = inputChoice === 'workgroup' || (inputChoice === 'auto' && !this.cpuEmulated);
+    const perInput: Work = () => cc.numInputs;
+    if (inputWorkgroups) m.accumulate.push(make('inputHistTiled', 'input flows', 'input flows', [0, cc.numInputs, 0, cc.numValues], perInput));
+    else m.accumulate.push(make('inputHist', 'input flows', 'input flows', [0, cc.numInputs, 0, cc.numValues], perItem(cc.numInputs)));
+    m.kernelPlan.push(`inputs ${inputWorkgroups ? 'workgroup' : 'node'}`);
     const R = cc.regions.length;
     m.marked.push(make('markedPartial', 'marked flow partial', 'marked', [0, R], perSample(R)));
     m.marked.push(make('markedTotal', 'marked flow total', 'marked', [0, R], (n) => Math.ceil(n / WG)));
     m.em.push(make('emSum', 'em sums', 'em', [0, cc.numSums], perItem(cc.numSums)));
-    m.em.push(make('emInput', 'em inputs', 'em', [0, cc.numInputs, 0, cc.numValues], perItem(cc.numInputs)));
+    if (inputWorkgroups) m.em.push(make('emInputReduce', 'em inputs', 'em', [0, cc.numInputs, 0, cc.numValues], perInput));
+    else m.em.push(make('emInput', 'em inputs', 'em', [0, cc.numInputs, 0, cc.numValues], perItem(cc.numInputs)));
     // The dense mirror follows the updated weights.
     if (dense.size > 0) m.em.push(make('denseScatter', 'em dense mirror', 'em', [0, cc.numEdges], perItem(cc.numEdges), {}, { wmirror: m.buffers.get('wdense')! }));
     this.write(m.layerUniform, uni);

@@ -25,7 +25,9 @@ export const KERNELS = {
   edgeFlowPerEdge: { shader: 'edge_flow', entry: 'per_edge', uses: ['bat', 'lay', 'edgeNode', 'edgeChild', 'weight', 'ex', 'flow', 'acc'] },
   inputHist: { shader: 'input_hist', entry: 'main', uses: ['bat', 'lay', 'parentPtr', 'parentNode', 'inputVar', 'pix', 'flow', 'hist'] },
   emSum: { shader: 'em_sum', entry: 'main', uses: ['em', 'lay', 'sumNodes', 'edgePtr', 'acc', 'weight', 'logWeight'] },
+  inputHistTiled: { shader: 'input_hist', entry: 'tiled', uses: ['bat', 'lay', 'parentPtr', 'parentNode', 'inputVar', 'pix', 'flow', 'hist'] },
   emInput: { shader: 'em_input', entry: 'main', uses: ['em', 'lay', 'hist', 'logProb'] },
+  emInputReduce: { shader: 'em_input', entry: 'reduce', uses: ['em', 'lay', 'hist', 'logProb'] },
   markedPartial: { shader: 'marked', entry: 'partial', uses: ['bat', 'lay', 'regions', 'marked', 'edgeNode', 'edgeChild', 'weight', 'ex', 'flow', 'part'] },
   markedTotal: { shader: 'marked', entry: 'total', uses: ['bat', 'lay', 'part', 'out'] },
 } as const satisfies Record<string, KernelSpec>;
