@@ -75,7 +75,8 @@ export interface GpuEngineOptions extends GpuDeviceOptions {
   regionMax?: 'auto' | 'serial' | 'reduce';
   /** Input histograms and input EM: one thread per input node ('node'), or a workgroup per input
    *  node with coalesced reads ('workgroup': staged sample tiles; a tree reduction for EM's totals).
-   *  'auto': workgroup on real GPUs, node on CPU-emulated ones. */
+   *  'auto' is 'node' everywhere until 'workgroup' has been timed on a real GPU (it has only been
+   *  checked against the oracle on SwiftShader; test/gpu/device-check.ts times both). */
   inputKernel?: 'auto' | 'node' | 'workgroup';
   /** Block density (nnz / rows x size over a layer) from which 'auto' uses each dense kernel on the
    *  layer's zero-padded mirror: sum forward GEMM, product-flow GEMM, tiled edge flows. A number
@@ -890,7 +891,7 @@ export class GpuEngine implements Engine {
     flush();
     edgeRange(runStart, cc.numEdges);
     const inputChoice = this.opts.inputKernel ?? 'auto';
-    const inputWorkgroups = inputChoice === 'workgroup' || (inputChoice === 'auto' && !this.cpuEmulated);
+    const inputWorkgroups = inputChoice === 'workgroup';
     const perInput: Work = () => cc.numInputs;
     if (inputWorkgroups) m.accumulate.push(make('inputHistTiled', 'input flows', 'input flows', [0, cc.numInputs, 0, cc.numValues], perInput));
     else m.accumulate.push(make('inputHist', 'input flows', 'input flows', [0, cc.numInputs, 0, cc.numValues], perItem(cc.numInputs)));
