@@ -20,17 +20,25 @@ const MISSING: u32 = 0xffffffffu;
 @group(0) @binding(6) var<storage, read> flow: array<f32>;
 @group(0) @binding(7) var<storage, read_write> hist: array<f32>;
 
+// Input node n's offsets: its parent product's flows (po), its variable's pixel codes (vo), its V
+// bins (ho); `used` is false for an input no product reads (pruned away).
+struct HistRow { po: u32, vo: u32, ho: u32, used: bool }
+
+fn histRow(n: u32) -> HistRow {
+  if (parentPtr[n] == parentPtr[n + 1u]) { return HistRow(0u, 0u, 0u, false); }
+  let p = parentNode[parentPtr[n]];
+  return HistRow(p * bat.cap, inputVar[n] * bat.cap, n * lay.b, true);
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let id = flatIndex(wid, nwg, lid, WG);
   if (id >= lay.count) { return; }
-  let n = lay.start + id;
-  if (parentPtr[n] == parentPtr[n + 1u]) { return; }
-  let p = parentNode[parentPtr[n]];
-  let cap = bat.cap;
-  let po = p * cap;
-  let vo = inputVar[n] * cap;
-  let ho = n * lay.b;
+  let row = histRow(lay.start + id);
+  if (!row.used) { return; }
+  let po = row.po;
+  let vo = row.vo;
+  let ho = row.ho;
   for (var b = 0u; b < bat.n; b++) {
     let x = pix[vo + b];
     if (x != MISSING) { hist[ho + x] += flow[po + b]; }
@@ -44,13 +52,11 @@ var<workgroup> tileFlow: array<f32, WG>;
 fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let id = wid.y * nwg.x + wid.x; // the workgroup's input node: uniform, so the barriers below are too
   if (id >= lay.count) { return; }
-  let n = lay.start + id;
-  if (parentPtr[n] == parentPtr[n + 1u]) { return; }
-  let p = parentNode[parentPtr[n]];
-  let cap = bat.cap;
-  let po = p * cap;
-  let vo = inputVar[n] * cap;
-  let ho = n * lay.b;
+  let row = histRow(lay.start + id);
+  if (!row.used) { return; }
+  let po = row.po;
+  let vo = row.vo;
+  let ho = row.ho;
   for (var b0 = 0u; b0 < bat.n; b0 += WG) {
     let b = b0 + lid;
     var x = MISSING;
