@@ -36,12 +36,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   if (id >= lay.count) { return; }
   let row = histRow(lay.start + id);
   if (!row.used) { return; }
-  let po = row.po;
-  let vo = row.vo;
-  let ho = row.ho;
   for (var b = 0u; b < bat.n; b++) {
-    let x = pix[vo + b];
-    if (x != MISSING) { hist[ho + x] += flow[po + b]; }
+    let x = pix[row.vo + b];
+    if (x != MISSING) { hist[row.ho + x] += flow[row.po + b]; }
   }
 }
 
@@ -54,24 +51,21 @@ fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (id >= lay.count) { return; }
   let row = histRow(lay.start + id);
   if (!row.used) { return; }
-  let po = row.po;
-  let vo = row.vo;
-  let ho = row.ho;
   for (var b0 = 0u; b0 < bat.n; b0 += WG) {
     let b = b0 + lid;
     var x = MISSING;
     var f = 0.0;
-    if (b < bat.n) { x = pix[vo + b]; f = flow[po + b]; }
+    if (b < bat.n) { x = pix[row.vo + b]; f = flow[row.po + b]; }
     tilePix[lid] = x;
     tileFlow[lid] = f;
     workgroupBarrier();
     let m = min(WG, bat.n - b0);
     for (var v = lid; v < lay.b; v += WG) {
-      var h = hist[ho + v];
+      var h = hist[row.ho + v];
       for (var k = 0u; k < m; k++) {
         if (tilePix[k] == v) { h += tileFlow[k]; }
       }
-      hist[ho + v] = h;
+      hist[row.ho + v] = h;
     }
     workgroupBarrier();
   }

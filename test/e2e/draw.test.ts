@@ -4,12 +4,11 @@
 // the erased part), samples, Clear, and that live scoring never had two requests in flight. Saves
 // test-results/draw-*.png for people to look at.
 
-import { mkdirSync } from 'node:fs';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // Type only (erased): the fixture page's call statistics, window.__draw.
 import type { DrawStats } from './draw-fixture.tsx';
-import { collectProblems, RESULTS, startBrowserHarness, type BrowserHarness } from './harness.ts';
+import { RESULTS, startPageHarness, type BrowserHarness } from './harness.ts';
 
 const BPD = /^\d+\.\d{4}$/;
 
@@ -51,10 +50,7 @@ describe('Draw a digit, with a real model in headless Chromium', () => {
   let problems: string[] = [];
 
   beforeAll(async () => {
-    h = await startBrowserHarness();
-    page = await h.browser.newPage({ viewport: { width: 1000, height: 1100 } });
-    problems = collectProblems(page);
-    mkdirSync(RESULTS, { recursive: true });
+    ({ h, page, problems } = await startPageHarness({ width: 1000, height: 1100 }));
   });
 
   afterAll(async () => {

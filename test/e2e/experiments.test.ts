@@ -4,10 +4,9 @@
 // has a finite bpd per criterion and fraction, and that no page or worker error occurred. Saves
 // test-results/experiments.png for people to look at.
 
-import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectProblems, RESULTS, startBrowserHarness, type BrowserHarness } from './harness.ts';
+import { RESULTS, startPageHarness, type BrowserHarness } from './harness.ts';
 
 describe('Experiments view in headless Chromium', () => {
   let h: BrowserHarness | undefined;
@@ -15,10 +14,7 @@ describe('Experiments view in headless Chromium', () => {
   let problems: string[] = [];
 
   beforeAll(async () => {
-    mkdirSync(RESULTS, { recursive: true });
-    h = await startBrowserHarness();
-    page = await h.browser.newPage({ viewport: { width: 1100, height: 1200 } });
-    problems = collectProblems(page);
+    ({ h, page, problems } = await startPageHarness({ width: 1100, height: 1200 }));
   });
 
   afterAll(async () => {

@@ -1,6 +1,6 @@
 // Shared set-up of the headless-browser tests: Vite's dev server on a free loopback port and Debian's
 // Chromium with WebGPU enabled (DESIGN.md section 4), plus a collector of page errors.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -61,4 +61,13 @@ export function collectProblems(page: Page): string[] {
     if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
   });
   return problems;
+}
+
+/** The set-up of a suite that drives one page: a harness, a page of `viewport` with its problems
+ *  collected, and the results folder (screenshots) made. */
+export async function startPageHarness(viewport: { width: number; height: number }): Promise<{ h: BrowserHarness; page: Page; problems: string[] }> {
+  mkdirSync(RESULTS, { recursive: true });
+  const h = await startBrowserHarness();
+  const page = await h.browser.newPage({ viewport });
+  return { h, page, problems: collectProblems(page) };
 }

@@ -5,10 +5,9 @@
 // shortcuts and a missing data file. Asserts numbers and DOM state; saves screenshots of the main views
 // to test-results/ (the README shows some of them).
 
-import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectProblems, RESULTS, startBrowserHarness, type BrowserHarness } from './harness.ts';
+import { collectProblems, RESULTS, startBrowserHarness, startPageHarness, type BrowserHarness } from './harness.ts';
 
 /** HCLT sum edges on D variables with K states: (D - 1) K x K blocks plus the root's K. */
 function hcltEdges(D: number, K: number): number {
@@ -45,10 +44,7 @@ describe('playground in headless Chromium', () => {
   let problems: string[] = [];
 
   beforeAll(async () => {
-    h = await startBrowserHarness();
-    page = await h.browser.newPage({ viewport: { width: 1280, height: 900 } });
-    problems = collectProblems(page);
-    mkdirSync(RESULTS, { recursive: true });
+    ({ h, page, problems } = await startPageHarness({ width: 1280, height: 900 }));
   });
 
   afterAll(async () => {

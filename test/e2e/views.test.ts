@@ -5,10 +5,9 @@
 // block, and checks that the canvases are drawn (pixels read back) and no SVG path holds NaN.
 // Screenshots go to test-results/views-*.png for people to look at.
 
-import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectProblems, RESULTS, startBrowserHarness, type BrowserHarness } from './harness.ts';
+import { RESULTS, startPageHarness, type BrowserHarness } from './harness.ts';
 
 /** Distinct opaque colours in a canvas (a blank or failed drawing has 0 or 1). */
 async function canvasColours(page: Page, testId: string): Promise<number> {
@@ -34,11 +33,8 @@ describe('training and circuit views in headless Chromium', () => {
   let problems: string[] = [];
 
   beforeAll(async () => {
-    mkdirSync(RESULTS, { recursive: true });
-    h = await startBrowserHarness();
-    page = await h.browser.newPage({ viewport: { width: 1200, height: 1300 } });
-    problems = collectProblems(page);
-    await page.goto(`${h.url}test/e2e/views-fixture.html`);
+    ({ h, page, problems } = await startPageHarness({ width: 1200, height: 1300 }));
+    await page.goto(`${h!.url}test/e2e/views-fixture.html`);
     await page.getByTestId('circuit-canvas').waitFor({ timeout: 30_000 });
   });
 

@@ -6,7 +6,7 @@
 // depend on timing: flows are always combined in shard order.
 
 import type { CompiledCircuit } from '../../circuit/compile.ts';
-import { splitEmRange, type EmOptions } from '../../training/em.ts';
+import { splitEmRange, type EmOptions, type EmRange } from '../../training/em.ts';
 import type { Batch, Engine } from '../engine.ts';
 import type { Precision } from './evaluator.ts';
 import { ShardState, type ShardReply, type ShardRequest } from './shard.ts';
@@ -47,6 +47,8 @@ export class CpuEngine implements Engine {
   /** EM updates the input parameters in the shards' linear copy only (see emUpdate); the compiled
    *  circuit's logs are refreshed by syncParams when this is set. */
   private inputLogsStale = false;
+  /** Each shard's part of the parameters for EM and the log refresh (per loaded circuit). */
+  private emRanges: EmRange[] = [];
 
   constructor(opts: CpuEngineOptions = {}) {
     this.precision = opts.precision ?? 'float32';
@@ -71,6 +73,7 @@ export class CpuEngine implements Engine {
   async load(cc: CompiledCircuit): Promise<void> {
     this.cc = cc;
     this.inputLogsStale = false;
+    this.emRanges = splitEmRange(cc, this.shards.length);
     if (this.threads > 1) {
       // Re-home the parameters in shared memory: every shard reads and EM writes the same arrays.
       const w = this.alloc(cc.numEdges);
@@ -159,7 +162,7 @@ export class CpuEngine implements Engine {
   }
 
   async emStep(opts: EmOptions): Promise<void> {
-    const ranges = splitEmRange(this.circuit, this.shards.length);
+    const ranges = this.emRanges;
     // Each shard updates its own range of the shared parameters, then all re-read them.
     await this.broadcast((t) => ({ type: 'em', options: opts, range: ranges[t] }));
     await this.broadcast(() => ({ type: 'refresh' }));
@@ -169,7 +172,7 @@ export class CpuEngine implements Engine {
   /** Makes cc.inputLogProbs current (EM keeps only the linear input probabilities), split like EM. */
   async syncParams(): Promise<void> {
     if (!this.inputLogsStale) return;
-    const ranges = splitEmRange(this.circuit, this.shards.length);
+    const ranges = this.emRanges;
     await this.broadcast((t) => ({ type: 'logs', range: ranges[t] }));
     this.inputLogsStale = false;
   }

@@ -101,11 +101,6 @@ export class CpuEvaluator {
   private readonly rowFloor: number;
   private readonly logEFloor: number;
   private count = 0;
-  /** The order regions are evaluated in (backward: reversed): depth-first, children before their
-   *  parent, the largest child subtree first. The compiled order (by height, for the GPU's layers)
-   *  would read a child's values long after they were written; this order reads most of them while
-   *  they are still in cache, which is what the per-node passes are bound by. */
-  private readonly regionOrder: Int32Array;
   /** Index of the region that holds the root sum node. */
   private readonly rootRegion: number;
 
@@ -163,7 +158,6 @@ export class CpuEvaluator {
       }
     }
     this.rootRegion = cc.regions.findIndex((r) => cc.rootNode >= r.sumStart && cc.rootNode < r.sumStart + r.rows);
-    this.regionOrder = depthFirstOrder(cc);
     this.refreshWeights();
   }
 
@@ -318,9 +312,7 @@ export class CpuEvaluator {
     const missingT = this.missingT;
     const eFloor = this.eFloor;
     const rowFloor = this.rowFloor;
-    const order = this.regionOrder;
-    for (let t = 0; t < order.length; t++) {
-      const k = order[t];
+    for (let k = 0; k < regions.length; k++) {
       const r = regions[k];
       const pixOff = r.variable * B;
       const zOff = k * B;
@@ -534,9 +526,7 @@ export class CpuEvaluator {
     const childOff = this.childOff;
     const pw = this.parentWeights;
     const parentGOff = this.parentGOff;
-    const order = this.regionOrder;
-    for (let t = order.length - 1; t >= 0; t--) {
-      const k = order[t];
+    for (let k = regions.length - 1; k >= 0; k--) {
       const r = regions[k];
       const mOff = k * B;
       // g_j = F_j / exp(y_j - Z) (the linear sum kept by forward), F_j = flow of the parent product j
@@ -681,12 +671,9 @@ export class CpuEvaluator {
     this.runs = runs;
     for (let b = 0; b < n; b++) {
       const x = pixelT[pixOff + b];
-      if ((missing && missing[pixOff + b]) || x !== maj) {
-        mask[b] = 0;
-        if (!(missing && missing[pixOff + b])) order[counts[x]++] = b;
-      } else {
-        mask[b] = 1;
-      }
+      const observed = !(missing && missing[pixOff + b]);
+      mask[b] = observed && x === maj ? 1 : 0;
+      if (observed && x !== maj) order[counts[x]++] = b;
     }
     return maj;
   }
@@ -780,25 +767,4 @@ export class CpuEvaluator {
       }
     }
   }
-}
-
-/** Regions in post-order (every child before its parent), larger subtrees visited first. */
-function depthFirstOrder(cc: CompiledCircuit): Int32Array {
-  const regions = cc.regions;
-  const subtree = new Int32Array(regions.length);
-  // The compiled order is by height: children come first, so one pass sums subtree sizes.
-  for (let k = 0; k < regions.length; k++) {
-    subtree[k] = 1;
-    for (const c of regions[k].childRegions) subtree[k] += subtree[c];
-  }
-  const order = new Int32Array(regions.length);
-  let n = 0;
-  const visit = (k: number): void => {
-    const children = [...regions[k].childRegions].sort((a, b) => subtree[b] - subtree[a] || a - b);
-    for (const c of children) visit(c);
-    order[n++] = k;
-  };
-  for (let k = 0; k < regions.length; k++) if (regions[k].parentRegion < 0) visit(k);
-  if (n !== regions.length) throw new Error(`CpuEvaluator: ${regions.length - n} regions are not reachable from a root`);
-  return order;
 }
