@@ -81,6 +81,12 @@ export class CpuEvaluator {
    *  by EM when given, else this evaluator's own copy of exp(cc.inputLogProbs) (`refreshWeights`). */
   private readonly inputProbs: Float64Array;
   private readonly ownInputProbs: boolean;
+  /** One region's input probabilities at the pixel values of the batch, value-major:
+   *  inputTable[d * size + i] = theta_i[x_d] for the d-th distinct value, then a row of ones for
+   *  missing pixels; tableRow[b] = d(b) * size (see `buildInputTable`). */
+  private readonly inputTable: Float64Array;
+  private readonly tableRow: Int32Array;
+  private readonly tableValues: Int32Array;
   /** edgeChild[e] * capacity: where each edge's child values start. */
   private readonly childOff: Int32Array;
   /** For the transposed (parent) lists of product nodes: the weight and the parent's row in the
@@ -144,6 +150,9 @@ export class CpuEvaluator {
     this.weights = alloc(cc.numEdges);
     this.ownInputProbs = inputProbs === undefined;
     this.inputProbs = inputProbs ?? new Float64Array(cc.inputLogProbs.length);
+    this.inputTable = new Float64Array((Math.min(cc.numValues, capacity) + 1) * maxSize);
+    this.tableRow = new Int32Array(capacity);
+    this.tableValues = new Int32Array(Math.min(cc.numValues, capacity));
     this.pixelT = new Uint8Array(cc.numVars * capacity);
     this.missingT = new Uint8Array(cc.numVars * capacity);
     this.eFloor = precision === 'float32' ? 2 ** -126 : 2 ** -800;
@@ -282,6 +291,45 @@ export class CpuEvaluator {
   }
 
   /**
+   * Region k's input probabilities at the batch's pixel values, for the products: the distinct values
+   * (a counting pass), theta_i[x] for each of them and each input (about 50 values x size for 512
+   * digits, against n x size products), a row of ones for missing pixels (marginalised), and each
+   * sample's row.
+   */
+  private buildInputTable(k: number): void {
+    const cc = this.cc;
+    const r = cc.regions[k];
+    const n = this.count;
+    const B = this.capacity;
+    const V = cc.numValues;
+    const S = r.size;
+    const pixOff = r.variable * B;
+    const pixelT = this.pixelT;
+    const missing = this.hasMissing ? this.missingT : null;
+    const slot = this.valueCount;
+    const values = this.tableValues;
+    slot.fill(0);
+    for (let b = 0; b < n; b++) if (!(missing && missing[pixOff + b])) slot[pixelT[pixOff + b]] = 1;
+    let nd = 0;
+    for (let x = 0; x < V; x++) {
+      if (slot[x] === 0) continue;
+      slot[x] = nd * S;
+      values[nd++] = x;
+    }
+    const T = this.inputTable;
+    const pin = this.inputProbs;
+    for (let i = 0; i < S; i++) {
+      const po = (r.inputStart + i) * V;
+      for (let d = 0; d < nd; d++) T[d * S + i] = pin[po + values[d]];
+    }
+    T.fill(1, nd * S, (nd + 1) * S);
+    const row = this.tableRow;
+    const ones = nd * S;
+    if (missing) for (let b = 0; b < n; b++) row[b] = missing[pixOff + b] ? ones : slot[pixelT[pixOff + b]];
+    else for (let b = 0; b < n; b++) row[b] = slot[pixelT[pixOff + b]];
+  }
+
+  /**
    * Forward pass; returns log p(x) per sample (marginalising missing pixels).
    *
    * Linear domain with one log-scale per region and sample: a product's value is
@@ -297,10 +345,8 @@ export class CpuEvaluator {
     const cc = this.cc;
     const n = this.count;
     const B = this.capacity;
-    const V = cc.numValues;
     const ex = this.expValues;
     const w = this.weights;
-    const pin = this.inputProbs;
     const regions = cc.regions;
     const Z = this.regionScale;
     const flag = this.exactFlag;
@@ -308,13 +354,10 @@ export class CpuEvaluator {
     const zSum = this.zSum;
     const M = this.prodMax;
     const need = this.needExact;
-    const pixelT = this.pixelT;
-    const missingT = this.missingT;
     const eFloor = this.eFloor;
     const rowFloor = this.rowFloor;
     for (let k = 0; k < regions.length; k++) {
       const r = regions[k];
-      const pixOff = r.variable * B;
       const zOff = k * B;
       const nc = r.childRegions.length;
       for (let b = 0; b < n; b++) {
@@ -330,25 +373,29 @@ export class CpuEvaluator {
         }
       }
       // P_i[b] = theta_i[x_v] (1 for a missing pixel) * prod_c s_c,i[b], and M[b] = max_i P_i[b].
-      // Up to two child regions (most of a tree's nodes; a missing child reads the block of ones after
-      // the nodes, an exact * 1): four products per pass over the samples, so each pixel value and
-      // each M[b] is loaded once per four products. Else (missing pixels, more children) one pass
-      // per product and child.
-      if (!this.hasMissing && nc <= 2) {
+      // theta_i[x_v] comes from the region's small value-major table (one cache line holds it for
+      // several products; measured 10 % faster than gathering from the K x 256 parameter rows, which
+      // EM has just streamed through). Up to two child regions (most of a tree's nodes; a missing
+      // child reads the block of ones after the nodes, an exact * 1): four products per pass over the
+      // samples, so each table row and each M[b] is loaded once per four products. Else one pass per
+      // product and child.
+      this.buildInputTable(k);
+      const T = this.inputTable;
+      const row = this.tableRow;
+      if (nc <= 2) {
         const c0 = nc > 0 ? regions[r.childRegions[0]].sumStart * B : this.onesOff;
         const c1 = nc > 1 ? regions[r.childRegions[1]].sumStart * B : this.onesOff;
         let i = 0;
         for (; i + 4 <= r.size; i += 4) {
           const q = i * B;
-          const pinOff = (r.inputStart + i) * V;
           const o0 = c0 + q;
           const o1 = c1 + q;
           for (let b = 0; b < n; b++) {
-            const px = pinOff + pixelT[pixOff + b];
-            const x0 = pin[px] * ex[o0 + b] * ex[o1 + b];
-            const x1 = pin[px + V] * ex[o0 + B + b] * ex[o1 + B + b];
-            const x2 = pin[px + 2 * V] * ex[o0 + 2 * B + b] * ex[o1 + 2 * B + b];
-            const x3 = pin[px + 3 * V] * ex[o0 + 3 * B + b] * ex[o1 + 3 * B + b];
+            const t = row[b] + i;
+            const x0 = T[t] * ex[o0 + b] * ex[o1 + b];
+            const x1 = T[t + 1] * ex[o0 + B + b] * ex[o1 + B + b];
+            const x2 = T[t + 2] * ex[o0 + 2 * B + b] * ex[o1 + 2 * B + b];
+            const x3 = T[t + 3] * ex[o0 + 3 * B + b] * ex[o1 + 3 * B + b];
             P[q + b] = x0;
             P[q + B + b] = x1;
             P[q + 2 * B + b] = x2;
@@ -358,11 +405,10 @@ export class CpuEvaluator {
         }
         for (; i < r.size; i++) {
           const q = i * B;
-          const pinOff = (r.inputStart + i) * V;
           const o0 = c0 + q;
           const o1 = c1 + q;
           for (let b = 0; b < n; b++) {
-            const x = pin[pinOff + pixelT[pixOff + b]] * ex[o0 + b] * ex[o1 + b];
+            const x = T[row[b] + i] * ex[o0 + b] * ex[o1 + b];
             P[q + b] = x;
             M[b] = Math.max(M[b], x);
           }
@@ -370,12 +416,7 @@ export class CpuEvaluator {
       } else {
         for (let i = 0; i < r.size; i++) {
           const q = i * B;
-          const pinOff = (r.inputStart + i) * V;
-          if (this.hasMissing) {
-            for (let b = 0; b < n; b++) P[q + b] = missingT[pixOff + b] ? 1 : pin[pinOff + pixelT[pixOff + b]];
-          } else {
-            for (let b = 0; b < n; b++) P[q + b] = pin[pinOff + pixelT[pixOff + b]];
-          }
+          for (let b = 0; b < n; b++) P[q + b] = T[row[b] + i];
           for (let c = 0; c < nc; c++) {
             const sOff = (regions[r.childRegions[c]].sumStart + i) * B;
             for (let b = 0; b < n; b++) P[q + b] *= ex[sOff + b];
