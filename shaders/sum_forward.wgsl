@@ -32,23 +32,18 @@ var<workgroup> tile: array<f32, TILE_FLOATS>;
 @compute @workgroup_size(WG)
 fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   // Workgroup -> (region, block of ROWS rows, tile of TILE samples); lay.a = row blocks per region.
-  let wg = wid.y * nwg.x + wid.x;
-  let tiles = (bat.n + TILE - 1u) / TILE;
-  let perRegion = lay.a * tiles;
-  // Workgroups past the end, or row blocks past a region's rows, do no work but still reach the
-  // barrier (storage reads are not uniform values, so no early return).
-  let inRange = wg < lay.count * perRegion;
-  let r = lay.start + min(wg / perRegion, lay.count - 1u);
-  let rem = wg % perRegion;
-  let j0 = (rem / tiles) * ROWS;
-  let b0 = (rem % tiles) * TILE;
-  let nb = min(TILE, bat.n - min(b0, bat.n));
+  // Row blocks past a region's rows do no work but still reach the barrier.
+  let place = regionTile(wid, nwg, bat.n, lay.start, lay.count, lay.a, TILE);
+  let r = place.r;
+  let j0 = place.block * ROWS;
+  let b0 = place.b0;
+  let nb = place.nb;
   let cap = bat.cap;
   let ps = regions[r * 8u];
   let size = regions[r * 8u + 1u];
   let ss = regions[r * 8u + 2u];
   let rows = regions[r * 8u + 3u];
-  let working = inRange && j0 < rows;
+  let working = place.live && j0 < rows;
   var loadCount = 0u;
   if (working) { loadCount = size * TILE; }
   for (var i = lid; i < loadCount; i += WG) {

@@ -21,6 +21,8 @@ export interface NodeEngineOptions {
   onFallback?: (message: string) => void;
   /** GPU: sleep before waiting on the GPU (Dawn on NVIDIA aborts on long blocking waits). */
   napBeforeWaitMs?: number;
+  /** GPU: the forward and backward kernels per height (GpuEngineOptions.forwardKernel/backwardKernel). */
+  gpuKernels?: 'auto' | 'layered' | 'height';
 }
 
 function cpuEngine(opts: NodeEngineOptions): CpuEngine {
@@ -32,7 +34,8 @@ export async function createNodeEngine(kind: EngineKind, opts: NodeEngineOptions
   if (kind === 'gpu') {
     try {
       // SPC_GPU_NAP_MS > 0 turns on the nap protocol that Dawn needs on NVIDIA (../shared/device/README.md).
-      const gpu = await createNodeGpuEngine({ napBeforeWaitMs: opts.napBeforeWaitMs ?? (Number(process.env.SPC_GPU_NAP_MS) || 0) });
+      const kernels = opts.gpuKernels ?? 'auto';
+      const gpu = await createNodeGpuEngine({ napBeforeWaitMs: opts.napBeforeWaitMs ?? (Number(process.env.SPC_GPU_NAP_MS) || 0), forwardKernel: kernels, backwardKernel: kernels });
       if (!opts.gpuFallback) return gpu;
       return new FallbackEngine(gpu, () => cpuEngine(opts), (m) => (opts.onFallback ?? ((s: string) => process.stderr.write(`${s}\n`)))(m));
     } catch (e) {

@@ -22,6 +22,8 @@ const pruneRaw = Number(params.get('prune') ?? '0.75');
 const prune = pruneRaw >= 0 && pruneRaw < 1 ? pruneRaw : 0.75;
 const withCpu = params.get('cpu') !== '0';
 const repeats = intList('repeat', [3])[0];
+// kernels=height: the GPU engine's forward and backward as one kernel per height of the circuit.
+const kernels = params.get('kernels') === 'height' ? 'height' : params.get('kernels') === 'layered' ? 'layered' : 'auto';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const status = (text: string): void => {
@@ -52,7 +54,7 @@ function addRow(r: BenchRow): void {
 
 async function gpuEngine(): Promise<Engine | null> {
   try {
-    return await GpuEngine.create(navigator.gpu, { shaders: loadViteShaders(), timings: true });
+    return await GpuEngine.create(navigator.gpu, { shaders: loadViteShaders(), timings: true, forwardKernel: kernels, backwardKernel: kernels });
   } catch (e) {
     const err = $('error');
     err.hidden = false;
@@ -71,7 +73,7 @@ async function run(): Promise<void> {
     await new Promise((r) => setTimeout(r, 0));
     const tree = chowLiuTree(all);
     const timed = benchSample(all, batch * batches);
-    const engines: Array<[string, () => Promise<Engine | null>]> = [['gpu', gpuEngine]];
+    const engines: Array<[string, () => Promise<Engine | null>]> = [[kernels === 'auto' ? 'gpu' : `gpu (${kernels} kernels)`, gpuEngine]];
     if (withCpu) engines.push(['cpu', async () => new CpuEngine({ precision: 'float32' })]);
     for (const [name, make] of engines) {
       const engine = await make();

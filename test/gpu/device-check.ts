@@ -20,7 +20,8 @@
 //   ../shared/device/pack.sh dist-node/device-check.mjs shaders public/data
 //   device run: command `bash .device-pack/run.sh`, carry [".device-pack"], timeout_s 420
 //     options: --k=32,128 (default)  --epochs=2 (timed epochs per phase)  --no-prune
-//              --no-variants (skip the extra 'dense kernels' / 'csr kernels' measurements)  --quick
+//              --no-variants (skip the extra measurements: 'dense kernels', 'csr kernels', 'workgroup
+//              inputs', 'per-height kernels' (one forward and one backward dispatch per height), both)  --quick
 // Expected wall time on an H200: about 2-3 minutes (most of it building and compiling the K=128 HCLT,
 // pruning it, and the CPU oracle on a few digits).
 // Locally (SwiftShader, K=2, 1024 digits): npx tsx test/gpu/device-check.ts --quick
@@ -68,6 +69,7 @@ const kernelSets = [
   { name: 'barrier-free', opts: { sumKernel: 'gather', edgeKernel: 'per-edge', flowKernel: 'gather', regionMax: 'serial', inputKernel: 'node' } },
   { name: 'dense forced', opts: { sumKernel: 'gemm', edgeKernel: 'tiled', flowKernel: 'gemm', regionMax: 'reduce', inputKernel: 'workgroup' } },
   { name: 'csr workgroup', opts: { sumKernel: 'tiled', edgeKernel: 'lanes', flowKernel: 'gather', regionMax: 'reduce', inputKernel: 'workgroup' } },
+  { name: 'per-height kernels', opts: { forwardKernel: 'height', backwardKernel: 'height', edgeKernel: 'lanes', inputKernel: 'workgroup' } },
 ] as const;
 for (const ks of kernelSets) {
   const gpu = await createNodeGpuEngine({ ...ks.opts, maxChunk: 40, napBeforeWaitMs: 5 });
@@ -195,14 +197,23 @@ async function throughput(gpu: GpuEngineT, trainer: TrainerT, K: number, phase: 
   });
 }
 
-/** Reloads the trainer's circuit (current parameters) with other density thresholds, then measures. */
-async function variant(gpu: GpuEngineT, trainer: TrainerT, K: number, phase: string, thr: number): Promise<void> {
+/** Reloads the trainer's circuit (current parameters) with other kernel choices (density thresholds,
+ *  forward and input kernels), then measures. */
+async function variant(gpu: GpuEngineT, trainer: TrainerT, K: number, phase: string, choice: { thr?: number; perHeight?: boolean; input?: 'workgroup' }): Promise<void> {
   const t0 = performance.now();
-  const saved = gpu.denseThresholds;
-  gpu.denseThresholds = { sum: thr, flow: thr, edge: thr };
+  const saved = { thr: gpu.denseThresholds, forward: gpu.forwardKernel, backward: gpu.backwardKernel, input: gpu.inputKernel };
+  if (choice.thr !== undefined) gpu.denseThresholds = { sum: choice.thr, flow: choice.thr, edge: choice.thr };
+  if (choice.perHeight) {
+    gpu.forwardKernel = 'height';
+    gpu.backwardKernel = 'height';
+  }
+  if (choice.input) gpu.inputKernel = choice.input;
   await trainer.setCircuit(await trainer.snapshot());
   await throughput(gpu, trainer, K, phase, (performance.now() - t0) / 1000);
-  gpu.denseThresholds = saved;
+  gpu.denseThresholds = saved.thr;
+  gpu.forwardKernel = saved.forward;
+  gpu.backwardKernel = saved.backward;
+  gpu.inputKernel = saved.input;
   await trainer.setCircuit(await trainer.snapshot());
 }
 
@@ -214,7 +225,12 @@ for (const K of Ks) {
   if (!trainer.fused) throw new Error('the trainer did not pick the fused path');
   await throughput(gpu, trainer, K, 'unpruned', (performance.now() - t0) / 1000);
   await mnistCheck(gpu, trainer, K, 'unpruned');
-  if (variants) await variant(gpu, trainer, K, 'unpruned, csr kernels', 2);
+  if (variants) {
+    await variant(gpu, trainer, K, 'unpruned, csr kernels', { thr: 2 });
+    await variant(gpu, trainer, K, 'unpruned, workgroup inputs', { input: 'workgroup' });
+    await variant(gpu, trainer, K, 'unpruned, per-height kernels', { perHeight: true });
+    await variant(gpu, trainer, K, 'unpruned, per-height kernels + workgroup inputs', { perHeight: true, input: 'workgroup' });
+  }
   if (prune) {
     const t1 = performance.now();
     // Prune reads flows and marked-edge flows in chunks of B, each settled after a calibrated nap.
@@ -223,8 +239,11 @@ for (const K of Ks) {
     await throughput(gpu, trainer, K, 'pruned 75% by flow', (performance.now() - t1) / 1000);
     await mnistCheck(gpu, trainer, K, 'pruned 75% by flow');
     if (variants) {
-      await variant(gpu, trainer, K, 'pruned, dense kernels', 0);
-      await variant(gpu, trainer, K, 'pruned, csr kernels', 2);
+      await variant(gpu, trainer, K, 'pruned, dense kernels', { thr: 0 });
+      await variant(gpu, trainer, K, 'pruned, csr kernels', { thr: 2 });
+      await variant(gpu, trainer, K, 'pruned, workgroup inputs', { input: 'workgroup' });
+      await variant(gpu, trainer, K, 'pruned, per-height kernels', { perHeight: true });
+      await variant(gpu, trainer, K, 'pruned, per-height kernels + workgroup inputs', { perHeight: true, input: 'workgroup' });
     }
   }
   gpu.dispose();

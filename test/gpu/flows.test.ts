@@ -6,18 +6,22 @@ import type { Circuit } from '../../src/circuit/structure.ts';
 import type { GpuEngine } from '../../src/engines/gpu/engine.ts';
 import { compiledPair, gpuEngine, maxAbsErr, maxRelErr, oracle, prunedCircuit, randomBatch, treeCircuit } from './helpers.ts';
 
-// Two engines: the barrier-free kernels (gather sums, one thread per edge; what 'auto' picks on
-// SwiftShader) and the workgroup kernels (tiled sums, 32-lane edge reductions, workgroup input
-// histograms and input EM; 'auto' on real GPUs).
+// Three engines: the barrier-free kernels (gather sums, one thread per edge; what 'auto' picks on
+// SwiftShader), the workgroup kernels (tiled sums, 32-lane edge reductions, workgroup input
+// histograms and input EM; 'auto' on real GPUs), and the per-height forward and backward
+// kernels (several row and product blocks per region).
 let plain: GpuEngine;
 let tiled: GpuEngine;
+let perHeight: GpuEngine;
 beforeAll(async () => {
   plain = await gpuEngine({ maxChunk: 40, sumKernel: 'gather', edgeKernel: 'per-edge' });
   tiled = await gpuEngine({ maxChunk: 40, sumKernel: 'tiled', edgeKernel: 'lanes', inputKernel: 'workgroup', tileRows: 2, napBeforeWaitMs: 1 }); // several row blocks per region; naps (calibrated waits)
+  perHeight = await gpuEngine({ maxChunk: 40, forwardKernel: 'height', backwardKernel: 'height', edgeKernel: 'lanes', tileRows: 2 });
 });
 afterAll(() => {
   plain?.dispose();
   tiled?.dispose();
+  perHeight?.dispose();
 });
 
 const cases: Array<[string, () => Circuit, number, number, number]> = [
@@ -28,15 +32,19 @@ const cases: Array<[string, () => Circuit, number, number, number]> = [
 ];
 
 describe('GPU flows and EM', () => {
-  for (const [k, [name, make, V, count, miss]] of cases.flatMap((c) => [c, c]).entries()) {
-    const kernels = k % 2 ? 'tiled sums, lane edge reduction' : 'gather sums, per-edge reduction';
+  for (const [k, [name, make, V, count, miss]] of cases.flatMap((c) => [c, c, c]).entries()) {
+    const kernels = ['gather sums, per-edge reduction', 'tiled sums, lane edge reduction', 'one forward and one backward kernel per height'][k % 3];
     it(`${name} (${kernels}): edge and input flows over two batches, EM, marked flows`, async () => {
-      const gpu = k % 2 ? tiled : plain;
+      const gpu = [plain, tiled, perHeight][k % 3];
       const c = make();
       const [a, b] = compiledPair(c);
       const D = c.numVars;
       const cpu = await oracle(a);
       await gpu.load(b);
+      if (gpu === perHeight) {
+        expect(gpu.kernelPlan.some((p) => p.startsWith('backward height'))).toBe(true);
+        expect(gpu.kernelPlan.some((p) => p.startsWith('product flow'))).toBe(false);
+      }
       const b1 = randomBatch(count, count, D, V, miss);
       const b2 = randomBatch(count + 1, count + 5, D, V, miss);
       for (const batch of [b1, b2]) {

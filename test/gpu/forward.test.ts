@@ -32,6 +32,30 @@ describe('GPU forward', () => {
     });
   }
 
+  it('the per-height forward kernel (products, region max, sums in one dispatch) matches the oracle', async () => {
+    // Several row blocks per region (tileRows 2), a batch that is not a multiple of the tile, missing
+    // pixels, regions of size 1 (K=1), a pruned + grown circuit, and 16 KiB of workgroup storage.
+    const heightGpu = await gpuEngine({ maxChunk: 48, forwardKernel: 'height', tileRows: 2, capLimits: { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256 } });
+    try {
+      const cases: Array<[ReturnType<typeof treeCircuit>, number, number, number, number]> = [
+        [treeCircuit(1, 5, 3, 1), 7, 5, 3, 0],
+        [treeCircuit(3, 12, 7, 5), 100, 12, 7, 0.3],
+        [prunedCircuit(5, 14, 6, 5, 0.6, true), 70, 14, 6, 0.2],
+      ];
+      for (const [c, count, D, V, miss] of cases) {
+        const [a, b] = compiledPair(c);
+        const cpu = await oracle(a);
+        await heightGpu.load(b);
+        expect(heightGpu.kernelPlan.filter((k) => k.startsWith('forward height')).length).toBeGreaterThan(0);
+        expect(heightGpu.kernelPlan.some((k) => k.startsWith('region max'))).toBe(false);
+        const batch = randomBatch(count + D, count, D, V, miss);
+        expect(maxAbsErr(await heightGpu.logLikelihood(batch), await cpu.logLikelihood(batch))).toBeLessThan(1e-4);
+      }
+    } finally {
+      heightGpu.dispose();
+    }
+  });
+
   it('pruned + grown circuit, tiled and gather sum kernels agree', async () => {
     const c = prunedCircuit(5, 14, 6, 5, 0.6, true);
     const [a, b] = compiledPair(c);

@@ -31,6 +31,7 @@ const engines: Array<[string, Partial<GpuEngineOptions>]> = [
   ['barrier-free kernels', { maxChunk: 40, sumKernel: 'gather', edgeKernel: 'per-edge' }],
   ['workgroup kernels, naps, small slices', { maxChunk: 40, sumKernel: 'tiled', edgeKernel: 'lanes', tileRows: 2, napBeforeWaitMs: 1, sliceMs: 0.001 }],
   ['gemm sums, tiled flows', { maxChunk: 40, sumKernel: 'gemm', edgeKernel: 'tiled', flowKernel: 'gemm', regionMax: 'reduce', inputKernel: 'workgroup' }],
+  ['one forward and one backward kernel per height', { maxChunk: 40, forwardKernel: 'height', backwardKernel: 'height', edgeKernel: 'lanes', tileRows: 2 }],
 ];
 
 const cases: Array<[string, () => Circuit, number, number, number]> = [
@@ -59,6 +60,9 @@ describe('GPU fused training epoch', () => {
         await gpu.load(b);
         if (ename.startsWith('gemm')) {
           for (const k of ['sum gemm', 'product flow gemm', 'edge flows tiled', 'region max reduce', 'inputs workgroup']) expect(gpu.kernelPlan.some((p) => p.startsWith(k))).toBe(true);
+        }
+        if (ename.startsWith('one forward')) {
+          for (const k of ['forward height', 'backward height']) expect(gpu.kernelPlan.some((p) => p.startsWith(k))).toBe(true);
         }
         const em = { step: 0.3, pseudocount: 0.1 };
         for (let epoch = 0; epoch < 2; epoch++) {

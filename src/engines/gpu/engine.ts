@@ -22,7 +22,9 @@
 // mirror of their weights (wdense, refreshed after each EM step) and run as tiled GEMMs (forward
 // s = W e, product flows F = e * W^T g, edge flows theta * (G E^T)); sparser layers keep the CSR
 // kernels (staged-tile sum, gather product flows, 32-lane edge reductions). Software adapters keep
-// the barrier-free kernels under 'auto'. See shaders/README.md.
+// the barrier-free kernels under 'auto'. Optionally (`forwardKernel`/`backwardKernel: 'height'`) a
+// whole height runs as one forward and one backward kernel (region_forward.wgsl,
+// region_backward.wgsl). See shaders/README.md.
 //
 // Fused training (`trainEpochIndexed`): with the dataset resident, an epoch is encoded batch by
 // batch (indices and batch uniforms copied on the GPU from epoch-sized tables, log-likelihoods
@@ -73,6 +75,17 @@ export interface GpuEngineOptions extends GpuDeviceOptions {
    *  workgroup per (region, sample tile) with product lanes and a tree reduction ('reduce').
    *  'auto': reduce on real GPUs for regions of 16+ products, serial otherwise. */
   regionMax?: 'auto' | 'serial' | 'reduce';
+  /** Forward per height: the product, region-max and sum kernels as three dispatches ('layered', the
+   *  kernels picked by the options above), or one kernel for the whole height ('height':
+   *  region_forward.wgsl, CSR blocks staged per sample tile, for heights whose regions fit the
+   *  workgroup storage). On a real GPU a K=32 forward is bound by dependent dispatches, so 'height'
+   *  has a third of the dispatches; 'auto' stays 'layered' until 'height' has been timed on a
+   *  real GPU (it is checked against the oracle on SwiftShader; test/gpu/device-check.ts times it). */
+  forwardKernel?: 'auto' | 'layered' | 'height';
+  /** Backward per height: the sum-flow and product-flow kernels as two dispatches ('layered'), or one
+   *  ('height': region_backward.wgsl, g of the region's rows staged per sample tile). 'auto' stays
+   *  'layered' until 'height' has been timed on a real GPU, as for `forwardKernel`. */
+  backwardKernel?: 'auto' | 'layered' | 'height';
   /** Input histograms and input EM: one thread per input node ('node'), or a workgroup per input
    *  node with coalesced reads ('workgroup': staged sample tiles; a tree reduction for EM's totals).
    *  'auto' is 'node' everywhere until 'workgroup' has been timed on a real GPU (it has only been
@@ -227,6 +240,26 @@ function nextPow2(n: number): number {
 
 /** Whether every block cell (row, column) of regions [r0, r1) holds at most one edge (a dense
  *  mirror needs it; compiled blocks are CSR without duplicates, but the mirror does not assume it). */
+/** The per-height forward kernel's region table (layout in shaders/region_forward.wgsl): per region
+ *  [productStart, size, sumStart, rows, inputStart, variable, childOff, rowOff], then each region's
+ *  child regions and its rows' edge pointers. */
+function regionForwardTable(cc: CompiledCircuit): Uint32Array {
+  const R = cc.regions.length;
+  let words = R * 8;
+  for (const r of cc.regions) words += r.childRegions.length + r.rows + 1;
+  const out = new Uint32Array(words);
+  let at = R * 8;
+  cc.regions.forEach((r, k) => {
+    const childOff = at;
+    out.set(r.childRegions, at);
+    at += r.childRegions.length;
+    out.set([r.productStart, r.size, r.sumStart, r.rows, r.inputStart, r.variable, childOff, at], k * 8);
+    for (let j = 0; j <= r.rows; j++) out[at + j] = cc.edgePtr[r.sumStart + j];
+    at += r.rows + 1;
+  });
+  return out;
+}
+
 function uniqueCells(cc: CompiledCircuit, r0: number, r1: number): boolean {
   for (let k = r0; k < r1; k++) {
     const r = cc.regions[k];
@@ -273,6 +306,11 @@ export class GpuEngine implements Engine {
   private epochBat: GPUBuffer | null = null;
   /** Densities from which 'auto' picks the dense kernels (takes effect at the next load). */
   denseThresholds: Required<DenseThresholds>;
+  /** The forward and input kernel choices (options of the same names; take effect at the next load:
+   *  the device check switches them to time each on one trained circuit). */
+  forwardKernel: NonNullable<GpuEngineOptions['forwardKernel']>;
+  backwardKernel: NonNullable<GpuEngineOptions['backwardKernel']>;
+  inputKernel: NonNullable<GpuEngineOptions['inputKernel']>;
   /** Fused training: GPU ms per sample of forward + backward + flows + EM (0 = not calibrated). */
   private trainMsPerSample = 0;
   /** GPU ms of the last calibrated full batch of the fused training path: timestamp span of the
@@ -310,6 +348,9 @@ export class GpuEngine implements Engine {
     const dt = opts.denseThreshold;
     this.denseThresholds = typeof dt === 'number' ? { sum: dt, flow: dt, edge: dt } : { ...DEFAULT_DENSE, ...dt };
     this.napBeforeWaitMs = opts.napBeforeWaitMs ?? 0;
+    this.forwardKernel = opts.forwardKernel ?? 'auto';
+    this.backwardKernel = opts.backwardKernel ?? 'auto';
+    this.inputKernel = opts.inputKernel ?? 'auto';
     this.cpuEmulated = opts.emulated ?? /swiftshader|llvmpipe|lavapipe/i.test(`${ctx.adapter.info?.architecture} ${ctx.adapter.info?.description} ${ctx.adapter.info?.device}`);
     for (const [name, src] of Object.entries(opts.shaders)) this.bindings.set(name, parseBindings(src));
     this.device.lost.then((info) => {
@@ -502,6 +543,9 @@ export class GpuEngine implements Engine {
     f('childNode', cc.childNode.length * 4);
     f('inputVar', cc.numInputs * 4);
     f('regions', R * 32);
+    let fwdWords = R * 8;
+    for (const r of cc.regions) fwdWords += r.childRegions.length + r.rows + 1;
+    f('regionFwd', fwdWords * 4);
     f('edgePtr', (cc.numNodes + 1) * 4);
     f('edgeChild', cc.numEdges * 4);
     f('edgeNode', cc.numEdges * 4);
@@ -579,6 +623,7 @@ export class GpuEngine implements Engine {
       regions.set([r.productStart, r.size, r.sumStart, r.rows, r.edgeStart, r.nnz, c0, regionChild.length], k * 8);
     });
     this.write(B.get('regions')!, regions);
+    this.write(B.get('regionFwd')!, regionForwardTable(cc));
     this.write(B.get('regionChild')!, Uint32Array.from(regionChild));
     this.write(B.get('edgePtr')!, u32(cc.edgePtr));
     this.write(B.get('edgeChild')!, u32(cc.edgeChild));
@@ -770,11 +815,36 @@ export class GpuEngine implements Engine {
       }
       return { maxSize, maxRows, nRegions: l.regionEnd - l.regionStart };
     };
+    // Per-height forward: the sum layer index of each height whose forward runs as one kernel, with its
+    // tile (samples) and rows per workgroup. Workgroup storage holds the tile of products and WG
+    // floats for the max reduction.
+    const perHeight = new Map<number, { tile: number; rows: number }>();
+    if (this.forwardKernel === 'height') {
+      const floats = storageFloats - WG;
+      for (let li = 1; li + 1 < cc.layers.length; li++) {
+        const l = cc.layers[li];
+        if (l.kind !== 'product' || cc.layers[li + 1].kind !== 'sum') continue;
+        const { maxSize } = shape(l);
+        let tile = 1;
+        while (tile * 2 <= MAX_TILE && tile * 2 * maxSize <= floats) tile *= 2;
+        if (tile * maxSize <= floats) perHeight.set(li + 1, { tile, rows: this.opts.tileRows ?? Math.max(1, Math.floor((4 * WG) / tile)) });
+      }
+    }
     const gemmConsts = (g: GemmShape) => ({ TM: g.TM, TN: g.TN, TK: g.TK, WS4: g.TK * (g.TM / 4 + 1), ES4: (g.TK * g.TN) / 4, WG: (g.TM / 4) * (g.TN / 4) });
     for (let li = 1; li < cc.layers.length; li++) {
       const l = cc.layers[li];
       const h = cc.regions[l.regionStart].height;
       const { maxSize, maxRows, nRegions } = shape(l);
+      const fuse = perHeight.get(l.kind === 'product' ? li + 1 : li);
+      if (fuse && l.kind === 'product') continue; // the sum layer's dispatch does the products
+      if (fuse) {
+        const rowBlocks = Math.ceil(maxRows / fuse.rows);
+        const tileFloats = fuse.tile * Math.max(1, maxSize);
+        m.sumKernels.push(`height T=${fuse.tile}`);
+        m.kernelPlan.push(`forward height T=${fuse.tile} h=${h}`);
+        m.forward.push(make('regionForward', `forward height h=${h}`, `forward h=${h}`, [l.regionStart, nRegions, rowBlocks, cc.numValues], (n) => nRegions * rowBlocks * Math.ceil(n / fuse.tile), { TILE: fuse.tile, TILE_FLOATS: tileFloats, ROWS: fuse.rows }));
+        continue;
+      }
       if (l.kind === 'product') {
         const count = l.nodeEnd - l.nodeStart;
         m.forward.push(make('product', `product h=${h}`, `forward h=${h}`, [l.nodeStart, count, cc.numInputs, cc.numValues], perSample(count)));
@@ -817,11 +887,27 @@ export class GpuEngine implements Engine {
         m.forward.push(make('sumGather', `sum gather h=${h}`, `forward h=${h}`, [l.nodeStart, count], perSample(count)));
       }
     }
-    // Backward, top layer first: sum flows (g), then product flows.
+    // Backward, top layer first: sum flows (g), then product flows; or one dispatch per height
+    // (the sum layer li and the product layer li - 1 of the same regions).
+    const heightBack = new Set<number>();
     for (let li = cc.layers.length - 1; li >= 1; li--) {
       const l = cc.layers[li];
       const h = cc.regions[l.regionStart].height;
       const count = l.nodeEnd - l.nodeStart;
+      if (heightBack.has(li)) continue;
+      if (l.kind === 'sum' && this.backwardKernel === 'height' && cc.layers[li - 1].kind === 'product') {
+        const { maxSize, maxRows, nRegions } = shape(l);
+        let tile = 1;
+        while (tile * 2 <= MAX_TILE && tile * 2 * maxRows <= storageFloats) tile *= 2;
+        if (tile * maxRows <= storageFloats) {
+          const rowsPer = this.opts.tileRows ?? Math.max(1, Math.floor((4 * WG) / tile));
+          const blocks = Math.ceil(maxSize / rowsPer);
+          heightBack.add(li - 1);
+          m.kernelPlan.push(`backward height T=${tile} h=${h}`);
+          m.backward.push(make('regionBackward', `backward height h=${h}`, `backward h=${h}`, [l.regionStart, nRegions, blocks], (n) => nRegions * blocks * Math.ceil(n / tile), { TILE: tile, TILE_FLOATS: tile * Math.max(1, maxRows), ROWS: rowsPer }));
+          continue;
+        }
+      }
       if (l.kind === 'sum') {
         m.backward.push(make('sumFlow', `sum flow h=${h}`, `backward h=${h}`, [l.nodeStart, count], perSample(count)));
         continue;
@@ -890,7 +976,7 @@ export class GpuEngine implements Engine {
     }
     flush();
     edgeRange(runStart, cc.numEdges);
-    const inputChoice = this.opts.inputKernel ?? 'auto';
+    const inputChoice = this.inputKernel;
     const inputWorkgroups = inputChoice === 'workgroup';
     const perInput: Work = () => cc.numInputs;
     if (inputWorkgroups) m.accumulate.push(make('inputHistTiled', 'input flows', 'input flows', [0, cc.numInputs, 0, cc.numValues], perInput));

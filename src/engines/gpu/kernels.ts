@@ -17,6 +17,8 @@ export const KERNELS = {
   sumGemm: { shader: 'sum_gemm', entry: 'gemm', uses: ['bat', 'lay', 'regions', 'denseOff', 'wdense', 'ex', 'val', 'flow'] },
   denseScatter: { shader: 'sum_gemm', entry: 'scatter', uses: ['lay', 'denseIdx', 'weight', 'wmirror'] },
   edgeFlowGemm: { shader: 'edge_gemm', entry: 'main', uses: ['bat', 'lay', 'regions', 'denseOff', 'denseEdge', 'weight', 'ex', 'flow', 'acc'] },
+  regionForward: { shader: 'region_forward', entry: 'main', uses: ['bat', 'lay', 'regionFwd', 'logProb', 'pix', 'edgeChild', 'weight', 'val', 'ex', 'rmax'] },
+  regionBackward: { shader: 'region_backward', entry: 'main', uses: ['bat', 'lay', 'regions', 'parentPtr', 'parentNode', 'parentEdge', 'weight', 'ex', 'flow'] },
   sumTiled: { shader: 'sum_forward', entry: 'tiled', uses: ['bat', 'lay', 'regions', 'edgePtr', 'edgeChild', 'weight', 'ex', 'val'] },
   sumGather: { shader: 'sum_forward', entry: 'gather', uses: ['bat', 'lay', 'edgePtr', 'edgeChild', 'weight', 'ex', 'val'] },
   sumFlow: { shader: 'sum_flow', entry: 'main', uses: ['bat', 'lay', 'parentPtr', 'parentNode', 'ex', 'flow'] },
