@@ -13,11 +13,11 @@ describe('WebGPU engine in headless Chromium', () => {
     await h?.close();
   });
 
-  it('matches the CPU oracle on the page and in a Web Worker', async () => {
+  it('matches the CPU oracle on the page (default and per-height kernels) and in a Web Worker', async () => {
     const page = await h!.browser.newPage();
     const problems = collectProblems(page);
     await page.goto(`${h!.url}test/e2e/gpu-smoke.html`);
-    for (const id of ['page', 'worker']) {
+    for (const id of ['page', 'height', 'worker']) {
       await page.waitForFunction((el) => document.getElementById(el)!.textContent !== 'running', id, { timeout: 90_000 });
       const text = (await page.locator(`#${id}`).textContent())!;
       expect(text, `${id}: ${text}`).not.toMatch(/^error/);

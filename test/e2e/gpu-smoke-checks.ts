@@ -5,7 +5,7 @@ import { compileCircuit } from '../../src/circuit/compile.ts';
 import { edgeScores, removeEdges, selectEdgesToPrune } from '../../src/circuit/prune.ts';
 import { buildTreeCircuit, randomTree } from '../../src/circuit/tree.ts';
 import { CpuEngine } from '../../src/engines/cpu/engine.ts';
-import { GpuEngine } from '../../src/engines/gpu/engine.ts';
+import { GpuEngine, type GpuEngineOptions } from '../../src/engines/gpu/engine.ts';
 import { loadViteShaders } from '../../src/engines/gpu/shaders-vite.ts';
 import { Rng } from '../../src/util/rng.ts';
 
@@ -25,8 +25,9 @@ function relError(a: Float64Array, b: Float64Array): number {
   return worst;
 }
 
-export async function runSmokeChecks(gpu: GPU): Promise<SmokeResult> {
-  const engine = await GpuEngine.create(gpu, { shaders: loadViteShaders() });
+/** `options`: kernel choices on top of the defaults (the page also runs the per-height kernels). */
+export async function runSmokeChecks(gpu: GPU, options: Partial<GpuEngineOptions> = {}): Promise<SmokeResult> {
+  const engine = await GpuEngine.create(gpu, { ...options, shaders: loadViteShaders() });
   const result: SmokeResult = { adapter: engine.adapter, circuits: 0, maxLlError: 0, maxEdgeFlowRelError: 0, maxInputFlowRelError: 0, maxParamError: 0, meanLl: 0 };
   try {
     for (const [seed, D, V, K, prune] of [
