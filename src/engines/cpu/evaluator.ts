@@ -590,7 +590,8 @@ export class CpuEvaluator {
           g[gOff + b] = lin > 0 ? f / lin : f === 0 ? 0 : f * Math.exp(m[mOff + b] - val[sOff + b]);
         }
       }
-      // Edge flows: theta_e * sum_b g_j[b] e_c[b], four edges of a row per pass over the samples.
+      // Edge flows: theta_e * sum_b g_j[b] e_c[b], four edges of a row per pass over the samples, and
+      // the row's last 1-3 edges in one more pass.
       for (let j = 0; edgeFlowAcc !== null && j < r.rows; j++) {
         const start = cc.edgePtr[r.sumStart + j];
         const end = cc.edgePtr[r.sumStart + j + 1];
@@ -617,7 +618,37 @@ export class CpuEvaluator {
           edgeFlowAcc[e + 2] += w[e + 2] * d2;
           edgeFlowAcc[e + 3] += w[e + 3] * d3;
         }
-        for (; e < end; e++) {
+        // The rest of the row in one pass (a pruned row's length is seldom a multiple of 4).
+        const rest = end - e;
+        if (rest === 3) {
+          const o0 = childOff[e];
+          const o1 = childOff[e + 1];
+          const o2 = childOff[e + 2];
+          let d0 = 0;
+          let d1 = 0;
+          let d2 = 0;
+          for (let b = 0; b < n; b++) {
+            const gb = g[gOff + b];
+            d0 += gb * ex[o0 + b];
+            d1 += gb * ex[o1 + b];
+            d2 += gb * ex[o2 + b];
+          }
+          edgeFlowAcc[e] += w[e] * d0;
+          edgeFlowAcc[e + 1] += w[e + 1] * d1;
+          edgeFlowAcc[e + 2] += w[e + 2] * d2;
+        } else if (rest === 2) {
+          const o0 = childOff[e];
+          const o1 = childOff[e + 1];
+          let d0 = 0;
+          let d1 = 0;
+          for (let b = 0; b < n; b++) {
+            const gb = g[gOff + b];
+            d0 += gb * ex[o0 + b];
+            d1 += gb * ex[o1 + b];
+          }
+          edgeFlowAcc[e] += w[e] * d0;
+          edgeFlowAcc[e + 1] += w[e + 1] * d1;
+        } else if (rest === 1) {
           const o = childOff[e];
           let d = 0;
           for (let b = 0; b < n; b++) d += g[gOff + b] * ex[o + b];
