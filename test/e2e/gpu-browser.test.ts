@@ -51,4 +51,18 @@ describe('WebGPU engine in headless Chromium', () => {
     expect(problems).toEqual([]);
     await page.close();
   });
+
+  it('bench.html?kernels=height runs the GPU engine with one kernel per height', async () => {
+    const page = await h!.browser.newPage();
+    const problems = collectProblems(page);
+    await page.goto(`${h!.url}bench.html?k=2&batch=64&batches=1&cpu=0&repeat=1&kernels=height&autorun=1`);
+    await page.getByText('done', { exact: true }).waitFor({ timeout: 120_000 });
+    expect(await page.getByRole('alert').isHidden()).toBe(true);
+    const rows = (await page.getByTestId('bench-json').textContent())!.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.engine)).toEqual(['gpu (height kernels)']);
+    expect(rows[0].train_samples_per_s).toBeGreaterThan(0);
+    expect(rows[0].pruned_speedup).toBeGreaterThan(0);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
 });
