@@ -238,16 +238,12 @@ function nextPow2(n: number): number {
   return p;
 }
 
-/** Whether every block cell (row, column) of regions [r0, r1) holds at most one edge (a dense
- *  mirror needs it; compiled blocks are CSR without duplicates, but the mirror does not assume it). */
 /** The per-height forward kernel's region table (layout in shaders/region_forward.wgsl): per region
  *  [productStart, size, sumStart, rows, inputStart, variable, childOff, rowOff], then each region's
  *  child regions and its rows' edge pointers. */
 function regionForwardTable(cc: CompiledCircuit): Uint32Array {
   const R = cc.regions.length;
-  let words = R * 8;
-  for (const r of cc.regions) words += r.childRegions.length + r.rows + 1;
-  const out = new Uint32Array(words);
+  const out = new Uint32Array(regionForwardWords(cc));
   let at = R * 8;
   cc.regions.forEach((r, k) => {
     const childOff = at;
@@ -260,6 +256,24 @@ function regionForwardTable(cc: CompiledCircuit): Uint32Array {
   return out;
 }
 
+/** Length of `regionForwardTable` in u32 words. */
+function regionForwardWords(cc: CompiledCircuit): number {
+  let words = cc.regions.length * 8;
+  for (const r of cc.regions) words += r.childRegions.length + r.rows + 1;
+  return words;
+}
+
+/** The largest power-of-two sample tile (up to MAX_TILE) whose `perSample` floats fit `floats`
+ *  words of workgroup storage; 0 when not even one sample fits. */
+function sampleTile(perSample: number, floats: number): number {
+  if (perSample > floats) return 0;
+  let tile = 1;
+  while (tile * 2 <= MAX_TILE && tile * 2 * perSample <= floats) tile *= 2;
+  return tile;
+}
+
+/** Whether every block cell (row, column) of regions [r0, r1) holds at most one edge (a dense
+ *  mirror needs it; compiled blocks are CSR without duplicates, but the mirror does not assume it). */
 function uniqueCells(cc: CompiledCircuit, r0: number, r1: number): boolean {
   for (let k = r0; k < r1; k++) {
     const r = cc.regions[k];
@@ -306,7 +320,7 @@ export class GpuEngine implements Engine {
   private epochBat: GPUBuffer | null = null;
   /** Densities from which 'auto' picks the dense kernels (takes effect at the next load). */
   denseThresholds: Required<DenseThresholds>;
-  /** The forward and input kernel choices (options of the same names; take effect at the next load:
+  /** The forward, backward and input kernel choices (options of the same names; take effect at the next load:
    *  the device check switches them to time each on one trained circuit). */
   forwardKernel: NonNullable<GpuEngineOptions['forwardKernel']>;
   backwardKernel: NonNullable<GpuEngineOptions['backwardKernel']>;
@@ -543,9 +557,7 @@ export class GpuEngine implements Engine {
     f('childNode', cc.childNode.length * 4);
     f('inputVar', cc.numInputs * 4);
     f('regions', R * 32);
-    let fwdWords = R * 8;
-    for (const r of cc.regions) fwdWords += r.childRegions.length + r.rows + 1;
-    f('regionFwd', fwdWords * 4);
+    f('regionFwd', regionForwardWords(cc) * 4);
     f('edgePtr', (cc.numNodes + 1) * 4);
     f('edgeChild', cc.numEdges * 4);
     f('edgeNode', cc.numEdges * 4);
@@ -815,6 +827,9 @@ export class GpuEngine implements Engine {
       }
       return { maxSize, maxRows, nRegions: l.regionEnd - l.regionStart };
     };
+    // Rows (or products) per workgroup of the tiled kernels: about 4 outputs per thread; more blocks
+    // = more workgroups for layers of few regions.
+    const rowsPer = (tile: number) => this.opts.tileRows ?? Math.max(1, Math.floor((4 * WG) / tile));
     // Per-height forward: the sum layer index of each height whose forward runs as one kernel, with its
     // tile (samples) and rows per workgroup. Workgroup storage holds the tile of products and WG
     // floats for the max reduction.
@@ -824,10 +839,8 @@ export class GpuEngine implements Engine {
       for (let li = 1; li + 1 < cc.layers.length; li++) {
         const l = cc.layers[li];
         if (l.kind !== 'product' || cc.layers[li + 1].kind !== 'sum') continue;
-        const { maxSize } = shape(l);
-        let tile = 1;
-        while (tile * 2 <= MAX_TILE && tile * 2 * maxSize <= floats) tile *= 2;
-        if (tile * maxSize <= floats) perHeight.set(li + 1, { tile, rows: this.opts.tileRows ?? Math.max(1, Math.floor((4 * WG) / tile)) });
+        const tile = sampleTile(Math.max(1, shape(l).maxSize), floats);
+        if (tile > 0) perHeight.set(li + 1, { tile, rows: rowsPer(tile) });
       }
     }
     const gemmConsts = (g: GemmShape) => ({ TM: g.TM, TN: g.TN, TK: g.TK, WS4: g.TK * (g.TM / 4 + 1), ES4: (g.TK * g.TN) / 4, WG: (g.TM / 4) * (g.TN / 4) });
@@ -868,18 +881,16 @@ export class GpuEngine implements Engine {
         m.forward.push(make('sumGemm', `sum gemm h=${h}`, `forward h=${h}`, [l.regionStart, nRegions, rowTiles, maxSize, 0], (n) => nRegions * rowTiles * Math.ceil(n / gemm.TN), gemmConsts(gemm)));
         continue;
       }
-      let tile = 1;
-      while (tile * 2 <= MAX_TILE && tile * 2 * maxSize <= storageFloats) tile *= 2;
+      const tile = Math.max(1, sampleTile(maxSize, storageFloats));
       const fits = tile * maxSize <= storageFloats;
       const useTiled = choice === 'tiled' || choice === 'gemm' ? fits : autoTiled ? fits && tile >= MIN_TILE : false;
       if (useTiled) {
         const tileFloats = Math.min(storageFloats, tile * nextPow2(maxSize));
-        // About 4 outputs per thread; more row blocks = more workgroups for layers of few regions.
-        const rowsPer = this.opts.tileRows ?? Math.max(1, Math.floor((4 * WG) / tile));
-        const rowBlocks = Math.ceil(maxRows / rowsPer);
+        const rows = rowsPer(tile);
+        const rowBlocks = Math.ceil(maxRows / rows);
         m.sumKernels.push(`tiled T=${tile}`);
         m.kernelPlan.push(`sum tiled T=${tile} h=${h}`);
-        m.forward.push(make('sumTiled', `sum tiled h=${h}`, `forward h=${h}`, [l.regionStart, nRegions, rowBlocks], (n) => nRegions * rowBlocks * Math.ceil(n / tile), { TILE: tile, TILE_FLOATS: tileFloats, ROWS: rowsPer }));
+        m.forward.push(make('sumTiled', `sum tiled h=${h}`, `forward h=${h}`, [l.regionStart, nRegions, rowBlocks], (n) => nRegions * rowBlocks * Math.ceil(n / tile), { TILE: tile, TILE_FLOATS: tileFloats, ROWS: rows }));
       } else {
         const count = l.nodeEnd - l.nodeStart;
         m.sumKernels.push('gather');
@@ -897,14 +908,13 @@ export class GpuEngine implements Engine {
       if (heightBack.has(li)) continue;
       if (l.kind === 'sum' && this.backwardKernel === 'height' && cc.layers[li - 1].kind === 'product') {
         const { maxSize, maxRows, nRegions } = shape(l);
-        let tile = 1;
-        while (tile * 2 <= MAX_TILE && tile * 2 * maxRows <= storageFloats) tile *= 2;
-        if (tile * maxRows <= storageFloats) {
-          const rowsPer = this.opts.tileRows ?? Math.max(1, Math.floor((4 * WG) / tile));
-          const blocks = Math.ceil(maxSize / rowsPer);
+        const tile = sampleTile(Math.max(1, maxRows), storageFloats);
+        if (tile > 0) {
+          const products = rowsPer(tile);
+          const blocks = Math.ceil(maxSize / products);
           heightBack.add(li - 1);
           m.kernelPlan.push(`backward height T=${tile} h=${h}`);
-          m.backward.push(make('regionBackward', `backward height h=${h}`, `backward h=${h}`, [l.regionStart, nRegions, blocks], (n) => nRegions * blocks * Math.ceil(n / tile), { TILE: tile, TILE_FLOATS: tile * Math.max(1, maxRows), ROWS: rowsPer }));
+          m.backward.push(make('regionBackward', `backward height h=${h}`, `backward h=${h}`, [l.regionStart, nRegions, blocks], (n) => nRegions * blocks * Math.ceil(n / tile), { TILE: tile, TILE_FLOATS: tile * Math.max(1, maxRows), ROWS: products }));
           continue;
         }
       }
