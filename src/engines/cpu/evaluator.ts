@@ -46,7 +46,8 @@ export class CpuEvaluator {
   /** Node flows of the last backward pass (products; inputs and sums on read: see `flows`). */
   private readonly fl: FloatArray;
   private flowsStale = false;
-  /** Counting sort of one region's samples by pixel value, for `inputHistogram`. */
+  /** Counting sort of one region's samples by pixel value, for `inputHistogram` (valueCount is also
+   *  `buildInputTable`'s value -> row scratch: both use it within one region's step). */
   private readonly valueCount: Int32Array;
   private readonly sampleOrder: Int32Array;
   private readonly runValue: Int32Array;
@@ -374,7 +375,7 @@ export class CpuEvaluator {
       }
       // P_i[b] = theta_i[x_v] (1 for a missing pixel) * prod_c s_c,i[b], and M[b] = max_i P_i[b].
       // theta_i[x_v] comes from the region's small value-major table (one cache line holds it for
-      // several products; measured 10 % faster than gathering from the K x 256 parameter rows, which
+      // several products; measured 13 % faster than gathering from the K x 256 parameter rows, which
       // EM has just streamed through). Up to two child regions (most of a tree's nodes; a missing
       // child reads the block of ones after the nodes, an exact * 1): four products per pass over the
       // samples, so each table row and each M[b] is loaded once per four products. Else one pass per
