@@ -9,6 +9,7 @@ import type { Engine } from './engine.ts';
 import { isGpuError } from './gpu/device.ts';
 import { FallbackEngine } from './gpu/fallback.ts';
 import { createNodeGpuEngine } from './gpu/node-gpu.ts';
+import type { HeightKernelChoice } from './gpu/engine.ts';
 
 export const ENGINE_KINDS = ['cpu', 'gpu'] as const;
 export type EngineKind = (typeof ENGINE_KINDS)[number];
@@ -22,7 +23,7 @@ export interface NodeEngineOptions {
   /** GPU: sleep before waiting on the GPU (Dawn on NVIDIA aborts on long blocking waits). */
   napBeforeWaitMs?: number;
   /** GPU: the forward and backward kernels per height (GpuEngineOptions.forwardKernel/backwardKernel). */
-  gpuKernels?: 'auto' | 'layered' | 'height';
+  gpuKernels?: HeightKernelChoice;
 }
 
 function cpuEngine(opts: NodeEngineOptions): CpuEngine {

@@ -5,7 +5,7 @@ import { chowLiuTree } from '../circuit/hclt.ts';
 import { embeddedDataUrl, fetchEmbeddedDataset } from '../data/fetch.ts';
 import { CpuEngine } from '../engines/cpu/engine.ts';
 import type { Engine } from '../engines/engine.ts';
-import { GpuEngine } from '../engines/gpu/engine.ts';
+import { GpuEngine, HEIGHT_KERNEL_CHOICES, type HeightKernelChoice } from '../engines/gpu/engine.ts';
 import { loadViteShaders } from '../engines/gpu/shaders-vite.ts';
 import { benchOne, benchSample, type BenchRow } from '../training/bench.ts';
 
@@ -23,7 +23,8 @@ const prune = pruneRaw >= 0 && pruneRaw < 1 ? pruneRaw : 0.75;
 const withCpu = params.get('cpu') !== '0';
 const repeats = intList('repeat', [3])[0];
 // kernels=height: the GPU engine's forward and backward as one kernel per height of the circuit.
-const kernels = params.get('kernels') === 'height' ? 'height' : params.get('kernels') === 'layered' ? 'layered' : 'auto';
+const kernelsRaw = params.get('kernels');
+const kernels: HeightKernelChoice = HEIGHT_KERNEL_CHOICES.find((c) => c === kernelsRaw) ?? 'auto';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const status = (text: string): void => {

@@ -2,6 +2,7 @@
 import { chowLiuTree } from '../../circuit/hclt.ts';
 import { loadEmbeddedDataset } from '../../data/load.ts';
 import { createNodeEngine, ENGINE_KINDS, type EngineKind } from '../../engines/create-node.ts';
+import { HEIGHT_KERNEL_CHOICES, type HeightKernelChoice } from '../../engines/gpu/engine.ts';
 import { benchOne, benchSample, describeBenchRow } from '../../training/bench.ts';
 import { UserError } from '../../util/errors.ts';
 import { positiveInt, pruneFraction, type FlagTable, type ParsedFlags } from '../args.ts';
@@ -14,7 +15,7 @@ export const benchFlags: FlagTable = {
   batch: { type: 'int', default: 512, check: positiveInt, help: 'mini-batch size' },
   batches: { type: 'int', default: 4, check: positiveInt, help: 'mini-batches timed per measurement (after one warm-up)' },
   threads: { type: 'int', default: 2, check: positiveInt, help: 'CPU engine threads' },
-  'gpu-kernels': { type: 'string', default: 'auto', choices: ['auto', 'layered', 'height'], help: "GPU engine: 'height' runs the forward and the backward as one kernel per height of the circuit (untimed on real GPUs so far), 'layered' as two or three" },
+  'gpu-kernels': { type: 'string', default: 'auto', choices: HEIGHT_KERNEL_CHOICES, help: "GPU engine: 'height' runs the forward and the backward as one kernel per height of the circuit (untimed on real GPUs so far), 'layered' as two or three" },
   repeat: { type: 'int', default: 3, check: positiveInt, help: 'timed runs per figure, the best reported (unpruned and pruned runs alternate)' },
   json: { type: 'bool', help: 'one JSON object per engine and K' },
 };
@@ -31,7 +32,7 @@ export async function benchCommand(f: ParsedFlags): Promise<void> {
   const timed = benchSample(all, batch * (f.batches as number));
   const tree = chowLiuTree(all);
   for (const kind of f.engine as EngineKind[]) {
-    const engine = await createNodeEngine(kind, { threads: f.threads as number, gpuKernels: f['gpu-kernels'] as 'auto' | 'layered' | 'height' });
+    const engine = await createNodeEngine(kind, { threads: f.threads as number, gpuKernels: f['gpu-kernels'] as HeightKernelChoice });
     try {
       for (const k of ks) {
         const row = await benchOne(engine, kind, tree, timed, k, batch, f.prune as number | undefined, f.repeat as number);

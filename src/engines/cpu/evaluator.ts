@@ -619,7 +619,9 @@ export class CpuEvaluator {
           edgeFlowAcc[e + 2] += w[e + 2] * d2;
           edgeFlowAcc[e + 3] += w[e + 3] * d3;
         }
-        // The rest of the row in one pass (a pruned row's length is seldom a multiple of 4).
+        // The rest of the row in one pass (a pruned row's length is seldom a multiple of 4). Explicit
+        // 3- and 2-wide passes: padding the last pass to four lanes that read the block of ones after
+        // the nodes measured 9 % slower.
         const rest = end - e;
         if (rest === 3) {
           const o0 = childOff[e];

@@ -53,6 +53,9 @@ import {
 import { KERNELS, checkShaderSources, parseBindings, type KernelName } from './kernels.ts';
 
 export type SumKernelChoice = 'auto' | 'tiled' | 'gather' | 'gemm';
+/** Per height of the circuit: the layered kernels, or one forward / one backward kernel per height. */
+export const HEIGHT_KERNEL_CHOICES = ['auto', 'layered', 'height'] as const;
+export type HeightKernelChoice = (typeof HEIGHT_KERNEL_CHOICES)[number];
 
 export interface GpuEngineOptions extends GpuDeviceOptions {
   /** WGSL sources by file name without extension (shaders-node.ts / shaders-vite.ts provide them). */
@@ -81,11 +84,11 @@ export interface GpuEngineOptions extends GpuDeviceOptions {
    *  workgroup storage). On a real GPU a K=32 forward is bound by dependent dispatches, so 'height'
    *  has a third of the dispatches; 'auto' stays 'layered' until 'height' has been timed on a
    *  real GPU (it is checked against the oracle on SwiftShader; test/gpu/device-check.ts times it). */
-  forwardKernel?: 'auto' | 'layered' | 'height';
+  forwardKernel?: HeightKernelChoice;
   /** Backward per height: the sum-flow and product-flow kernels as two dispatches ('layered'), or one
    *  ('height': region_backward.wgsl, g of the region's rows staged per sample tile). 'auto' stays
    *  'layered' until 'height' has been timed on a real GPU, as for `forwardKernel`. */
-  backwardKernel?: 'auto' | 'layered' | 'height';
+  backwardKernel?: HeightKernelChoice;
   /** Input histograms and input EM: one thread per input node ('node'), or a workgroup per input
    *  node with coalesced reads ('workgroup': staged sample tiles; a tree reduction for EM's totals).
    *  'auto' is 'node' everywhere until 'workgroup' has been timed on a real GPU (it has only been
@@ -322,8 +325,8 @@ export class GpuEngine implements Engine {
   denseThresholds: Required<DenseThresholds>;
   /** The forward, backward and input kernel choices (options of the same names; take effect at the next load:
    *  the device check switches them to time each on one trained circuit). */
-  forwardKernel: NonNullable<GpuEngineOptions['forwardKernel']>;
-  backwardKernel: NonNullable<GpuEngineOptions['backwardKernel']>;
+  forwardKernel: HeightKernelChoice;
+  backwardKernel: HeightKernelChoice;
   inputKernel: NonNullable<GpuEngineOptions['inputKernel']>;
   /** Fused training: GPU ms per sample of forward + backward + flows + EM (0 = not calibrated). */
   private trainMsPerSample = 0;
