@@ -24,6 +24,8 @@ export interface NodeEngineOptions {
   napBeforeWaitMs?: number;
   /** GPU: the forward and backward kernels per height (GpuEngineOptions.forwardKernel/backwardKernel). */
   gpuKernels?: HeightKernelChoice;
+  /** GPU: kernel tuning on or off (GpuEngineOptions.tuneKernels; default: on real GPUs). */
+  gpuTune?: boolean;
 }
 
 function cpuEngine(opts: NodeEngineOptions): CpuEngine {
@@ -36,7 +38,7 @@ export async function createNodeEngine(kind: EngineKind, opts: NodeEngineOptions
     try {
       // SPC_GPU_NAP_MS > 0 turns on the nap protocol that Dawn needs on NVIDIA (../shared/device/README.md).
       const kernels = opts.gpuKernels ?? 'auto';
-      const gpu = await createNodeGpuEngine({ napBeforeWaitMs: opts.napBeforeWaitMs ?? (Number(process.env.SPC_GPU_NAP_MS) || 0), forwardKernel: kernels, backwardKernel: kernels });
+      const gpu = await createNodeGpuEngine({ napBeforeWaitMs: opts.napBeforeWaitMs ?? (Number(process.env.SPC_GPU_NAP_MS) || 0), forwardKernel: kernels, backwardKernel: kernels, tuneKernels: opts.gpuTune });
       if (!opts.gpuFallback) return gpu;
       return new FallbackEngine(gpu, () => cpuEngine(opts), (m) => (opts.onFallback ?? ((s: string) => process.stderr.write(`${s}\n`)))(m));
     } catch (e) {

@@ -32,11 +32,15 @@ export interface BenchRow {
   pruned_train_runs?: number[];
   /** Per-layer milliseconds of the last timed batch, when the engine measures them. */
   layer_ms?: Array<{ label: string; ms: number }>;
+  /** The GPU engine's kernel family per pass, unpruned and pruned (tuned, or by its rules). */
+  kernels?: string;
+  pruned_kernels?: string;
 }
 
-/** Optional per-layer timings (the WebGPU engine with timestamp-query). */
+/** Optional per-layer timings (the WebGPU engine with timestamp-query) and kernel choices. */
 interface TimedEngine extends Engine {
   layerTimings?: () => Promise<Array<{ label: string; ms: number }>>;
+  readonly kernelSummary?: string;
 }
 
 /** Samples per second of forward passes over `data` (one warm-up batch first). */
@@ -95,13 +99,17 @@ export async function benchOne(engine: Engine, engineName: string, tree: Int32Ar
   const trainRuns: number[] = [];
   const prunedRuns: number[] = [];
   let timings: Array<{ label: string; ms: number }> | undefined;
+  let kernels: string | undefined;
+  let prunedKernels: string | undefined;
   for (let r = 0; r < repeats; r++) {
     await engine.load(cc);
     trainRuns.push(await trainRate(engine, timed, batch));
+    kernels = (engine as TimedEngine).kernelSummary;
     if (r === repeats - 1) timings = await (engine as TimedEngine).layerTimings?.();
     if (pruned) {
       await engine.load(pruned);
       prunedRuns.push(await trainRate(engine, timed, batch));
+      prunedKernels = (engine as TimedEngine).kernelSummary;
     }
   }
   const train = Math.max(...trainRuns);
@@ -118,12 +126,14 @@ export async function benchOne(engine: Engine, engineName: string, tree: Int32Ar
     train_runs: trainRuns,
   };
   if (timings && timings.length > 0) row.layer_ms = timings;
+  if (kernels) row.kernels = kernels;
   if (pruned) {
     const best = Math.max(...prunedRuns);
     row.pruned_edges = pruned.numEdges;
     row.pruned_train_samples_per_s = best;
     row.pruned_speedup = best / train;
     row.pruned_train_runs = prunedRuns;
+    if (prunedKernels) row.pruned_kernels = prunedKernels;
   }
   return row;
 }
@@ -134,5 +144,6 @@ export function describeBenchRow(r: BenchRow): string {
     text += `; pruned to ${r.pruned_edges} edges: train ${Math.round(r.pruned_train_samples_per_s!)} samples/s (${r.pruned_speedup.toFixed(2)}x)`;
   }
   if (r.repeats > 1) text += ` (best of ${r.repeats} runs)`;
+  if (r.kernels) text += `; kernels: ${r.kernels}${r.pruned_kernels ? `, pruned: ${r.pruned_kernels}` : ''}`;
   return text;
 }

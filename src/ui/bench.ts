@@ -25,6 +25,9 @@ const repeats = intList('repeat', [3])[0];
 // kernels=height: the GPU engine's forward and backward as one kernel per height of the circuit.
 const kernelsRaw = params.get('kernels');
 const kernels: HeightKernelChoice = HEIGHT_KERNEL_CHOICES.find((c) => c === kernelsRaw) ?? 'auto';
+// tune=1 / tune=0: kernel tuning on or off (default: on for real GPUs, off on software adapters).
+const tuneRaw = params.get('tune');
+const tuneKernels = tuneRaw === '1' ? true : tuneRaw === '0' ? false : undefined;
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const status = (text: string): void => {
@@ -40,7 +43,8 @@ function cell(text: string): HTMLTableCellElement {
 function addRow(r: BenchRow): void {
   const tr = document.createElement('tr');
   const fmt = (x: number | undefined, digits = 0) => (x === undefined ? '–' : x.toFixed(digits));
-  for (const t of [r.engine, r.adapter, String(r.k), String(r.edges), fmt(r.forward_samples_per_s), fmt(r.train_samples_per_s), r.train_edge_samples_per_s.toExponential(2), r.pruned_edges === undefined ? '–' : String(r.pruned_edges), fmt(r.pruned_train_samples_per_s), fmt(r.pruned_speedup, 2)]) {
+  const kernelText = r.kernels ? (r.pruned_kernels ? `${r.kernels}; pruned: ${r.pruned_kernels}` : r.kernels) : '–';
+  for (const t of [r.engine, r.adapter, String(r.k), String(r.edges), fmt(r.forward_samples_per_s), fmt(r.train_samples_per_s), r.train_edge_samples_per_s.toExponential(2), r.pruned_edges === undefined ? '–' : String(r.pruned_edges), fmt(r.pruned_train_samples_per_s), fmt(r.pruned_speedup, 2), kernelText]) {
     tr.appendChild(cell(t));
   }
   $('results').querySelector('tbody')!.appendChild(tr);
@@ -55,7 +59,7 @@ function addRow(r: BenchRow): void {
 
 async function gpuEngine(): Promise<Engine | null> {
   try {
-    return await GpuEngine.create(navigator.gpu, { shaders: loadViteShaders(), timings: true, forwardKernel: kernels, backwardKernel: kernels });
+    return await GpuEngine.create(navigator.gpu, { shaders: loadViteShaders(), timings: true, forwardKernel: kernels, backwardKernel: kernels, tuneKernels });
   } catch (e) {
     const err = $('error');
     err.hidden = false;

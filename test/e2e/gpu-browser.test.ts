@@ -48,18 +48,22 @@ describe('WebGPU engine in headless Chromium', () => {
       expect(r.pruned_speedup).toBeGreaterThan(0);
     }
     expect(rows[0].adapter).toMatch(/swiftshader/i);
+    expect(rows[0].kernels).toBe('forward csr, backward csr, edges csr, inputs node (rules)'); // no tuning on software adapters
+    expect(rows[1].kernels).toBeUndefined();
     expect(problems).toEqual([]);
     await page.close();
   });
 
-  it('bench.html?kernels=height runs the GPU engine with one kernel per height', async () => {
+  it('bench.html?kernels=height&tune=1 runs the GPU engine with one kernel per height, the other passes tuned', async () => {
     const page = await h!.browser.newPage();
     const problems = collectProblems(page);
-    await page.goto(`${h!.url}bench.html?k=2&batch=64&batches=1&cpu=0&repeat=1&kernels=height&autorun=1`);
+    await page.goto(`${h!.url}bench.html?k=2&batch=64&batches=1&cpu=0&repeat=1&kernels=height&tune=1&autorun=1`);
     await page.getByText('done', { exact: true }).waitFor({ timeout: 120_000 });
     expect(await page.getByRole('alert').isHidden()).toBe(true);
     const rows = (await page.getByTestId('bench-json').textContent())!.trim().split('\n').map((l) => JSON.parse(l));
     expect(rows.map((r) => r.engine)).toEqual(['gpu (height kernels)']);
+    for (const k of [rows[0].kernels, rows[0].pruned_kernels]) expect(k).toMatch(/^forward height, backward height, edges (csr|dense), inputs (node|workgroup) \(tuned\)$/);
+    expect(await page.getByRole('cell', { name: /\(tuned\)/ }).count()).toBe(1);
     expect(rows[0].train_samples_per_s).toBeGreaterThan(0);
     expect(rows[0].pruned_speedup).toBeGreaterThan(0);
     expect(problems).toEqual([]);

@@ -61,10 +61,11 @@ describe('GPU dense-block kernels', () => {
     });
   }
 
+  // The rules of 'auto' on a real GPU, without tuning (test/gpu/tune.test.ts tunes).
   it("'auto' as on a real GPU: per-kernel thresholds mix kernel families (dense sums and edges, gathered product flows)", async () => {
     const c = prunedCircuit(56, 12, 5, 12, 0.55, true);
     const [a, b] = compiledPair(c);
-    const gpu = await gpuEngine({ emulated: false, maxChunk: 64, minDenseMeanRows: 1, denseThreshold: { sum: 0, edge: 0, flow: 2 } });
+    const gpu = await gpuEngine({ emulated: false, tuneKernels: false, maxChunk: 64, minDenseMeanRows: 1, denseThreshold: { sum: 0, edge: 0, flow: 2 } });
     try {
       await gpu.load(b);
       const plan = gpu.kernelPlan;
@@ -86,7 +87,7 @@ describe('GPU dense-block kernels', () => {
   });
 
   it("'auto' as on a real GPU decides per circuit: full blocks dense, small partly pruned blocks CSR", async () => {
-    const gpu = await gpuEngine({ emulated: false });
+    const gpu = await gpuEngine({ emulated: false, tuneKernels: false });
     try {
       await gpu.load(compiledPair(treeCircuit(57, 8, 4, 12))[0]);
       expect(gpu.kernelPlan.some((p) => p.startsWith('sum gemm'))).toBe(true);

@@ -1,11 +1,13 @@
 // Device check for the lent GPU machine (not a vitest file). One JSON line per result:
-//   {"check":"correctness", ...}   small random circuits against the CPU float64 oracle, three kernel
-//                                  sets ('auto' = what a real GPU picks; barrier-free; dense forced),
-//                                  plus the fused training epoch against the oracle's per-batch loop
+//   {"check":"correctness", ...}   small random circuits against the CPU float64 oracle, per kernel
+//                                  set ('auto' = tuned on each circuit, as a real GPU runs; the rules
+//                                  without tuning; barrier-free; dense forced; ...), plus the fused
+//                                  training epoch against the oracle's per-batch loop
 //   {"check":"mnist", ...}         the MNIST HCLT itself (a few digits) against the oracle, per phase
-//   {"check":"throughput", ...}    per K and phase (unpruned, then pruned 75 % by flow; each also with
-//                                  every layer forced onto the CSR kernels, and the pruned one onto
-//                                  the dense kernels, to set the density thresholds): fused training
+//   {"check":"throughput", ...}    per K and phase (unpruned, then pruned 75 % by flow; 'auto' tunes
+//                                  its kernels on the circuit: kernel_choice, tuning_ms; each phase
+//                                  also untuned: the rules, every layer on the CSR kernels, the
+//                                  pruned one on the dense kernels, ...): fused training
 //                                  samples/s (wall clock, Trainer.epoch), GPU ms per batch (timestamp
 //                                  totals of one batch: forward + backward + flows + EM), forward-only
 //                                  samples/s (wall clock, resident dataset) and its GPU ms per chunk
@@ -20,7 +22,7 @@
 //   ../shared/device/pack.sh dist-node/device-check.mjs shaders public/data
 //   device run: command `bash .device-pack/run.sh`, carry [".device-pack"], timeout_s 420
 //     options: --k=32,128 (default)  --epochs=2 (timed epochs per phase)  --no-prune
-//              --no-variants (skip the extra measurements: 'dense kernels', 'csr kernels', 'workgroup
+//              --no-variants (skip the extra measurements: 'rules (untuned auto)', 'dense kernels', 'csr kernels', 'workgroup
 //              inputs', 'per-height kernels' (one forward and one backward dispatch per height), both)  --quick
 // Expected wall time on an H200: about 2-3 minutes (most of it building and compiling the K=128 HCLT,
 // pruning it, and the CPU oracle on a few digits).
@@ -49,8 +51,9 @@ const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`
 const Ks = (arg('k') ?? (quick ? '2' : '32,128')).split(',').map(Number);
 const timedEpochs = Number(arg('epochs') ?? (quick ? 1 : 2));
 const prune = !process.argv.includes('--no-prune');
-// Kernel variants measured besides 'auto': all layers on the dense kernels (zero-padded mirrors) and
-// all on the CSR kernels, so the density thresholds can be set from data.
+// Kernel variants measured besides 'auto' (tuned), untuned: the rules alone, all layers on the dense
+// kernels (zero-padded mirrors), all on the CSR kernels, the workgroup input and per-height kernels,
+// so that tuning's choices can be checked against whole-epoch figures.
 const variants = !process.argv.includes('--no-variants');
 const log = (o: object) => console.log(JSON.stringify(o));
 const r3 = (x: number) => +x.toPrecision(3);
@@ -64,27 +67,32 @@ function scaledErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 // ------------------------------------------------------------------ correctness, small circuits
+// 'auto' tunes its kernels on each circuit (a real GPU); the other sets fix them.
 const kernelSets = [
   { name: 'auto', opts: {} },
-  { name: 'barrier-free', opts: { sumKernel: 'gather', edgeKernel: 'per-edge', flowKernel: 'gather', regionMax: 'serial', inputKernel: 'node' } },
-  { name: 'dense forced', opts: { sumKernel: 'gemm', edgeKernel: 'tiled', flowKernel: 'gemm', regionMax: 'reduce', inputKernel: 'workgroup' } },
-  { name: 'csr workgroup', opts: { sumKernel: 'tiled', edgeKernel: 'lanes', flowKernel: 'gather', regionMax: 'reduce', inputKernel: 'workgroup' } },
-  { name: 'per-height kernels', opts: { forwardKernel: 'height', backwardKernel: 'height', edgeKernel: 'lanes', inputKernel: 'workgroup' } },
+  { name: 'rules (untuned auto)', opts: { tuneKernels: false } },
+  { name: 'barrier-free', opts: { tuneKernels: false, sumKernel: 'gather', edgeKernel: 'per-edge', flowKernel: 'gather', regionMax: 'serial', inputKernel: 'node' } },
+  { name: 'dense forced', opts: { tuneKernels: false, sumKernel: 'gemm', edgeKernel: 'tiled', flowKernel: 'gemm', regionMax: 'reduce', inputKernel: 'workgroup' } },
+  { name: 'csr workgroup', opts: { tuneKernels: false, sumKernel: 'tiled', edgeKernel: 'lanes', flowKernel: 'gather', regionMax: 'reduce', inputKernel: 'workgroup' } },
+  { name: 'per-height kernels', opts: { tuneKernels: false, forwardKernel: 'height', backwardKernel: 'height', edgeKernel: 'lanes', inputKernel: 'workgroup' } },
 ] as const;
 for (const ks of kernelSets) {
   const gpu = await createNodeGpuEngine({ ...ks.opts, maxChunk: 40, napBeforeWaitMs: 5 });
   const errs = { ll: 0, edge: 0, input: 0, param: 0, marked: 0, fused_ll: 0, fused_param: 0 };
   const plans = new Set<string>();
+  const choices = new Set<string>();
   const cases = [treeCircuit(11, 6, 3, 1), treeCircuit(12, 10, 16, 3), prunedCircuit(13, 15, 5, 7, 0.7), prunedCircuit(14, 8, 4, 3, 0.5, true), treeCircuit(15, 20, 256, 5), treeCircuit(16, 5, 4, 70)];
   for (const c of cases) {
     const [a, b] = compiledPair(c);
     const cpu = await oracle(a);
     await gpu.load(b);
-    for (const p of gpu.kernelPlan) plans.add(p.replace(/ h=\d+| \[.*\)/g, ''));
     const V = c.numValues;
     for (const batch of [randomBatch(1, 57, c.numVars, V, 0.2), randomBatch(2, 90, c.numVars, V)]) {
       errs.ll = Math.max(errs.ll, maxAbsErr(await gpu.accumulateFlows(batch), await cpu.accumulateFlows(batch)));
     }
+    // After the first flows pass (where 'auto' tunes).
+    for (const p of gpu.kernelPlan) plans.add(p.replace(/ h=\d+| \[.*\)/g, ''));
+    choices.add(gpu.kernelSummary);
     errs.edge = Math.max(errs.edge, maxRelErr(await gpu.edgeFlows(), await cpu.edgeFlows(), 1e-3));
     errs.input = Math.max(errs.input, maxRelErr(await gpu.inputFlows(), await cpu.inputFlows(), 1e-3));
     await gpu.emStep({ step: 0.3, pseudocount: 0.1 });
@@ -116,7 +124,7 @@ for (const ks of kernelSets) {
     errs.fused_param = Math.max(errs.fused_param, maxAbsErr(b.edgeLogWeights, a.edgeLogWeights), maxAbsErr(b.inputLogProbs, a.inputLogProbs));
   }
   const ok = errs.ll < 1e-4 && errs.edge < 1e-3 && errs.input < 1e-3 && errs.param < 1e-5 && errs.marked < 1e-4 && errs.fused_ll < 1e-4 && errs.fused_param < 1e-5;
-  log({ check: 'correctness', kernels: ks.name, ok, adapter: gpu.adapter, ...Object.fromEntries(Object.entries(errs).map(([k, v]) => [k, r3(v)])), plan: [...plans] });
+  log({ check: 'correctness', kernels: ks.name, ok, adapter: gpu.adapter, ...Object.fromEntries(Object.entries(errs).map(([k, v]) => [k, r3(v)])), plan: [...plans], choices: [...choices] });
   gpu.dispose();
 }
 
@@ -192,16 +200,20 @@ async function throughput(gpu: GpuEngineT, trainer: TrainerT, K: number, phase: 
     train_bpd: r3(bpd),
     passes_ms: Object.fromEntries([...agg].map(([k, v]) => [k, r3(v)])),
     kernels: [...new Set(gpu.kernelPlan.map((p) => p.replace(/ h=\d+| \[.*\)/g, '')))],
+    kernel_choice: gpu.kernelSummary,
+    // GPU ms per chunk of each candidate family, per pass (when tuned).
+    tuning_ms: gpu.kernelTuning ? Object.fromEntries(Object.entries(gpu.kernelTuning.ms).map(([p, r]) => [p, Object.fromEntries(Object.entries(r).map(([c, v]) => [c, r3(v as number)]))])) : null,
     setup_s: r3(setupS),
     liveMiB: r3(gpu.liveBytes() / 2 ** 20),
   });
 }
 
-/** Reloads the trainer's circuit (current parameters) with other kernel choices (density thresholds,
- *  forward and input kernels), then measures. */
+/** Reloads the trainer's circuit (current parameters) with other kernel choices (untuned: density
+ *  thresholds, forward and input kernels), then measures. */
 async function variant(gpu: GpuEngineT, trainer: TrainerT, K: number, phase: string, choice: { thr?: number; perHeight?: boolean; input?: 'workgroup' }): Promise<void> {
   const t0 = performance.now();
-  const saved = { thr: gpu.denseThresholds, forward: gpu.forwardKernel, backward: gpu.backwardKernel, input: gpu.inputKernel };
+  const saved = { thr: gpu.denseThresholds, forward: gpu.forwardKernel, backward: gpu.backwardKernel, input: gpu.inputKernel, tune: gpu.tuneKernels };
+  gpu.tuneKernels = false;
   if (choice.thr !== undefined) gpu.denseThresholds = { sum: choice.thr, flow: choice.thr, edge: choice.thr };
   if (choice.perHeight) {
     gpu.forwardKernel = 'height';
@@ -214,6 +226,7 @@ async function variant(gpu: GpuEngineT, trainer: TrainerT, K: number, phase: str
   gpu.forwardKernel = saved.forward;
   gpu.backwardKernel = saved.backward;
   gpu.inputKernel = saved.input;
+  gpu.tuneKernels = saved.tune;
   await trainer.setCircuit(await trainer.snapshot());
 }
 
@@ -226,6 +239,7 @@ for (const K of Ks) {
   await throughput(gpu, trainer, K, 'unpruned', (performance.now() - t0) / 1000);
   await mnistCheck(gpu, trainer, K, 'unpruned');
   if (variants) {
+    await variant(gpu, trainer, K, 'unpruned, rules (untuned auto)', {});
     await variant(gpu, trainer, K, 'unpruned, csr kernels', { thr: 2 });
     await variant(gpu, trainer, K, 'unpruned, workgroup inputs', { input: 'workgroup' });
     await variant(gpu, trainer, K, 'unpruned, per-height kernels', { perHeight: true });
@@ -239,6 +253,7 @@ for (const K of Ks) {
     await throughput(gpu, trainer, K, 'pruned 75% by flow', (performance.now() - t1) / 1000);
     await mnistCheck(gpu, trainer, K, 'pruned 75% by flow');
     if (variants) {
+      await variant(gpu, trainer, K, 'pruned, rules (untuned auto)', {});
       await variant(gpu, trainer, K, 'pruned, dense kernels', { thr: 0 });
       await variant(gpu, trainer, K, 'pruned, csr kernels', { thr: 2 });
       await variant(gpu, trainer, K, 'pruned, workgroup inputs', { input: 'workgroup' });

@@ -6,22 +6,26 @@ import type { Circuit } from '../../src/circuit/structure.ts';
 import type { GpuEngine } from '../../src/engines/gpu/engine.ts';
 import { compiledPair, gpuEngine, maxAbsErr, maxRelErr, oracle, prunedCircuit, randomBatch, treeCircuit } from './helpers.ts';
 
-// Three engines: the barrier-free kernels (gather sums, one thread per edge; what 'auto' picks on
+// Engines: the barrier-free kernels (gather sums, one thread per edge; what 'auto' picks on
 // SwiftShader), the workgroup kernels (tiled sums, 32-lane edge reductions, workgroup input
-// histograms and input EM; 'auto' on real GPUs), and the per-height forward and backward
-// kernels (several row and product blocks per region).
+// histograms and input EM), the per-height forward and backward kernels (several row and product
+// blocks per region), and two mixes of families across passes, as kernel tuning may pick them
+// (per-height forward with the dense product-flow and edge-flow GEMMs; the dense sum GEMM with the
+// per-height backward).
 let plain: GpuEngine;
 let tiled: GpuEngine;
 let perHeight: GpuEngine;
+let mixedA: GpuEngine;
+let mixedB: GpuEngine;
 beforeAll(async () => {
   plain = await gpuEngine({ maxChunk: 40, sumKernel: 'gather', edgeKernel: 'per-edge' });
   tiled = await gpuEngine({ maxChunk: 40, sumKernel: 'tiled', edgeKernel: 'lanes', inputKernel: 'workgroup', tileRows: 2, napBeforeWaitMs: 1 }); // several row blocks per region; naps (calibrated waits)
   perHeight = await gpuEngine({ maxChunk: 40, forwardKernel: 'height', backwardKernel: 'height', edgeKernel: 'lanes', tileRows: 2 });
+  mixedA = await gpuEngine({ maxChunk: 40, forwardKernel: 'height', backwardKernel: 'layered', flowKernel: 'gemm', edgeKernel: 'tiled', tileRows: 2 });
+  mixedB = await gpuEngine({ maxChunk: 40, sumKernel: 'gemm', forwardKernel: 'layered', backwardKernel: 'height', edgeKernel: 'lanes', inputKernel: 'workgroup', tileRows: 2 });
 });
 afterAll(() => {
-  plain?.dispose();
-  tiled?.dispose();
-  perHeight?.dispose();
+  for (const g of [plain, tiled, perHeight, mixedA, mixedB]) g?.dispose();
 });
 
 const cases: Array<[string, () => Circuit, number, number, number]> = [
@@ -32,10 +36,11 @@ const cases: Array<[string, () => Circuit, number, number, number]> = [
 ];
 
 describe('GPU flows and EM', () => {
-  for (const [k, [name, make, V, count, miss]] of cases.flatMap((c) => [c, c, c]).entries()) {
-    const kernels = ['gather sums, per-edge reduction', 'tiled sums, lane edge reduction', 'one forward and one backward kernel per height'][k % 3];
+  const kernelSets = ['gather sums, per-edge reduction', 'tiled sums, lane edge reduction', 'one forward and one backward kernel per height', 'per-height forward, dense flows', 'dense sums, per-height backward'];
+  for (const [k, [name, make, V, count, miss]] of cases.flatMap((c) => kernelSets.map(() => c)).entries()) {
+    const kernels = kernelSets[k % kernelSets.length];
     it(`${name} (${kernels}): edge and input flows over two batches, EM, marked flows`, async () => {
-      const gpu = [plain, tiled, perHeight][k % 3];
+      const gpu = [plain, tiled, perHeight, mixedA, mixedB][k % kernelSets.length];
       const c = make();
       const [a, b] = compiledPair(c);
       const D = c.numVars;
@@ -45,6 +50,8 @@ describe('GPU flows and EM', () => {
         expect(gpu.kernelPlan.some((p) => p.startsWith('backward height'))).toBe(true);
         expect(gpu.kernelPlan.some((p) => p.startsWith('product flow'))).toBe(false);
       }
+      if (gpu === mixedA) expect(gpu.kernelChoice).toEqual({ forward: 'height', backward: 'dense', edges: 'dense', inputs: 'node' });
+      if (gpu === mixedB) expect(gpu.kernelChoice).toEqual({ forward: 'dense', backward: 'height', edges: 'csr', inputs: 'workgroup' });
       const b1 = randomBatch(count, count, D, V, miss);
       const b2 = randomBatch(count + 1, count + 5, D, V, miss);
       for (const batch of [b1, b2]) {

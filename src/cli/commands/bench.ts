@@ -8,6 +8,8 @@ import { UserError } from '../../util/errors.ts';
 import { positiveInt, pruneFraction, type FlagTable, type ParsedFlags } from '../args.ts';
 import { createReporter } from '../output.ts';
 
+const GPU_TUNE_CHOICES = ['auto', 'on', 'off'] as const;
+
 export const benchFlags: FlagTable = {
   k: { type: 'list', default: '16,32', help: 'comma-separated K values' },
   engine: { type: 'list', default: 'cpu', choices: ENGINE_KINDS, help: 'comma-separated engines' },
@@ -15,7 +17,8 @@ export const benchFlags: FlagTable = {
   batch: { type: 'int', default: 512, check: positiveInt, help: 'mini-batch size' },
   batches: { type: 'int', default: 4, check: positiveInt, help: 'mini-batches timed per measurement (after one warm-up)' },
   threads: { type: 'int', default: 2, check: positiveInt, help: 'CPU engine threads' },
-  'gpu-kernels': { type: 'string', default: 'auto', choices: HEIGHT_KERNEL_CHOICES, help: "GPU engine: 'height' runs the forward and the backward as one kernel per height of the circuit (untimed on real GPUs so far), 'layered' as two or three" },
+  'gpu-kernels': { type: 'string', default: 'auto', choices: HEIGHT_KERNEL_CHOICES, help: "GPU engine: 'height' runs the forward and the backward as one kernel per height of the circuit, 'layered' as two or three; 'auto' lets kernel tuning pick" },
+  'gpu-tune': { type: 'string', default: 'auto', choices: GPU_TUNE_CHOICES, help: "GPU engine: time the candidate kernels of each pass on each circuit and keep the fastest ('auto': on real GPUs, not on software adapters)" },
   repeat: { type: 'int', default: 3, check: positiveInt, help: 'timed runs per figure, the best reported (unpruned and pruned runs alternate)' },
   json: { type: 'bool', help: 'one JSON object per engine and K' },
 };
@@ -32,7 +35,8 @@ export async function benchCommand(f: ParsedFlags): Promise<void> {
   const timed = benchSample(all, batch * (f.batches as number));
   const tree = chowLiuTree(all);
   for (const kind of f.engine as EngineKind[]) {
-    const engine = await createNodeEngine(kind, { threads: f.threads as number, gpuKernels: f['gpu-kernels'] as HeightKernelChoice });
+    const tune = f['gpu-tune'] as (typeof GPU_TUNE_CHOICES)[number];
+    const engine = await createNodeEngine(kind, { threads: f.threads as number, gpuKernels: f['gpu-kernels'] as HeightKernelChoice, gpuTune: tune === 'auto' ? undefined : tune === 'on' });
     try {
       for (const k of ks) {
         const row = await benchOne(engine, kind, tree, timed, k, batch, f.prune as number | undefined, f.repeat as number);

@@ -22,9 +22,14 @@
 // mirror of their weights (wdense, refreshed after each EM step) and run as tiled GEMMs (forward
 // s = W e, product flows F = e * W^T g, edge flows theta * (G E^T)); sparser layers keep the CSR
 // kernels (staged-tile sum, gather product flows, 32-lane edge reductions). Software adapters keep
-// the barrier-free kernels under 'auto'. Optionally (`forwardKernel`/`backwardKernel: 'height'`) a
-// whole height runs as one forward and one backward kernel (region_forward.wgsl,
-// region_backward.wgsl). See shaders/README.md.
+// the barrier-free kernels under 'auto'. Or a whole height runs as one forward and one backward
+// kernel (region_forward.wgsl, region_backward.wgsl). See shaders/README.md.
+//
+// Kernel tuning (`tuneKernels`, on by default on real GPUs): the rules above are a starting point;
+// on the first flows pass after each load the engine times every candidate family of each pass
+// ('KernelChoice': forward csr / dense / height, backward the same, edge flows csr / dense, inputs
+// node / workgroup) on that chunk, with timestamp-query, and keeps the fastest per pass
+// (`kernelTuning`), so each GPU and each circuit (unpruned, pruned, grown) gets its own choice.
 //
 // Fused training (`trainEpochIndexed`): with the dataset resident, an epoch is encoded batch by
 // batch (indices and batch uniforms copied on the GPU from epoch-sized tables, log-likelihoods
@@ -57,6 +62,33 @@ export type SumKernelChoice = 'auto' | 'tiled' | 'gather' | 'gemm';
 export const HEIGHT_KERNEL_CHOICES = ['auto', 'layered', 'height'] as const;
 export type HeightKernelChoice = (typeof HEIGHT_KERNEL_CHOICES)[number];
 
+/** The kernel family a loaded circuit runs in each pass (what the 'auto' options resolve to, by the
+ *  rules below or measured by `tuneKernels`):
+ *   forward:  'csr' (products, region max, CSR sum kernel), 'dense' (the same with the sum GEMM on
+ *             mirrored layers), 'height' (region_forward.wgsl, one dispatch per height);
+ *   backward: 'csr' (sum flows, gathered product flows), 'dense' (product-flow GEMM on mirrored
+ *             layers), 'height' (region_backward.wgsl);
+ *   edges:    'csr' (lanes per edge) or 'dense' (tiled GEMM over the batch on mirrored layers);
+ *   inputs:   input histograms and input EM, 'node' (a thread per input node) or 'workgroup'. */
+export interface KernelChoice {
+  forward: 'csr' | 'dense' | 'height';
+  backward: 'csr' | 'dense' | 'height';
+  edges: 'csr' | 'dense';
+  inputs: 'node' | 'workgroup';
+}
+export type KernelPass = keyof KernelChoice;
+const KERNEL_PASSES: readonly KernelPass[] = ['forward', 'backward', 'edges', 'inputs'];
+
+/** What `tuneKernels` measured on a loaded circuit: per pass, the GPU ms of one chunk of `samples`
+ *  with each candidate (best of the timed runs), and the fastest, which the circuit now runs. */
+export interface KernelTuning {
+  /** 'timestamps' (timestamp-query around each pass) or 'wall clock' (a submit per pass). */
+  clock: 'timestamps' | 'wall clock';
+  samples: number;
+  ms: { [P in KernelPass]: Partial<Record<KernelChoice[P], number>> };
+  chosen: KernelChoice;
+}
+
 export interface GpuEngineOptions extends GpuDeviceOptions {
   /** WGSL sources by file name without extension (shaders-node.ts / shaders-vite.ts provide them). */
   shaders: Record<string, string>;
@@ -82,17 +114,16 @@ export interface GpuEngineOptions extends GpuDeviceOptions {
    *  kernels picked by the options above), or one kernel for the whole height ('height':
    *  region_forward.wgsl, CSR blocks staged per sample tile, for heights whose regions fit the
    *  workgroup storage). On a real GPU a K=32 forward is bound by dependent dispatches, so 'height'
-   *  has a third of the dispatches; 'auto' stays 'layered' until 'height' has been timed on a
-   *  real GPU (it is checked against the oracle on SwiftShader; test/gpu/device-check.ts times it). */
+   *  has a third of the dispatches. 'auto': kernel tuning times both (`tuneKernels`); without
+   *  tuning, 'layered'. */
   forwardKernel?: HeightKernelChoice;
   /** Backward per height: the sum-flow and product-flow kernels as two dispatches ('layered'), or one
-   *  ('height': region_backward.wgsl, g of the region's rows staged per sample tile). 'auto' stays
-   *  'layered' until 'height' has been timed on a real GPU, as for `forwardKernel`. */
+   *  ('height': region_backward.wgsl, g of the region's rows staged per sample tile). 'auto' as for
+   *  `forwardKernel`. */
   backwardKernel?: HeightKernelChoice;
   /** Input histograms and input EM: one thread per input node ('node'), or a workgroup per input
    *  node with coalesced reads ('workgroup': staged sample tiles; a tree reduction for EM's totals).
-   *  'auto' is 'node' everywhere until 'workgroup' has been timed on a real GPU (it has only been
-   *  checked against the oracle on SwiftShader; test/gpu/device-check.ts times both). */
+   *  'auto': kernel tuning times both; without tuning, 'node'. */
   inputKernel?: 'auto' | 'node' | 'workgroup';
   /** Block density (nnz / rows x size over a layer) from which 'auto' uses each dense kernel on the
    *  layer's zero-padded mirror: sum forward GEMM, product-flow GEMM, tiled edge flows. A number
@@ -103,6 +134,14 @@ export interface GpuEngineOptions extends GpuDeviceOptions {
   /** Mean rows per region a partly pruned layer needs before 'auto' goes dense (default
    *  MIN_DENSE_MEAN_ROWS; layers of density >= DENSE_ALWAYS go dense regardless). */
   minDenseMeanRows?: number;
+  /** Autotuning: on the first flows pass after each load (accumulateFlows or a fused epoch), time
+   *  every candidate kernel family of each pass whose choice is 'auto' (forward: csr / dense /
+   *  height; backward: the same; edge flows: csr / dense; inputs: node / workgroup) on that chunk,
+   *  and keep the fastest per pass (`kernelTuning` reports it). Costs a few batches' time per load
+   *  and makes the choice, hence the last bits of f32 results, depend on the GPU's timing; options
+   *  set to a kernel are not tuned. Default: on real GPUs, off on software adapters (there the
+   *  rules know the answer: barrier-free kernels, and trials of the barrier kernels are slow). */
+  tuneKernels?: boolean;
   /** Overrides the software-adapter detection (tests: 'auto' choices as on a real GPU). */
   emulated?: boolean;
   /** Dawn on NVIDIA aborts on long blocking waits: > 0 turns on the nap protocol. Every wait naps
@@ -205,6 +244,11 @@ interface Model {
   dense: DensePlan;
   /** Calibrated GPU ms per sample of each chunked pass (naps on), measured on its first chunk. */
   chunkMs: Map<ChunkKind, number>;
+  /** The kernel family each pass runs (rules at load; measured by tuning). */
+  choice: KernelChoice;
+  /** Per pass, the families tuning will time (the rule's choice first); null when none to tune. */
+  candidates: { [P in KernelPass]: Array<KernelChoice[P]> } | null;
+  tuning: KernelTuning | null;
 }
 
 /** The dense mirror of the blocks of some sum layers (for the GEMM-style kernels). */
@@ -328,6 +372,8 @@ export class GpuEngine implements Engine {
   forwardKernel: HeightKernelChoice;
   backwardKernel: HeightKernelChoice;
   inputKernel: NonNullable<GpuEngineOptions['inputKernel']>;
+  /** Whether the next loads tune their 'auto' kernel choices (option `tuneKernels`). */
+  tuneKernels: boolean;
   /** Fused training: GPU ms per sample of forward + backward + flows + EM (0 = not calibrated). */
   private trainMsPerSample = 0;
   /** GPU ms of the last calibrated full batch of the fused training path: timestamp span of the
@@ -369,6 +415,7 @@ export class GpuEngine implements Engine {
     this.backwardKernel = opts.backwardKernel ?? 'auto';
     this.inputKernel = opts.inputKernel ?? 'auto';
     this.cpuEmulated = opts.emulated ?? /swiftshader|llvmpipe|lavapipe/i.test(`${ctx.adapter.info?.architecture} ${ctx.adapter.info?.description} ${ctx.adapter.info?.device}`);
+    this.tuneKernels = opts.tuneKernels ?? !this.cpuEmulated;
     for (const [name, src] of Object.entries(opts.shaders)) this.bindings.set(name, parseBindings(src));
     this.device.lost.then((info) => {
       if (!this.disposed) this.lostText = lostMessage(info);
@@ -401,6 +448,23 @@ export class GpuEngine implements Engine {
   /** Every kernel variant chosen, per layer (for tests and device reports). */
   get kernelPlan(): readonly string[] {
     return this.circuitModel.kernelPlan;
+  }
+
+  /** The kernel family each pass of the loaded circuit runs. */
+  get kernelChoice(): KernelChoice {
+    return { ...this.circuitModel.choice };
+  }
+
+  /** What tuning measured on the loaded circuit (null before its first flows pass, or untuned). */
+  get kernelTuning(): KernelTuning | null {
+    return this.circuitModel.tuning;
+  }
+
+  /** The kernel families in a line: "forward dense, backward height, edges dense, inputs node (tuned)"
+   *  ("(rules)" when the options and rules chose them). */
+  get kernelSummary(): string {
+    const m = this.circuitModel;
+    return `${KERNEL_PASSES.map((p) => `${p} ${m.choice[p]}`).join(', ')} (${m.tuning ? 'tuned' : 'rules'})`;
   }
 
   /** The sum-forward kernel chosen for each sum layer ("tiled T=16", "gather", "gemm 64x64x16"). */
@@ -528,6 +592,7 @@ export class GpuEngine implements Engine {
       const cap = this.planCapacity(cc);
       const model = await withErrorScopes(this.device, `the buffers of a circuit with ${cc.numNodes.toLocaleString('en-US')} nodes x ${cap} samples`, () => this.allocate(cc, cap));
       this.model = model;
+      model.candidates = this.tuneCandidates(model.dense, model.choice);
       this.trainMsPerSample = 0;
       this.upload(model);
       await withErrorScopes(this.device, 'the compute pipelines', () => this.buildDispatches(model));
@@ -607,6 +672,9 @@ export class GpuEngine implements Engine {
       kernelPlan: [],
       dense,
       chunkMs: new Map(),
+      choice: this.ruleChoice(dense),
+      candidates: null,
+      tuning: null,
     };
   }
 
@@ -705,8 +773,41 @@ export class GpuEngine implements Engine {
     return density >= Math.max(threshold, DENSE_ALWAYS) || (density >= threshold && meanRows >= (this.opts.minDenseMeanRows ?? MIN_DENSE_MEAN_ROWS));
   }
 
+  /** The kernel families the options and rules give a circuit with dense plan `d` (before tuning). */
+  private ruleChoice(d: DensePlan): KernelChoice {
+    const o = this.opts;
+    const t = this.denseThresholds;
+    const dense = (opt: string | undefined, forced: string, threshold: number) => opt === forced || ((opt ?? 'auto') === 'auto' && this.autoDense(d.circuitDensity, d.circuitMeanRows, threshold));
+    return {
+      forward: this.forwardKernel === 'height' ? 'height' : dense(o.sumKernel, 'gemm', t.sum) ? 'dense' : 'csr',
+      backward: this.backwardKernel === 'height' ? 'height' : dense(o.flowKernel, 'gemm', t.flow) ? 'dense' : 'csr',
+      edges: dense(o.edgeKernel, 'tiled', t.edge) ? 'dense' : 'csr',
+      inputs: this.inputKernel === 'workgroup' ? 'workgroup' : 'node',
+    };
+  }
+
+  /** Per pass, the families tuning times: every family an 'auto' option allows ('dense' only where
+   *  the circuit has a mirror), the rule's choice first; null when tuning is off or nothing varies. */
+  private tuneCandidates(d: DensePlan, rule: KernelChoice): Model['candidates'] {
+    if (!this.tuneKernels) return null;
+    const o = this.opts;
+    const mirror = d.size > 0;
+    const layered = (opt: string | undefined, forced: string): Array<'csr' | 'dense'> => ((opt ?? 'auto') === 'auto' ? (mirror ? ['csr', 'dense'] : ['csr']) : [opt === forced ? 'dense' : 'csr']);
+    const perHeight = (choice: HeightKernelChoice, opt: string | undefined, forced: string): Array<'csr' | 'dense' | 'height'> =>
+      choice === 'height' ? ['height'] : choice === 'layered' ? layered(opt, forced) : [...layered(opt, forced), 'height'];
+    const ruleFirst = <T>(list: T[], first: T): T[] => [first, ...list.filter((x) => x !== first)];
+    const c = {
+      forward: ruleFirst(perHeight(this.forwardKernel, o.sumKernel, 'gemm'), rule.forward),
+      backward: ruleFirst(perHeight(this.backwardKernel, o.flowKernel, 'gemm'), rule.backward),
+      edges: ruleFirst(layered(o.edgeKernel, 'tiled'), rule.edges),
+      inputs: ruleFirst<KernelChoice['inputs']>(this.inputKernel === 'auto' ? ['node', 'workgroup'] : [this.inputKernel], rule.inputs),
+    };
+    return KERNEL_PASSES.some((p) => c[p].length > 1) ? c : null;
+  }
+
   /** Which sum layers get a dense mirror: those some dense kernel will run on (forced, or 'auto' on
-   *  a real GPU with block density >= denseThreshold), and whose tiles fit the limits. */
+   *  a real GPU with block density >= denseThreshold, or that tuning may time: 'auto' with density
+   *  >= the lowest threshold), and whose tiles fit the limits. */
   private planDense(cc: CompiledCircuit): DensePlan {
     const sumK = this.opts.sumKernel ?? 'auto';
     const edgeK = this.opts.edgeKernel ?? 'auto';
@@ -750,7 +851,8 @@ export class GpuEngine implements Engine {
       }
       density[li] = full > 0 ? nnz / full : 0;
       meanRows[li] = rows / Math.max(1, l.regionEnd - l.regionStart);
-      const wants = forced || (anyAuto && full > 0 && this.autoDense(circuitDensity, circuitMeanRows, thr));
+      const tuned = this.tuneKernels && circuitDensity >= thr;
+      const wants = forced || (anyAuto && full > 0 && (tuned || this.autoDense(circuitDensity, circuitMeanRows, thr)));
       const fits = !!this.gemmShape(maxRows) && !!this.gemmShape(maxSize) && !!this.edgeShape(Math.max(maxRows, maxSize));
       if (!wants || !fits || !uniqueCells(cc, l.regionStart, l.regionEnd)) return;
       // The mirror (and its edge map) must fit one storage binding.
@@ -818,7 +920,6 @@ export class GpuEngine implements Engine {
     const choice = this.opts.sumKernel ?? 'auto';
     const autoTiled = choice === 'auto' && !this.cpuEmulated;
     const rmChoice = this.opts.regionMax ?? 'auto';
-    const flowChoice = this.opts.flowKernel ?? 'auto';
     const edgeChoice = this.opts.edgeKernel ?? 'auto';
     const dense = m.dense;
     const shape = (l: { regionStart: number; regionEnd: number }) => {
@@ -837,7 +938,7 @@ export class GpuEngine implements Engine {
     // tile (samples) and rows per workgroup. Workgroup storage holds the tile of products and WG
     // floats for the max reduction.
     const perHeight = new Map<number, { tile: number; rows: number }>();
-    if (this.forwardKernel === 'height') {
+    if (m.choice.forward === 'height') {
       const floats = storageFloats - WG;
       for (let li = 1; li + 1 < cc.layers.length; li++) {
         const l = cc.layers[li];
@@ -874,8 +975,7 @@ export class GpuEngine implements Engine {
         }
         continue;
       }
-      const thr = this.denseThresholds;
-      const gemm = dense.layer[li] && (choice === 'gemm' || (choice === 'auto' && this.autoDense(dense.circuitDensity, dense.circuitMeanRows, thr.sum))) ? this.gemmShape(maxRows) : null;
+      const gemm = dense.layer[li] && m.choice.forward === 'dense' ? this.gemmShape(maxRows) : null;
       if (gemm) {
         const rowTiles = Math.ceil(maxRows / gemm.TM);
         const tag = `gemm ${gemm.TM}x${gemm.TN}x${gemm.TK}`;
@@ -909,7 +1009,7 @@ export class GpuEngine implements Engine {
       const h = cc.regions[l.regionStart].height;
       const count = l.nodeEnd - l.nodeStart;
       if (heightBack.has(li)) continue;
-      if (l.kind === 'sum' && this.backwardKernel === 'height' && cc.layers[li - 1].kind === 'product') {
+      if (l.kind === 'sum' && m.choice.backward === 'height' && cc.layers[li - 1].kind === 'product') {
         const { maxSize, maxRows, nRegions } = shape(l);
         const tile = sampleTile(Math.max(1, maxRows), storageFloats);
         if (tile > 0) {
@@ -928,7 +1028,7 @@ export class GpuEngine implements Engine {
       // The product layer's parents are the sum layer of the same regions (the next layer).
       const sumLi = li + 1;
       const { maxSize, maxRows, nRegions } = shape(l);
-      const g = sumLi < cc.layers.length && dense.layer[sumLi] && (flowChoice === 'gemm' || (flowChoice === 'auto' && this.autoDense(dense.circuitDensity, dense.circuitMeanRows, this.denseThresholds.flow))) ? this.gemmShape(maxSize) : null;
+      const g = sumLi < cc.layers.length && dense.layer[sumLi] && m.choice.backward === 'dense' ? this.gemmShape(maxSize) : null;
       if (g) {
         const rowTiles = Math.ceil(maxSize / g.TM);
         m.kernelPlan.push(`product flow gemm ${g.TM}x${g.TN}x${g.TK} h=${h}`);
@@ -971,7 +1071,7 @@ export class GpuEngine implements Engine {
       const last = cc.regions[l.regionEnd - 1];
       const e1 = last.edgeStart + last.nnz;
       const { maxSize, maxRows } = shape(l);
-      const es = dense.layer[li] && (edgeChoice === 'tiled' || (edgeChoice === 'auto' && this.autoDense(dense.circuitDensity, dense.circuitMeanRows, this.denseThresholds.edge))) ? this.edgeShape(Math.max(maxRows, maxSize)) : null;
+      const es = dense.layer[li] && m.choice.edges === 'dense' ? this.edgeShape(Math.max(maxRows, maxSize)) : null;
       if (!es) continue;
       edgeRange(runStart, e0);
       runStart = e1;
@@ -989,8 +1089,7 @@ export class GpuEngine implements Engine {
     }
     flush();
     edgeRange(runStart, cc.numEdges);
-    const inputChoice = this.inputKernel;
-    const inputWorkgroups = inputChoice === 'workgroup';
+    const inputWorkgroups = m.choice.inputs === 'workgroup';
     const perInput: Work = () => cc.numInputs;
     if (inputWorkgroups) m.accumulate.push(make('inputHistTiled', 'input flows', 'input flows', [0, cc.numInputs, 0, cc.numValues], perInput));
     else m.accumulate.push(make('inputHist', 'input flows', 'input flows', [0, cc.numInputs, 0, cc.numValues], perItem(cc.numInputs)));
@@ -1001,7 +1100,8 @@ export class GpuEngine implements Engine {
     m.em.push(make('emSum', 'em sums', 'em', [0, cc.numSums], perItem(cc.numSums)));
     if (inputWorkgroups) m.em.push(make('emInputReduce', 'em inputs', 'em', [0, cc.numInputs, 0, cc.numValues], perInput));
     else m.em.push(make('emInput', 'em inputs', 'em', [0, cc.numInputs, 0, cc.numValues], perItem(cc.numInputs)));
-    // The dense mirror follows the updated weights.
+    // The dense mirror follows the updated weights (also while the kernels tuning chose do not read
+    // it: one dispatch, and the mirror is never stale).
     if (dense.size > 0) m.em.push(make('denseScatter', 'em dense mirror', 'em', [0, cc.numEdges], perItem(cc.numEdges), {}, { wmirror: m.buffers.get('wdense')! }));
     this.write(m.layerUniform, uni);
     if (this.dataset) this.buildIndexedPixels(m);
@@ -1043,16 +1143,18 @@ export class GpuEngine implements Engine {
     return [Math.ceil(w / y), y];
   }
 
+  private dispatch(pass: GPUComputePassEncoder, d: Dispatch, n: number): void {
+    const w = d.workgroups(n);
+    if (w === 0) return;
+    const [x, y] = this.fold(w);
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, d.bindGroup);
+    pass.dispatchWorkgroups(x, y);
+  }
+
   /** Encodes dispatches for a chunk of n samples; with timings, one timed pass per group. */
   private encode(enc: GPUCommandEncoder, list: Dispatch[], n: number, timed: boolean): void {
-    const run = (pass: GPUComputePassEncoder, d: Dispatch) => {
-      const w = d.workgroups(n);
-      if (w === 0) return;
-      const [x, y] = this.fold(w);
-      pass.setPipeline(d.pipeline);
-      pass.setBindGroup(0, d.bindGroup);
-      pass.dispatchWorkgroups(x, y);
-    };
+    const run = (pass: GPUComputePassEncoder, d: Dispatch) => this.dispatch(pass, d, n);
     if (!timed || !this.querySet) {
       const pass = enc.beginComputePass({ label: 'pc/pass' });
       for (const d of list) run(pass, d);
@@ -1113,6 +1215,136 @@ export class GpuEngine implements Engine {
     return copy;
   }
 
+  // ---------------------------------------------------------------- kernel tuning
+
+  /** Rebuilds the dispatch lists for `m.choice`. */
+  private async rebuild(m: Model): Promise<void> {
+    m.forward = [];
+    m.backward = [];
+    m.accumulate = [];
+    m.marked = [];
+    m.em = [];
+    m.sumKernels = [];
+    m.kernelPlan = [];
+    await withErrorScopes(this.device, 'the compute pipelines', () => this.buildDispatches(m));
+  }
+
+  /** The dispatches of each tuned pass (edge flows and input flows are both in `accumulate`). */
+  private passLists(m: Model): Record<KernelPass, Dispatch[]> {
+    const input = (d: Dispatch) => d.kernel === 'inputHist' || d.kernel === 'inputHistTiled';
+    return { forward: m.forward, backward: m.backward, edges: m.accumulate.filter((d) => !input(d)), inputs: m.accumulate.filter(input) };
+  }
+
+  /**
+   * Times each pass's candidate families (m.candidates) on the chunk of n samples already fed (its
+   * pixels or indices and the batch uniform written), keeps the fastest per pass and rebuilds.
+   * Trial t runs candidate t of every pass (a pass with fewer candidates repeats its last): one
+   * warm-up run per trial, which also calibrates the naps (the first nap covers a conservative prior
+   * of 5e6 edge-samples per ms over the larger of the edges and the dense mirror), then two timed
+   * rounds, in trial order and in reverse (the GPU can run the first work after a load slower); the
+   * best of the two counts. So a tuning costs about 3 x trials chunks of training work. Passes are timed with timestamp-query, or by a submit each on the wall clock where
+   * the device has none (not with naps on: they would be in the figure; then nothing is tuned).
+   * Runs at the first flows pass after a load, while the accumulators still hold the zeros of their
+   * new buffers, and clears them after its trials.
+   */
+  private async tune(m: Model, n: number, indexed: boolean): Promise<void> {
+    const cands = m.candidates;
+    m.candidates = null;
+    const napping = this.napBeforeWaitMs > 0;
+    if (!cands || (napping && !this.canTime)) return;
+    const trials = Math.max(...KERNEL_PASSES.map((p) => cands[p].length));
+    const configs: KernelChoice[] = [];
+    for (let t = 0; t < trials; t++) {
+      const at = <P extends KernelPass>(p: P) => cands[p][Math.min(t, cands[p].length - 1)];
+      configs.push({ forward: at('forward'), backward: at('backward'), edges: at('edges'), inputs: at('inputs') });
+    }
+    // Half the rate of `priorMs`: a candidate family has never run on this GPU.
+    const prior = (Math.max(m.cc.numEdges, m.dense.size) * n) / 5e6 + 2;
+    const warmMs: number[] = [];
+    const ms: KernelTuning['ms'] = { forward: {}, backward: {}, edges: {}, inputs: {} };
+    const rounds: Array<{ order: number[]; reps: number; timed: boolean }> = [
+      { order: configs.map((_, t) => t), reps: 1, timed: false },
+      { order: configs.map((_, t) => t), reps: 1, timed: true },
+      { order: configs.map((_, t) => trials - 1 - t), reps: 1, timed: true },
+    ];
+    this.timingPending = false;
+    for (const round of rounds) {
+      for (const t of round.order) {
+        m.choice = configs[t];
+        await this.rebuild(m);
+        const nap = napping ? (round.timed ? 1.5 * round.reps * warmMs[t] + 2 : prior) : 0;
+        const got = await this.timePasses(m, indexed, n, round.reps, nap);
+        if (!round.timed) {
+          warmMs[t] = KERNEL_PASSES.reduce((a, p) => a + got[p], 0);
+          continue;
+        }
+        for (const p of KERNEL_PASSES) {
+          const c = configs[t][p] as string;
+          const rec = ms[p] as Record<string, number>;
+          rec[c] = Math.min(rec[c] ?? Infinity, got[p] / round.reps);
+        }
+      }
+    }
+    // Per pass the fastest family; ties keep the rule's (the first candidate).
+    const fastest = <P extends KernelPass>(p: P): KernelChoice[P] => {
+      let best = cands[p][0];
+      for (const c of cands[p]) if ((ms[p] as Record<string, number>)[c] < (ms[p] as Record<string, number>)[best]) best = c;
+      return best;
+    };
+    m.choice = { forward: fastest('forward'), backward: fastest('backward'), edges: fastest('edges'), inputs: fastest('inputs') };
+    await this.rebuild(m);
+    const enc = this.device.createCommandEncoder({ label: 'pc/kernel tuning: clear accumulators' });
+    enc.clearBuffer(m.buffers.get('acc')!);
+    enc.clearBuffer(m.buffers.get('hist')!);
+    await this.submit(enc);
+    m.tuning = { clock: this.canTime ? 'timestamps' : 'wall clock', samples: n, ms, chosen: { ...m.choice } };
+    m.chunkMs.clear(); // the waits recalibrate on the chosen kernels
+  }
+
+  /** GPU ms of each tuned pass, run `reps` times in a row on the fed chunk (after its pixels). */
+  private async timePasses(m: Model, indexed: boolean, n: number, reps: number, napMs: number): Promise<Record<KernelPass, number>> {
+    const pixels = indexed ? m.pixelsIndexed : m.pixelsBatch;
+    if (!pixels) throw new Error('GPU engine: no dataset uploaded for this circuit (uploadDataset first)');
+    const lists = this.passLists(m);
+    const out = { forward: 0, backward: 0, edges: 0, inputs: 0 };
+    const enc = this.device.createCommandEncoder({ label: 'pc/kernel tuning' });
+    const first = enc.beginComputePass({ label: 'pc/kernel tuning: pixels' });
+    this.dispatch(first, pixels, n);
+    first.end();
+    if (this.canTime) {
+      this.ensureTimingBuffers(KERNEL_PASSES.length);
+      KERNEL_PASSES.forEach((p, i) => {
+        const pass = enc.beginComputePass({ label: `pc/kernel tuning: ${p}`, timestampWrites: { querySet: this.querySet!, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+        for (let r = 0; r < reps; r++) for (const d of lists[p]) this.dispatch(pass, d, n);
+        pass.end();
+      });
+      enc.resolveQuerySet(this.querySet!, 0, 2 * KERNEL_PASSES.length, this.queryResolve!, 0);
+      enc.copyBufferToBuffer(this.queryResolve!, 0, this.queryStaging!, 0, 16 * KERNEL_PASSES.length);
+      await this.submit(enc);
+      if (napMs > 0) await sleep(napMs);
+      await this.device.queue.onSubmittedWorkDone();
+      await this.queryStaging!.mapAsync(MAP_READ, 0, 16 * KERNEL_PASSES.length);
+      const t = new BigUint64Array(this.queryStaging!.getMappedRange(0, 16 * KERNEL_PASSES.length).slice(0));
+      this.queryStaging!.unmap();
+      KERNEL_PASSES.forEach((p, i) => (out[p] = Math.max(0, Number(t[2 * i + 1] - t[2 * i]) / 1e6)));
+      return out;
+    }
+    // Wall clock (no naps here): the pixels, then one submit per pass.
+    await this.submit(enc);
+    await this.device.queue.onSubmittedWorkDone();
+    for (const p of KERNEL_PASSES) {
+      const e = this.device.createCommandEncoder({ label: `pc/kernel tuning: ${p}` });
+      const pass = e.beginComputePass({ label: `pc/kernel tuning: ${p}` });
+      for (let r = 0; r < reps; r++) for (const d of lists[p]) this.dispatch(pass, d, n);
+      pass.end();
+      const t0 = performance.now();
+      await this.submit(e);
+      await this.device.queue.onSubmittedWorkDone();
+      out[p] = performance.now() - t0;
+    }
+    return out;
+  }
+
   // ---------------------------------------------------------------- per-sample passes
 
   private setBatch(n: number, cap: number, flags: number, root: number): void {
@@ -1138,19 +1370,26 @@ export class GpuEngine implements Engine {
 
   /**
    * Runs chunks over `count` samples. `feed(start, n)` uploads a chunk's pixels (or indices) and
-   * returns the batch flags; `body` lists the dispatches after the pixel kernel; `result` names the
-   * buffer whose first n floats (at `resultOffset(cap)` bytes) go back per sample.
+   * returns the batch flags; `kind` picks the dispatches after the pixel kernel (forward; + backward
+   * and flow accumulation; + backward and marked flows); `result` names the buffer whose first n
+   * floats go back per sample. The first flows pass after a load tunes the kernels first (`tune`).
    * With naps on (napBeforeWaitMs > 0), each chunk is settled before the next, napping first: the
    * first chunk of a `kind` after a load naps max(napBeforeWaitMs, a conservative prior) and is
    * measured (timestamps when the device has them, else the wall clock); later ones nap 1.5x that.
    */
-  private async chunked(count: number, indexed: boolean, feed: (start: number, n: number) => number, body: Dispatch[], result: 'root' | 'out', kind: ChunkKind): Promise<Float64Array> {
+  private async chunked(count: number, indexed: boolean, feed: (start: number, n: number) => number, result: 'root' | 'out', kind: ChunkKind): Promise<Float64Array> {
     const m = this.circuitModel;
     const cap = m.cap;
     const out = new Float64Array(count);
     if (count === 0) return out;
-    const pixelDispatch = indexed ? m.pixelsIndexed : m.pixelsBatch;
-    if (!pixelDispatch) throw new Error('GPU engine: no dataset uploaded for this circuit (uploadDataset first)');
+    if (indexed && !m.pixelsIndexed) throw new Error('GPU engine: no dataset uploaded for this circuit (uploadDataset first)');
+    if (kind === 'flows' && m.candidates) {
+      const n0 = Math.min(cap, count);
+      this.setBatch(n0, cap, feed(0, n0), m.cc.rootNode);
+      await this.tune(m, n0, indexed);
+    }
+    const pixelDispatch = (indexed ? m.pixelsIndexed : m.pixelsBatch)!;
+    const body = kind === 'forward' ? m.forward : [...m.forward, ...m.backward, ...(kind === 'flows' ? m.accumulate : m.marked)];
     // Staging: [count values][count offsets] (offsets only for log-likelihoods).
     this.ensureStaging(count * 8);
     const napping = this.napBeforeWaitMs > 0;
@@ -1229,14 +1468,11 @@ export class GpuEngine implements Engine {
   }
 
   logLikelihood(batch: Batch): Promise<Float64Array> {
-    return this.op(async () => this.chunked(batch.count, false, this.batchFeed(batch), this.circuitModel.forward, 'root', 'forward'));
+    return this.op(async () => this.chunked(batch.count, false, this.batchFeed(batch), 'root', 'forward'));
   }
 
   accumulateFlows(batch: Batch): Promise<Float64Array> {
-    return this.op(async () => {
-      const m = this.circuitModel;
-      return this.chunked(batch.count, false, this.batchFeed(batch), [...m.forward, ...m.backward, ...m.accumulate], 'root', 'flows');
-    });
+    return this.op(async () => this.chunked(batch.count, false, this.batchFeed(batch), 'root', 'flows'));
   }
 
   markedEdgeFlow(batch: Batch, marked: Uint8Array): Promise<Float64Array> {
@@ -1244,7 +1480,7 @@ export class GpuEngine implements Engine {
       const m = this.circuitModel;
       if (marked.length !== m.cc.numEdges) throw new Error(`marked has ${marked.length} entries, the circuit ${m.cc.numEdges} edges`);
       this.write(m.buffers.get('marked')!, Uint32Array.from(marked));
-      return this.chunked(batch.count, false, this.batchFeed(batch), [...m.forward, ...m.backward, ...m.marked], 'out', 'marked');
+      return this.chunked(batch.count, false, this.batchFeed(batch), 'out', 'marked');
     });
   }
 
@@ -1268,15 +1504,12 @@ export class GpuEngine implements Engine {
 
   /** accumulateFlows over rows `indices` of the uploaded dataset. */
   accumulateFlowsIndexed(indices: Int32Array): Promise<Float64Array> {
-    return this.op(async () => {
-      const m = this.circuitModel;
-      return this.chunked(indices.length, true, this.indexFeed(indices), [...m.forward, ...m.backward, ...m.accumulate], 'root', 'flows');
-    });
+    return this.op(async () => this.chunked(indices.length, true, this.indexFeed(indices), 'root', 'flows'));
   }
 
   /** logLikelihood over rows `indices` of the uploaded dataset. */
   logLikelihoodIndexed(indices: Int32Array): Promise<Float64Array> {
-    return this.op(async () => this.chunked(indices.length, true, this.indexFeed(indices), this.circuitModel.forward, 'root', 'forward'));
+    return this.op(async () => this.chunked(indices.length, true, this.indexFeed(indices), 'root', 'forward'));
   }
 
   // ---------------------------------------------------------------- fused training
@@ -1335,9 +1568,15 @@ export class GpuEngine implements Engine {
       const bat = new Uint32Array(chunks.length * 4);
       chunks.forEach((c, k) => bat.set([c.n, cap, 2, m.cc.rootNode], k * 4));
       this.write(batBuf, bat);
+      if (m.candidates) {
+        // Tuning on the first chunk (its indices and batch uniform written as a chunked pass would).
+        this.write(m.buffers.get('idx')!, order.subarray(chunks[0].start, chunks[0].start + chunks[0].n));
+        this.setBatch(chunks[0].n, cap, 2, m.cc.rootNode);
+        await this.tune(m, chunks[0].n, true);
+      }
       this.device.queue.writeBuffer(this.emUniform, 0, new Float32Array([em.step, em.pseudocount, 0, 0]));
       const staging = this.ensureStaging(count * 8);
-      const body = [m.pixelsIndexed, ...m.forward, ...m.backward, ...m.accumulate];
+      const body = [m.pixelsIndexed!, ...m.forward, ...m.backward, ...m.accumulate];
       const val = m.buffers.get('val')!;
       const rmax = m.buffers.get('rmax')!;
       const idx = m.buffers.get('idx')!;
