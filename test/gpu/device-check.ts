@@ -199,6 +199,8 @@ async function throughput(gpu: GpuEngineT, trainer: TrainerT, K: number, phase: 
     gpu_only_forward_samples_per_s: Math.round(B / (fwdMs / 1000)),
     train_bpd: r3(bpd),
     passes_ms: Object.fromEntries([...agg].map(([k, v]) => [k, r3(v)])),
+    // Where a batch's GPU time goes, per height: the eight slowest timed passes.
+    slowest_passes: [...passes].sort((x, y) => y.ms - x.ms).slice(0, 8).map((p) => `${p.label}: ${r3(p.ms)}`),
     kernels: [...new Set(gpu.kernelPlan.map((p) => p.replace(/ h=\d+| \[.*\)/g, '')))],
     kernel_choice: gpu.kernelSummary,
     // GPU ms per chunk of each candidate family, per pass (when tuned).
