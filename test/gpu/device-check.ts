@@ -203,6 +203,7 @@ async function throughput(gpu: GpuEngineT, trainer: TrainerT, K: number, phase: 
     slowest_passes: [...passes].sort((x, y) => y.ms - x.ms).slice(0, 8).map((p) => `${p.label}: ${r3(p.ms)}`),
     kernels: [...new Set(gpu.kernelPlan.map((p) => p.replace(/ h=\d+| \[.*\)/g, '')))],
     kernel_choice: gpu.kernelSummary,
+    slices_in_flight: Number(process.env.SPC_GPU_SLICES_IN_FLIGHT) || 1, // the default with naps: 1
     // GPU ms per chunk of each candidate family, per pass (when tuned).
     tuning_ms: gpu.kernelTuning ? Object.fromEntries(Object.entries(gpu.kernelTuning.ms).map(([p, r]) => [p, Object.fromEntries(Object.entries(r).map(([c, v]) => [c, r3(v as number)]))])) : null,
     setup_s: r3(setupS),

@@ -30,6 +30,7 @@ async function loopEpoch(engine: Engine, pixels: Uint8Array, D: number, order: I
 const engines: Array<[string, Partial<GpuEngineOptions>]> = [
   ['barrier-free kernels', { maxChunk: 40, sumKernel: 'gather', edgeKernel: 'per-edge' }],
   ['workgroup kernels, naps, small slices', { maxChunk: 40, sumKernel: 'tiled', edgeKernel: 'lanes', tileRows: 2, napBeforeWaitMs: 1, sliceMs: 0.001 }],
+  ['naps, small slices, two in flight', { maxChunk: 40, sumKernel: 'gather', edgeKernel: 'per-edge', napBeforeWaitMs: 1, sliceMs: 0.001, slicesInFlight: 2 }],
   ['gemm sums, tiled flows', { maxChunk: 40, sumKernel: 'gemm', edgeKernel: 'tiled', flowKernel: 'gemm', regionMax: 'reduce', inputKernel: 'workgroup' }],
   ['one forward and one backward kernel per height', { maxChunk: 40, forwardKernel: 'height', backwardKernel: 'height', edgeKernel: 'lanes', tileRows: 2 }],
 ];

@@ -158,6 +158,13 @@ export interface GpuEngineOptions extends GpuDeviceOptions {
    *  keeps Dawn on NVIDIA from blocking on a busy GPU when a slice runs slower than calibrated (a
    *  slower slice also stretches the calibration). Smaller is faster and riskier. Default 1.1. */
   napFactor?: number;
+  /** Fused training: slices submitted ahead of the one being waited on. 1: submit, (nap,) wait,
+   *  submit the next, so the GPU idles from the end of each slice until the wait returns (the nap
+   *  margin, about 20 % at K = 32 on an H200). 2: the next slice is queued before the engine waits
+   *  for the current one (through a marker copied at the end of each slice), so the GPU runs on while
+   *  the engine naps and waits. Default: 2 without naps; 1 with naps (Dawn on NVIDIA) until 2 has
+   *  been run there (the device check measures it). */
+  slicesInFlight?: 1 | 2;
 }
 
 export interface LayerTiming {
@@ -365,6 +372,8 @@ export class GpuEngine implements Engine {
   /** Fused training: the resident epoch's index list and per-chunk batch uniforms. */
   private epochIdx: GPUBuffer | null = null;
   private epochBat: GPUBuffer | null = null;
+  /** Fused training with two slices in flight: one small read-back buffer per slice in flight. */
+  private sliceMarkers: GPUBuffer[] = [];
   /** Densities from which 'auto' picks the dense kernels (takes effect at the next load). */
   denseThresholds: Required<DenseThresholds>;
   /** The forward, backward and input kernel choices (options of the same names; take effect at the next load:
@@ -1535,9 +1544,10 @@ export class GpuEngine implements Engine {
    * Waiting (Dawn on NVIDIA aborts on long blocking waits): the GPU time of one batch is calibrated
    * once per load (timestamp-query when the device has it, else wall clock; the first wait naps
    * max(napBeforeWaitMs, a conservative prior)); then batches are submitted in slices of about
-   * `sliceMs` of GPU time (one submit each; the next slice is encoded while the GPU runs), and
-   * before each wait the engine naps past the slice's expected time (napFactor x + 2 ms, 0.1 more
-   * before the last), so it never blocks long on a busy GPU. Without a configured nap
+   * `sliceMs` of GPU time (one submit each; the next slice is encoded while the GPU runs, and with
+   * `slicesInFlight` 2 also submitted before the wait), and before each wait the engine naps past
+   * the slice's expected time (napFactor x + 2 ms, 0.1 more before the last), so it never blocks
+   * long on a busy GPU. Without a configured nap
    * (browsers, software adapters) it awaits each slice directly.
    * `onBatch(done, total)` is called as each batch is submitted.
    */
@@ -1671,14 +1681,55 @@ export class GpuEngine implements Engine {
         return { bufs, from, to, expected };
       };
       let next = bi < batches ? encodeSlice(bi) : null;
+      const progress = (slice: { from: number; to: number }) => {
+        for (let k = slice.from; k < slice.to; k++) {
+          done += batchSize(k);
+          onBatch?.(done, count);
+        }
+      };
+      if ((this.opts.slicesInFlight ?? (napping ? 1 : 2)) === 2) {
+        // Two slices in flight: slice k + 1 is queued before the engine waits for slice k, through
+        // its marker (4 bytes copied into a read-back buffer after the slice; the map resolves once
+        // slice k is done, while k + 1 keeps the GPU busy). With naps, the engine first sleeps until
+        // slice k's expected end: napFactor x its GPU time (+ 2 ms) after it could start, the later
+        // of its submit and the return of the previous wait (a bound that never runs early, so the
+        // estimates do not drift over an epoch).
+        while (this.sliceMarkers.length < 2) this.sliceMarkers.push(this.buffer(`pc/slice-marker ${this.sliceMarkers.length}`, 4, READBACK));
+        const pending: Array<{ marker: GPUBuffer; submitted: number; expected: number }> = [];
+        let slot = 0;
+        let lastReturn = performance.now();
+        while (next || pending.length > 0) {
+          while (next && pending.length < 2) {
+            const cur = next;
+            const marker = this.sliceMarkers[slot];
+            slot = 1 - slot;
+            const enc = this.device.createCommandEncoder({ label: 'pc/slice marker' });
+            enc.copyBufferToBuffer(idx, 0, marker, 0, 4);
+            pending.push({ marker, submitted: performance.now(), expected: cur.expected });
+            this.device.queue.submit([...cur.bufs, enc.finish()]);
+            progress(cur);
+            next = cur.to < batches ? encodeSlice(cur.to) : null;
+          }
+          const head = pending.shift()!;
+          const anchor = Math.max(lastReturn, head.submitted);
+          if (napping) {
+            const left = anchor + head.expected * (next || pending.length > 0 ? napFactor : napFactor + 0.1) + 2 - performance.now();
+            if (left > 0) await sleep(left);
+          }
+          const t1 = performance.now();
+          await head.marker.mapAsync(MAP_READ, 0, 4);
+          head.marker.unmap();
+          lastReturn = performance.now();
+          // Slower than calibrated: stretch the estimate, as below.
+          if (napping && lastReturn - t1 > 1) this.trainMsPerSample *= Math.max(1, (lastReturn - anchor) / Math.max(head.expected, 0.01));
+        }
+        next = null;
+      }
       while (next) {
         const cur = next;
         const tSubmit = performance.now();
         this.device.queue.submit(cur.bufs);
-        for (let k = cur.from; k < cur.to; k++) {
-          done += batchSize(k);
-          onBatch?.(done, count);
-        }
+        progress(cur);
         next = cur.to < batches ? encodeSlice(cur.to) : null;
         if (napping) {
           const napMs = cur.expected * (next ? napFactor : napFactor + 0.1) + 2;
@@ -1808,6 +1859,7 @@ export class GpuEngine implements Engine {
     this.destroyBuffer(this.staging);
     this.destroyBuffer(this.epochIdx);
     this.destroyBuffer(this.epochBat);
+    for (const b of this.sliceMarkers) this.destroyBuffer(b);
     this.destroyBuffer(this.queryResolve);
     this.destroyBuffer(this.queryStaging);
     this.querySet?.destroy();

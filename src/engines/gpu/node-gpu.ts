@@ -67,10 +67,13 @@ export function findNodeGpu(): Promise<NodeGpu> {
 /** A GpuEngine in Node: finds the adapter, loads shaders/*.wgsl. */
 export async function createNodeGpuEngine(opts: Partial<GpuEngineOptions> = {}): Promise<GpuEngine> {
   const { gpu, note } = await findNodeGpu();
-  // Tuning of the fused epochs' nap protocol on NVIDIA (engine.ts GpuEngineOptions), for measurements.
+  // Tuning of the fused epochs' nap protocol on NVIDIA (engine.ts GpuEngineOptions), for measurements:
+  // SPC_GPU_NAP_FACTOR, SPC_GPU_SLICE_MS, SPC_GPU_SLICES_IN_FLIGHT (1 or 2).
   const napFactor = opts.napFactor ?? envNumber('SPC_GPU_NAP_FACTOR');
   const sliceMs = opts.sliceMs ?? envNumber('SPC_GPU_SLICE_MS');
-  return GpuEngine.create(gpu, { ...opts, napFactor, sliceMs, shaders: opts.shaders ?? loadNodeShaders(), adapterNote: opts.adapterNote ?? note });
+  const inFlight = envNumber('SPC_GPU_SLICES_IN_FLIGHT');
+  const slicesInFlight = opts.slicesInFlight ?? (inFlight === 1 || inFlight === 2 ? inFlight : undefined);
+  return GpuEngine.create(gpu, { ...opts, napFactor, sliceMs, slicesInFlight, shaders: opts.shaders ?? loadNodeShaders(), adapterNote: opts.adapterNote ?? note });
 }
 
 /** A positive number from the environment, or undefined. */
