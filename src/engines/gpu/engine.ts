@@ -1251,8 +1251,9 @@ export class GpuEngine implements Engine {
    * warm-up run per trial, which also calibrates the naps (the first nap covers a conservative prior
    * of 5e6 edge-samples per ms over the larger of the edges and the dense mirror), then two timed
    * rounds, in trial order and in reverse (the GPU can run the first work after a load slower); the
-   * best of the two counts. So a tuning costs about 3 x trials chunks of training work. Passes are timed with timestamp-query, or by a submit each on the wall clock where
-   * the device has none (not with naps on: they would be in the figure; then nothing is tuned).
+   * better of the two counts. So a tuning costs about 3 x trials chunks of training work. Passes
+   * are timed with timestamp-query, or by a submit each on the wall clock where the device has none
+   * (not with naps on: they would be in the figure; then nothing is tuned).
    * Runs at the first flows pass after a load, while the accumulators still hold the zeros of their
    * new buffers, and clears them after its trials.
    */
@@ -1271,26 +1272,22 @@ export class GpuEngine implements Engine {
     const prior = (Math.max(m.cc.numEdges, m.dense.size) * n) / 5e6 + 2;
     const warmMs: number[] = [];
     const ms: KernelTuning['ms'] = { forward: {}, backward: {}, edges: {}, inputs: {} };
-    const rounds: Array<{ order: number[]; reps: number; timed: boolean }> = [
-      { order: configs.map((_, t) => t), reps: 1, timed: false },
-      { order: configs.map((_, t) => t), reps: 1, timed: true },
-      { order: configs.map((_, t) => trials - 1 - t), reps: 1, timed: true },
-    ];
+    const order = configs.map((_, t) => t);
+    const rounds = [order, order, [...order].reverse()]; // the first: warm-up
     this.timingPending = false;
-    for (const round of rounds) {
-      for (const t of round.order) {
+    for (const [round, trialOrder] of rounds.entries()) {
+      for (const t of trialOrder) {
         m.choice = configs[t];
         await this.rebuild(m);
-        const nap = napping ? (round.timed ? 1.5 * round.reps * warmMs[t] + 2 : prior) : 0;
-        const got = await this.timePasses(m, indexed, n, round.reps, nap);
-        if (!round.timed) {
+        const got = await this.timePasses(m, indexed, n, napping ? (round > 0 ? 1.5 * warmMs[t] + 2 : prior) : 0);
+        if (round === 0) {
           warmMs[t] = KERNEL_PASSES.reduce((a, p) => a + got[p], 0);
           continue;
         }
         for (const p of KERNEL_PASSES) {
           const c = configs[t][p] as string;
           const rec = ms[p] as Record<string, number>;
-          rec[c] = Math.min(rec[c] ?? Infinity, got[p] / round.reps);
+          rec[c] = Math.min(rec[c] ?? Infinity, got[p]);
         }
       }
     }
@@ -1310,8 +1307,8 @@ export class GpuEngine implements Engine {
     m.chunkMs.clear(); // the waits recalibrate on the chosen kernels
   }
 
-  /** GPU ms of each tuned pass, run `reps` times in a row on the fed chunk (after its pixels). */
-  private async timePasses(m: Model, indexed: boolean, n: number, reps: number, napMs: number): Promise<Record<KernelPass, number>> {
+  /** GPU ms of each tuned pass on the fed chunk (after its pixels), napping `napMs` before the wait. */
+  private async timePasses(m: Model, indexed: boolean, n: number, napMs: number): Promise<Record<KernelPass, number>> {
     const pixels = indexed ? m.pixelsIndexed : m.pixelsBatch;
     if (!pixels) throw new Error('GPU engine: no dataset uploaded for this circuit (uploadDataset first)');
     const lists = this.passLists(m);
@@ -1324,7 +1321,7 @@ export class GpuEngine implements Engine {
       this.ensureTimingBuffers(KERNEL_PASSES.length);
       KERNEL_PASSES.forEach((p, i) => {
         const pass = enc.beginComputePass({ label: `pc/kernel tuning: ${p}`, timestampWrites: { querySet: this.querySet!, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
-        for (let r = 0; r < reps; r++) for (const d of lists[p]) this.dispatch(pass, d, n);
+        for (const d of lists[p]) this.dispatch(pass, d, n);
         pass.end();
       });
       enc.resolveQuerySet(this.querySet!, 0, 2 * KERNEL_PASSES.length, this.queryResolve!, 0);
@@ -1344,7 +1341,7 @@ export class GpuEngine implements Engine {
     for (const p of KERNEL_PASSES) {
       const e = this.device.createCommandEncoder({ label: `pc/kernel tuning: ${p}` });
       const pass = e.beginComputePass({ label: `pc/kernel tuning: ${p}` });
-      for (let r = 0; r < reps; r++) for (const d of lists[p]) this.dispatch(pass, d, n);
+      for (const d of lists[p]) this.dispatch(pass, d, n);
       pass.end();
       const t0 = performance.now();
       await this.submit(e);
