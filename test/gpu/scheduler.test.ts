@@ -6,6 +6,7 @@ import { compileCircuit } from '../../src/circuit/compile.ts';
 import { buildHclt } from '../../src/circuit/hclt.ts';
 import { subset } from '../../src/data/dataset.ts';
 import { loadEmbeddedDataset } from '../../src/data/load.ts';
+import { passTimes } from '../../src/engines/gpu/engine.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { compiledPair, gpuEngine, maxAbsErr, maxRelErr, oracle, prunedCircuit, randomBatch, treeCircuit } from './helpers.ts';
 
@@ -65,6 +66,15 @@ describe('GPU scheduler', () => {
     } finally {
       g2.dispose();
     }
+  });
+
+  it('pass times: each pass from the end of the one before (begins are latched before the barriers)', () => {
+    const ns = (...ms: number[]) => BigUint64Array.from(ms, (x) => BigInt(Math.round(x * 1e6)));
+    // Pass 1 "begins" at 5 ms while pass 0 runs until 10 ms: its own time is 30 - 10.
+    expect(passTimes(ns(0, 10, 5, 30, 31, 40), 3)).toEqual({ ms: [10, 20, 10], span: 40 });
+    // Quantised timestamps: an end before the previous end never gives a negative time.
+    expect(passTimes(ns(0, 10, 10, 9.9, 10, 12), 3)).toEqual({ ms: [10, 0, 2.1], span: 12 });
+    expect(passTimes(ns(0, 0, 0, 0), 2)).toEqual({ ms: [0, 0], span: 0 });
   });
 
   it('per-pass timings with timestamp-query', async () => {

@@ -278,6 +278,21 @@ interface DensePlan {
   size: number;
 }
 
+/**
+ * Per-pass GPU ms from the begin/end timestamp pairs of `passes` consecutive compute passes, and
+ * the span (first begin to last end). Dawn's Vulkan backend latches a pass's beginning at
+ * TOP_OF_PIPE, before the barriers that wait for the previous pass, and its end at BOTTOM_OF_PIPE,
+ * after all earlier work: end - begin would also count the tail of the previous pass, so a pass's
+ * own time is end(i) - end(i - 1) (the first pass: end - begin). Quantised or zero timestamps give
+ * 0, never a negative time.
+ */
+export function passTimes(t: BigUint64Array, passes: number): { ms: number[]; span: number } {
+  const ms: number[] = [];
+  for (let i = 0; i < passes; i++) ms.push(Math.max(0, Number(t[2 * i + 1] - (i === 0 ? t[0] : t[2 * i - 1])) / 1e6));
+  const span = passes > 0 ? Number(t[2 * passes - 1] - t[0]) / 1e6 : 0;
+  return { ms, span: Number.isFinite(span) && span >= 0 && span < 1e6 ? span : 0 };
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -1314,28 +1329,31 @@ export class GpuEngine implements Engine {
     const lists = this.passLists(m);
     const out = { forward: 0, backward: 0, edges: 0, inputs: 0 };
     const enc = this.device.createCommandEncoder({ label: 'pc/kernel tuning' });
-    const first = enc.beginComputePass({ label: 'pc/kernel tuning: pixels' });
-    this.dispatch(first, pixels, n);
-    first.end();
     if (this.canTime) {
-      this.ensureTimingBuffers(KERNEL_PASSES.length);
-      KERNEL_PASSES.forEach((p, i) => {
-        const pass = enc.beginComputePass({ label: `pc/kernel tuning: ${p}`, timestampWrites: { querySet: this.querySet!, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
-        for (const d of lists[p]) this.dispatch(pass, d, n);
+      // The pixels pass is timed too: its end is where the forward's time starts (see passTimes).
+      const passes = KERNEL_PASSES.length + 1;
+      this.ensureTimingBuffers(passes);
+      [[pixels], ...KERNEL_PASSES.map((p) => lists[p])].forEach((list, i) => {
+        const pass = enc.beginComputePass({ label: `pc/kernel tuning: ${i === 0 ? 'pixels' : KERNEL_PASSES[i - 1]}`, timestampWrites: { querySet: this.querySet!, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+        for (const d of list) this.dispatch(pass, d, n);
         pass.end();
       });
-      enc.resolveQuerySet(this.querySet!, 0, 2 * KERNEL_PASSES.length, this.queryResolve!, 0);
-      enc.copyBufferToBuffer(this.queryResolve!, 0, this.queryStaging!, 0, 16 * KERNEL_PASSES.length);
+      enc.resolveQuerySet(this.querySet!, 0, 2 * passes, this.queryResolve!, 0);
+      enc.copyBufferToBuffer(this.queryResolve!, 0, this.queryStaging!, 0, 16 * passes);
       await this.submit(enc);
       if (napMs > 0) await sleep(napMs);
       await this.device.queue.onSubmittedWorkDone();
-      await this.queryStaging!.mapAsync(MAP_READ, 0, 16 * KERNEL_PASSES.length);
-      const t = new BigUint64Array(this.queryStaging!.getMappedRange(0, 16 * KERNEL_PASSES.length).slice(0));
+      await this.queryStaging!.mapAsync(MAP_READ, 0, 16 * passes);
+      const t = new BigUint64Array(this.queryStaging!.getMappedRange(0, 16 * passes).slice(0));
       this.queryStaging!.unmap();
-      KERNEL_PASSES.forEach((p, i) => (out[p] = Math.max(0, Number(t[2 * i + 1] - t[2 * i]) / 1e6)));
+      const { ms } = passTimes(t, passes);
+      KERNEL_PASSES.forEach((p, i) => (out[p] = ms[i + 1]));
       return out;
     }
     // Wall clock (no naps here): the pixels, then one submit per pass.
+    const first = enc.beginComputePass({ label: 'pc/kernel tuning: pixels' });
+    this.dispatch(first, pixels, n);
+    first.end();
     await this.submit(enc);
     await this.device.queue.onSubmittedWorkDone();
     for (const p of KERNEL_PASSES) {
@@ -1368,10 +1386,8 @@ export class GpuEngine implements Engine {
     await this.queryStaging!.mapAsync(MAP_READ, 0, labels * 16);
     const t = new BigUint64Array(this.queryStaging!.getMappedRange(0, labels * 16).slice(0));
     this.queryStaging!.unmap();
-    let sum = 0;
-    for (let i = 0; i < labels; i++) sum += Math.max(0, Number(t[2 * i + 1] - t[2 * i]) / 1e6);
-    const span = Number(t[2 * labels - 1] - t[0]) / 1e6;
-    return { sum, span: Number.isFinite(span) && span >= 0 && span < 1e6 ? span : 0 };
+    const { ms, span } = passTimes(t, labels);
+    return { sum: ms.reduce((a, b) => a + b, 0), span };
   }
 
   /**
@@ -1645,13 +1661,10 @@ export class GpuEngine implements Engine {
           await this.queryStaging!.mapAsync(MAP_READ, 0, labels.length * 16);
           const t = new BigUint64Array(this.queryStaging!.getMappedRange(0, labels.length * 16).slice(0));
           this.queryStaging!.unmap();
-          let sum = 0;
-          for (let i = 0; i < labels.length; i++) sum += Math.max(0, Number(t[2 * i + 1] - t[2 * i]) / 1e6);
-          // The span from the first pass's start to the last pass's end also counts the gaps between
-          // passes; take the larger. Timestamps can be quantised or zero on some platforms: keep the
-          // wall clock then.
-          const span = Number(t[2 * labels.length - 1] - t[0]) / 1e6;
-          const ts = Math.max(sum, Number.isFinite(span) && span < 1e6 ? span : 0);
+          const times = passTimes(t, labels.length);
+          const sum = times.ms.reduce((a, b) => a + b, 0);
+          // Timestamps can be quantised or zero on some platforms: keep the wall clock then.
+          const ts = Math.max(sum, times.span);
           if (ts > 0) gpuMs = ts;
           this.trainBatchPassMs = sum;
           this.timingLabels = labels;
@@ -1836,7 +1849,8 @@ export class GpuEngine implements Engine {
       await this.queryStaging.mapAsync(MAP_READ, 0, labels.length * 16);
       const t = new BigUint64Array(this.queryStaging.getMappedRange(0, labels.length * 16).slice(0));
       this.queryStaging.unmap();
-      return labels.map((label, i) => ({ label, ms: Number(t[2 * i + 1] - t[2 * i]) / 1e6 }));
+      const { ms } = passTimes(t, labels.length);
+      return labels.map((label, i) => ({ label, ms: ms[i] }));
     });
   }
 
