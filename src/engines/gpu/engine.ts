@@ -1263,14 +1263,15 @@ export class GpuEngine implements Engine {
    * Times each pass's candidate families (m.candidates) on the chunk of n samples already fed (its
    * pixels or indices and the batch uniform written), keeps the fastest per pass and rebuilds.
    * Trial t runs candidate t of every pass (a pass with fewer candidates repeats its last): one
-   * warm-up run per trial, which also calibrates the naps (the first nap covers a conservative prior
-   * of 5e6 edge-samples per ms over the larger of the edges and the dense mirror), then two timed
-   * rounds, in trial order and in reverse (the GPU can run the first work after a load slower); the
-   * better of the two counts. So a tuning costs about 3 x trials chunks of training work. Passes
-   * are timed with timestamp-query, or by a submit each on the wall clock where the device has none
-   * (not with naps on: they would be in the figure; then nothing is tuned).
-   * Runs at the first flows pass after a load, while the accumulators still hold the zeros of their
-   * new buffers, and clears them after its trials.
+   * warm-up run per trial, which also calibrates the naps (the first nap covers a conservative
+   * prior: 5e6 edge-samples per ms over the larger of the edges and the dense mirror, and 0.05 ms
+   * per dispatch), then two timed rounds, in trial order and in reverse (the GPU can run the first
+   * work after a load slower); the better of the two counts. So a tuning costs about 3 x trials
+   * chunks of training work. Passes are timed with timestamp-query (each from the previous pass's
+   * end, `passTimes`), or by a submit each on the wall clock where the device has none (not with
+   * naps on: they would be in the figure; then nothing is tuned). Runs at the first flows pass after
+   * a load, while the accumulators still hold the zeros of their new buffers, and clears them after
+   * its trials.
    */
   private async tune(m: Model, n: number, indexed: boolean): Promise<void> {
     const cands = m.candidates;
@@ -1283,8 +1284,9 @@ export class GpuEngine implements Engine {
       const at = <P extends KernelPass>(p: P) => cands[p][Math.min(t, cands[p].length - 1)];
       configs.push({ forward: at('forward'), backward: at('backward'), edges: at('edges'), inputs: at('inputs') });
     }
-    // Half the rate of `priorMs`: a candidate family has never run on this GPU.
-    const prior = (Math.max(m.cc.numEdges, m.dense.size) * n) / 5e6 + 2;
+    // Half the rate of `priorMs` (a candidate family has never run on this GPU), plus 0.05 ms per
+    // dispatch: small circuits are bound by dependent dispatches, not by edges.
+    const prior = (dispatches: number) => (Math.max(m.cc.numEdges, m.dense.size) * n) / 5e6 + 0.05 * dispatches + 2;
     const warmMs: number[] = [];
     const ms: KernelTuning['ms'] = { forward: {}, backward: {}, edges: {}, inputs: {} };
     const order = configs.map((_, t) => t);
@@ -1294,7 +1296,8 @@ export class GpuEngine implements Engine {
       for (const t of trialOrder) {
         m.choice = configs[t];
         await this.rebuild(m);
-        const got = await this.timePasses(m, indexed, n, napping ? (round > 0 ? 1.5 * warmMs[t] + 2 : prior) : 0);
+        const dispatches = m.forward.length + m.backward.length + m.accumulate.length + 1;
+        const got = await this.timePasses(m, indexed, n, napping ? (round > 0 ? 1.5 * warmMs[t] + 2 : prior(dispatches)) : 0);
         if (round === 0) {
           warmMs[t] = KERNEL_PASSES.reduce((a, p) => a + got[p], 0);
           continue;
