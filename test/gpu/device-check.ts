@@ -206,6 +206,7 @@ async function throughput(gpu: GpuEngineT, trainer: TrainerT, K: number, phase: 
     slices_in_flight: Number(process.env.SPC_GPU_SLICES_IN_FLIGHT) || 1, // the default with naps: 1
     // GPU ms per chunk of each candidate family, per pass (when tuned).
     tuning_ms: gpu.kernelTuning ? Object.fromEntries(Object.entries(gpu.kernelTuning.ms).map(([p, r]) => [p, Object.fromEntries(Object.entries(r).map(([c, v]) => [c, r3(v as number)]))])) : null,
+    tuning_failed: gpu.kernelTuning?.failed ?? [],
     setup_s: r3(setupS),
     liveMiB: r3(gpu.liveBytes() / 2 ** 20),
   });

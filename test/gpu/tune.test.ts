@@ -68,6 +68,7 @@ describe('GPU kernel tuning', () => {
     expect(Object.keys(t.ms.inputs).sort()).toEqual(['node', 'workgroup']);
     for (const p of PASSES) for (const ms of Object.values(t.ms[p])) expect(ms).toBeGreaterThan(0);
     expect(t.chosen).toEqual(argmin(t));
+    expect(t.failed).toEqual([]);
     expect(tuned.kernelChoice).toEqual(t.chosen);
     expectPlanFollows(tuned.kernelPlan, t.chosen);
 
@@ -134,6 +135,33 @@ describe('GPU kernel tuning', () => {
     } finally {
       fixed.dispose();
       plain.dispose();
+    }
+  });
+
+  it('leaves out a family whose pipelines the device rejects, and trains on', async () => {
+    // A per-height backward kernel that does not compile (as on a driver that cannot build it).
+    const shaders = loadNodeShaders();
+    const g = await gpuEngine({ emulated: false, tuneKernels: true, shaders: { ...shaders, region_backward: `${shaders.region_backward}\nfn broken( {` } });
+    try {
+      const c = treeCircuit(67, 7, 4, 5);
+      const [a, b] = compiledPair(c);
+      const cpu = await oracle(a);
+      await g.load(b);
+      const batch = randomBatch(7, 40, 7, 4, 0.1);
+      expect(maxAbsErr(await g.accumulateFlows(batch), await cpu.accumulateFlows(batch))).toBeLessThan(1e-4);
+      const t = g.kernelTuning!;
+      expect(t.failed).toHaveLength(1);
+      expect(t.failed[0]).toMatch(/^forward height, backward height, .*: WebGPU rejected the compute pipelines/);
+      expect(Object.keys(t.ms.backward).sort()).toEqual(['csr', 'dense']);
+      expect(Object.keys(t.ms.forward).sort()).toEqual(['csr', 'dense']);
+      expect(t.chosen).toEqual(argmin(t));
+      expect(maxRelErr(await g.edgeFlows(), await cpu.edgeFlows(), 1e-3)).toBeLessThan(1e-3);
+      await g.emStep({ step: 0.5, pseudocount: 0.1 });
+      await cpu.emStep({ step: 0.5, pseudocount: 0.1 });
+      await cpu.syncParams();
+      expect(maxAbsErr(await g.logLikelihood(batch), await cpu.logLikelihood(batch))).toBeLessThan(1e-4);
+    } finally {
+      g.dispose();
     }
   });
 

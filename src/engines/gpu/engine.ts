@@ -87,6 +87,13 @@ export interface KernelTuning {
   samples: number;
   ms: { [P in KernelPass]: Partial<Record<KernelChoice[P], number>> };
   chosen: KernelChoice;
+  /** Trials left out because the device rejected their pipelines: the families and the sentence. */
+  failed: string[];
+}
+
+/** "forward dense, backward height, edges dense, inputs node" */
+function choiceText(c: KernelChoice): string {
+  return KERNEL_PASSES.map((p) => `${p} ${c[p]}`).join(', ');
 }
 
 export interface GpuEngineOptions extends GpuDeviceOptions {
@@ -488,7 +495,7 @@ export class GpuEngine implements Engine {
    *  ("(rules)" when the options and rules chose them). */
   get kernelSummary(): string {
     const m = this.circuitModel;
-    return `${KERNEL_PASSES.map((p) => `${p} ${m.choice[p]}`).join(', ')} (${m.tuning ? 'tuned' : 'rules'})`;
+    return `${choiceText(m.choice)} (${m.tuning ? 'tuned' : 'rules'})`;
   }
 
   /** The sum-forward kernel chosen for each sum layer ("tiled T=16", "gather", "gemm 64x64x16"). */
@@ -1289,13 +1296,25 @@ export class GpuEngine implements Engine {
     const prior = (dispatches: number) => (Math.max(m.cc.numEdges, m.dense.size) * n) / 5e6 + 0.05 * dispatches + 2;
     const warmMs: number[] = [];
     const ms: KernelTuning['ms'] = { forward: {}, backward: {}, edges: {}, inputs: {} };
+    const failed: string[] = [];
+    const rejected = new Set<number>();
     const order = configs.map((_, t) => t);
     const rounds = [order, order, [...order].reverse()]; // the first: warm-up
     this.timingPending = false;
     for (const [round, trialOrder] of rounds.entries()) {
       for (const t of trialOrder) {
+        if (rejected.has(t)) continue;
         m.choice = configs[t];
-        await this.rebuild(m);
+        try {
+          await this.rebuild(m);
+        } catch (e) {
+          // A trial whose pipelines the device rejects (a driver that cannot compile a kernel) is
+          // left out; the rule's kernels (trial 0) must work.
+          if (t === 0 || !(e instanceof GpuUnavailableError && e.reason === 'validation')) throw e;
+          rejected.add(t);
+          failed.push(`${choiceText(configs[t])}: ${e.message}`);
+          continue;
+        }
         const dispatches = m.forward.length + m.backward.length + m.accumulate.length + 1;
         const got = await this.timePasses(m, indexed, n, napping ? (round > 0 ? 1.5 * warmMs[t] + 2 : prior(dispatches)) : 0);
         if (round === 0) {
@@ -1321,7 +1340,7 @@ export class GpuEngine implements Engine {
     enc.clearBuffer(m.buffers.get('acc')!);
     enc.clearBuffer(m.buffers.get('hist')!);
     await this.submit(enc);
-    m.tuning = { clock: this.canTime ? 'timestamps' : 'wall clock', samples: n, ms, chosen: { ...m.choice } };
+    m.tuning = { clock: this.canTime ? 'timestamps' : 'wall clock', samples: n, ms, chosen: { ...m.choice }, failed };
     m.chunkMs.clear(); // the waits recalibrate on the chosen kernels
   }
 
