@@ -35,12 +35,18 @@ export interface BenchRow {
   /** The GPU engine's kernel family per pass, unpruned and pruned (tuned, or by its rules). */
   kernels?: string;
   pruned_kernels?: string;
+  /** What the GPU engine's kernel tuning measured: per pass, GPU ms per chunk of each candidate. */
+  kernel_tuning_ms?: TuningMs;
+  pruned_kernel_tuning_ms?: TuningMs;
 }
+
+type TuningMs = Record<string, Record<string, number>>;
 
 /** Optional per-layer timings (the WebGPU engine with timestamp-query) and kernel choices. */
 interface TimedEngine extends Engine {
   layerTimings?: () => Promise<Array<{ label: string; ms: number }>>;
   readonly kernelSummary?: string;
+  readonly kernelTuning?: { ms: TuningMs } | null;
 }
 
 /** Samples per second of forward passes over `data` (one warm-up batch first). */
@@ -101,15 +107,19 @@ export async function benchOne(engine: Engine, engineName: string, tree: Int32Ar
   let timings: Array<{ label: string; ms: number }> | undefined;
   let kernels: string | undefined;
   let prunedKernels: string | undefined;
+  let tuning: TuningMs | undefined;
+  let prunedTuning: TuningMs | undefined;
   for (let r = 0; r < repeats; r++) {
     await engine.load(cc);
     trainRuns.push(await trainRate(engine, timed, batch));
     kernels = (engine as TimedEngine).kernelSummary;
+    tuning = (engine as TimedEngine).kernelTuning?.ms;
     if (r === repeats - 1) timings = await (engine as TimedEngine).layerTimings?.();
     if (pruned) {
       await engine.load(pruned);
       prunedRuns.push(await trainRate(engine, timed, batch));
       prunedKernels = (engine as TimedEngine).kernelSummary;
+      prunedTuning = (engine as TimedEngine).kernelTuning?.ms;
     }
   }
   const train = Math.max(...trainRuns);
@@ -127,6 +137,7 @@ export async function benchOne(engine: Engine, engineName: string, tree: Int32Ar
   };
   if (timings && timings.length > 0) row.layer_ms = timings;
   if (kernels) row.kernels = kernels;
+  if (tuning) row.kernel_tuning_ms = tuning;
   if (pruned) {
     const best = Math.max(...prunedRuns);
     row.pruned_edges = pruned.numEdges;
@@ -134,6 +145,7 @@ export async function benchOne(engine: Engine, engineName: string, tree: Int32Ar
     row.pruned_speedup = best / train;
     row.pruned_train_runs = prunedRuns;
     if (prunedKernels) row.pruned_kernels = prunedKernels;
+    if (prunedTuning) row.pruned_kernel_tuning_ms = prunedTuning;
   }
   return row;
 }

@@ -53,6 +53,14 @@ function addRow(r: BenchRow): void {
     for (const t of [String(r.k), l.label, l.ms.toFixed(3)]) lr.appendChild(cell(t));
     $('layers').querySelector('tbody')!.appendChild(lr);
   }
+  for (const [phase, tuning] of [['unpruned', r.kernel_tuning_ms], ['pruned', r.pruned_kernel_tuning_ms]] as const) {
+    for (const [pass, candidates] of Object.entries(tuning ?? {})) {
+      const tr = document.createElement('tr');
+      const text = Object.entries(candidates).map(([family, ms]) => `${family} ${ms.toFixed(3)}`).join(', ');
+      for (const t of [String(r.k), phase, pass, text]) tr.appendChild(cell(t));
+      $('tuning').querySelector('tbody')!.appendChild(tr);
+    }
+  }
   const pre = $('json');
   pre.textContent += JSON.stringify(r) + '\n';
 }

@@ -64,6 +64,9 @@ describe('WebGPU engine in headless Chromium', () => {
     expect(rows.map((r) => r.engine)).toEqual(['gpu (height kernels)']);
     for (const k of [rows[0].kernels, rows[0].pruned_kernels]) expect(k).toMatch(/^forward height, backward height, edges (csr|dense), inputs (node|workgroup) \(tuned\)$/);
     expect(await page.getByRole('cell', { name: /\(tuned\)/ }).count()).toBe(1);
+    // The tuning table: edges and inputs (the passes left to tuning), unpruned and pruned.
+    for (const t of [rows[0].kernel_tuning_ms, rows[0].pruned_kernel_tuning_ms]) expect(Object.keys(t.inputs).sort()).toEqual(['node', 'workgroup']);
+    await expect.poll(() => page.getByRole('table', { name: 'Kernel tuning' }).locator('tbody tr').count()).toBe(8);
     expect(rows[0].train_samples_per_s).toBeGreaterThan(0);
     expect(rows[0].pruned_speedup).toBeGreaterThan(0);
     expect(problems).toEqual([]);
