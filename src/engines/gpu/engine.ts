@@ -808,7 +808,8 @@ export class GpuEngine implements Engine {
   private ruleChoice(d: DensePlan): KernelChoice {
     const o = this.opts;
     const t = this.denseThresholds;
-    const dense = (opt: string | undefined, forced: string, threshold: number) => opt === forced || ((opt ?? 'auto') === 'auto' && this.autoDense(d.circuitDensity, d.circuitMeanRows, threshold));
+    // Dense only where the circuit has a mirror (none fits, or none was planned: the CSR kernels run).
+    const dense = (opt: string | undefined, forced: string, threshold: number) => d.size > 0 && (opt === forced || ((opt ?? 'auto') === 'auto' && this.autoDense(d.circuitDensity, d.circuitMeanRows, threshold)));
     return {
       forward: this.forwardKernel === 'height' ? 'height' : dense(o.sumKernel, 'gemm', t.sum) ? 'dense' : 'csr',
       backward: this.backwardKernel === 'height' ? 'height' : dense(o.flowKernel, 'gemm', t.flow) ? 'dense' : 'csr',
