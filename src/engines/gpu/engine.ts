@@ -626,7 +626,7 @@ export class GpuEngine implements Engine {
       model.candidates = this.tuneCandidates(model.dense, model.choice);
       this.trainMsPerSample = 0;
       this.upload(model);
-      await withErrorScopes(this.device, 'the compute pipelines', () => this.buildDispatches(model));
+      await this.rebuild(model);
       this.firstSubmit = true;
     });
   }
@@ -1249,7 +1249,7 @@ export class GpuEngine implements Engine {
 
   // ---------------------------------------------------------------- kernel tuning
 
-  /** Rebuilds the dispatch lists for `m.choice`. */
+  /** (Re)builds the dispatch lists for `m.choice`. */
   private async rebuild(m: Model): Promise<void> {
     m.forward = [];
     m.backward = [];
@@ -1366,10 +1366,7 @@ export class GpuEngine implements Engine {
       await this.submit(enc);
       if (napMs > 0) await sleep(napMs);
       await this.device.queue.onSubmittedWorkDone();
-      await this.queryStaging!.mapAsync(MAP_READ, 0, 16 * passes);
-      const t = new BigUint64Array(this.queryStaging!.getMappedRange(0, 16 * passes).slice(0));
-      this.queryStaging!.unmap();
-      const { ms } = passTimes(t, passes);
+      const { ms } = await this.readTimestamps(passes);
       KERNEL_PASSES.forEach((p, i) => (out[p] = ms[i + 1]));
       return out;
     }
@@ -1404,13 +1401,14 @@ export class GpuEngine implements Engine {
     return ((kind === 'marked' ? 3 : 1) * m.cc.numEdges * n) / 1e7 + 2;
   }
 
-  /** Reads the timestamp pairs of `labels` passes (work already finished): pass-time sum and span. */
-  private async readTimestamps(labels: number): Promise<{ sum: number; span: number }> {
-    await this.queryStaging!.mapAsync(MAP_READ, 0, labels * 16);
-    const t = new BigUint64Array(this.queryStaging!.getMappedRange(0, labels * 16).slice(0));
+  /** Reads the timestamp pairs of `passes` passes (work already finished; resolved into the
+   *  staging buffer): per-pass times (`passTimes`), their sum and the span. */
+  private async readTimestamps(passes: number): Promise<{ ms: number[]; sum: number; span: number }> {
+    await this.queryStaging!.mapAsync(MAP_READ, 0, passes * 16);
+    const t = new BigUint64Array(this.queryStaging!.getMappedRange(0, passes * 16).slice(0));
     this.queryStaging!.unmap();
-    const { ms, span } = passTimes(t, labels);
-    return { sum: ms.reduce((a, b) => a + b, 0), span };
+    const { ms, span } = passTimes(t, passes);
+    return { ms, sum: ms.reduce((a, b) => a + b, 0), span };
   }
 
   /**
@@ -1681,13 +1679,9 @@ export class GpuEngine implements Engine {
         await this.device.queue.onSubmittedWorkDone();
         let gpuMs = performance.now() - t0;
         if (timed && labels.length) {
-          await this.queryStaging!.mapAsync(MAP_READ, 0, labels.length * 16);
-          const t = new BigUint64Array(this.queryStaging!.getMappedRange(0, labels.length * 16).slice(0));
-          this.queryStaging!.unmap();
-          const times = passTimes(t, labels.length);
-          const sum = times.ms.reduce((a, b) => a + b, 0);
+          const { sum, span } = await this.readTimestamps(labels.length);
           // Timestamps can be quantised or zero on some platforms: keep the wall clock then.
-          const ts = Math.max(sum, times.span);
+          const ts = Math.max(sum, span);
           if (ts > 0) gpuMs = ts;
           this.trainBatchPassMs = sum;
           this.timingLabels = labels;
@@ -1756,25 +1750,26 @@ export class GpuEngine implements Engine {
           // Slower than calibrated: stretch the estimate, as below.
           if (napping && lastReturn - t1 > 1) this.trainMsPerSample *= Math.max(1, (lastReturn - anchor) / Math.max(head.expected, 0.01));
         }
-        next = null;
-      }
-      while (next) {
-        const cur = next;
-        const tSubmit = performance.now();
-        this.device.queue.submit(cur.bufs);
-        progress(cur);
-        next = cur.to < batches ? encodeSlice(cur.to) : null;
-        if (napping) {
-          const napMs = cur.expected * (next ? napFactor : napFactor + 0.1) + 2;
-          const left = napMs - (performance.now() - tSubmit);
-          if (left > 0) await sleep(left);
-          const t1 = performance.now();
-          await this.device.queue.onSubmittedWorkDone();
-          const waited = performance.now() - t1;
-          // The GPU was slower than calibrated: stretch the estimate (by the slice's submit-to-done
-          // time over its expected time, an upper bound) so later naps cover it.
-          if (waited > 1) this.trainMsPerSample *= Math.max(1, (performance.now() - tSubmit) / Math.max(cur.expected, 0.01));
-        } else await this.device.queue.onSubmittedWorkDone();
+      } else {
+        // One slice in flight: submit, (nap,) wait, then the next.
+        while (next) {
+          const cur = next;
+          const tSubmit = performance.now();
+          this.device.queue.submit(cur.bufs);
+          progress(cur);
+          next = cur.to < batches ? encodeSlice(cur.to) : null;
+          if (napping) {
+            const napMs = cur.expected * (next ? napFactor : napFactor + 0.1) + 2;
+            const left = napMs - (performance.now() - tSubmit);
+            if (left > 0) await sleep(left);
+            const t1 = performance.now();
+            await this.device.queue.onSubmittedWorkDone();
+            const waited = performance.now() - t1;
+            // The GPU was slower than calibrated: stretch the estimate (by the slice's submit-to-done
+            // time over its expected time, an upper bound) so later naps cover it.
+            if (waited > 1) this.trainMsPerSample *= Math.max(1, (performance.now() - tSubmit) / Math.max(cur.expected, 0.01));
+          } else await this.device.queue.onSubmittedWorkDone();
+        }
       }
       await staging.mapAsync(MAP_READ, 0, align4(count * 8));
       const data = new Float32Array(staging.getMappedRange(0, align4(count * 8)).slice(0));
@@ -1869,10 +1864,7 @@ export class GpuEngine implements Engine {
       if (!this.timestamps || !this.timingPending || !this.queryStaging) return [];
       const labels = this.timingLabels.slice();
       await this.nap();
-      await this.queryStaging.mapAsync(MAP_READ, 0, labels.length * 16);
-      const t = new BigUint64Array(this.queryStaging.getMappedRange(0, labels.length * 16).slice(0));
-      this.queryStaging.unmap();
-      const { ms } = passTimes(t, labels.length);
+      const { ms } = await this.readTimestamps(labels.length);
       return labels.map((label, i) => ({ label, ms: ms[i] }));
     });
   }
