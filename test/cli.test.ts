@@ -63,10 +63,18 @@ describe('cli train / eval / prune / grow', () => {
     expect(ev.map((e) => e.event)).toEqual(['epoch', 'prune', 'grow', 'epoch', 'done']);
     expect(Object.keys(ev[0]).sort()).toEqual(['edges', 'epoch', 'event', 'params', 'round', 'samples_per_s', 'seconds', 'train_bpd', 'valid_bpd'].sort());
     expect(ev[0].edges).toBe(783 * 4 + 2);
-    expect(ev[1]).toMatchObject({ criterion: 'flow', removed_edges: Math.round(0.5 * 3134) });
-    for (const k of ['bound_ll_drop', 'measured_ll_drop', 'edges', 'params']) expect(ev[1]).toHaveProperty(k);
+    // Half of the 3,134 edges (every sum node of a K=2 HCLT has two), less one for each sum node that
+    // would lose both.
+    expect(ev[1]).toMatchObject({ criterion: 'flow', edges_before: 3134 });
+    expect(Number(ev[1].removed_edges)).toBeLessThanOrEqual(1567);
+    expect(Number(ev[1].removed_edges)).toBeGreaterThan(1567 - 783);
+    for (const k of ['bound_ll_drop', 'measured_ll_drop', 'edges', 'params', 'orphaned_states', 'orphaned_sums', 'orphaned_edges', 'k_min', 'k_median', 'k_max']) expect(ev[1]).toHaveProperty(k);
+    expect(Number(ev[1].edges)).toBe(3134 - Number(ev[1].removed_edges) - Number(ev[1].orphaned_edges));
     expect(Number(ev[2].k) % 2).toBe(0);
-    expect(Number(ev[2].edges)).toBeGreaterThan(3 * Number(ev[1].edges));
+    expect(ev[2]).toMatchObject({ edges_before: ev[1].edges, k_median: 2 * Number(ev[1].k_median), k_max: 2 * Number(ev[1].k_max) });
+    // A sum node with several children and its copy get 2d edges each, one with a single child one each.
+    expect(Number(ev[2].edges)).toBeGreaterThanOrEqual(2 * Number(ev[1].edges));
+    expect(Number(ev[2].edges)).toBeLessThanOrEqual(4 * Number(ev[1].edges));
     expect(ev[3]).toMatchObject({ round: 1, epoch: 1 });
     const done = ev[4];
     expect(Number(done.valid_bpd)).toBeGreaterThan(0.8);

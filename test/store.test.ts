@@ -100,12 +100,12 @@ describe('playground store', () => {
     const histogram = { min: -5, max: 0, counts: new Int32Array(4), total: 0 };
     w.emit({ type: 'prunePreview', preview: { fraction: 0.5, criterion: 'flow', histogram, removedCounts: new Int32Array(4), threshold: -2, removedPerRegion: new Int32Array(1), removed: 50, holdMs: 10 } });
     expect(store.getState().preview?.removed).toBe(50);
-    w.emit({ type: 'event', event: { event: 'prune', criterion: 'flow', removed_edges: 50, removed_params: 50, bound_ll_drop: 0.2, removed_flow: 0.1, measured_ll_drop: 0.1, edges: 50, params: 450 } });
+    w.emit({ type: 'event', event: { event: 'prune', criterion: 'flow', removed_edges: 50, removed_params: 50, bound_ll_drop: 0.2, removed_flow: 0.1, measured_ll_drop: 0.1, edges_before: 100, edges: 50, params: 450, orphaned_states: 0, orphaned_sums: 0, orphaned_edges: 0, k_min: 2, k_median: 2, k_max: 2 } });
     expect(store.getState().preview).toBeNull();
     expect(store.getState().lastPreview?.removed).toBe(50);
     expect(store.getState().lastPrune?.removed_edges).toBe(50);
     expect(store.getState().model?.edges).toBe(50);
-    w.emit({ type: 'event', event: { event: 'grow', edges: 200, params: 900, k: 4 } });
+    w.emit({ type: 'event', event: { event: 'grow', edges_before: 50, edges: 200, params: 900, k: 4, k_min: 4, k_median: 4, k_max: 4 } });
     expect(store.getState().model?.K).toBe(4);
 
     const second = setup();

@@ -23,10 +23,17 @@ const prune = (bound: number | null, measured: number): PruneEvent => ({
   bound_ll_drop: bound,
   removed_flow: 0.01,
   measured_ll_drop: measured,
+  edges_before: 1000,
   edges: 250,
   params: 4240,
+  orphaned_states: 0,
+  orphaned_sums: 0,
+  orphaned_edges: 0,
+  k_min: 2,
+  k_median: 2,
+  k_max: 2,
 });
-const grow = (k: number): GrowEvent => ({ event: 'grow', edges: 1000, params: 9000, k });
+const grow = (k: number): GrowEvent => ({ event: 'grow', edges_before: 250, edges: 1000, params: 9000, k, k_min: k, k_median: k, k_max: k });
 
 const run: TrainEvent[] = [epoch(0, 1, 1.9, 1.95), epoch(0, 2, 1.6, 1.7), prune(0.02, 0.015), grow(4), epoch(1, 1, 1.5, null, 1000, 9000)];
 

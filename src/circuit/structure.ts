@@ -72,6 +72,13 @@ export function latentStates(c: { regions: ReadonlyArray<{ size: number }> }): n
   return k;
 }
 
+/** Latent states per region (its size K_v): smallest, median (the lower middle value for an even
+ *  count) and largest. Pruning shrinks regions unevenly; growing doubles each. */
+export function latentStateSpread(c: { regions: ReadonlyArray<{ size: number }> }): { min: number; median: number; max: number } {
+  const sizes = c.regions.map((r) => r.size).sort((a, b) => a - b);
+  return { min: sizes[0], median: sizes[(sizes.length - 1) >> 1], max: sizes[sizes.length - 1] };
+}
+
 /** Nodes by kind, as they appear in the compiled circuit. */
 export function countNodes(c: Circuit): { inputs: number; products: number; sums: number } {
   let inputs = 0;

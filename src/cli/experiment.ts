@@ -24,12 +24,14 @@ const DEFAULT_TEST_PATH = resolve(ROOT, '../shared/data/mnist/t10k-images-idx3-u
 const HOLDOUT = 'embedded-holdout';
 
 const experimentFlags: FlagTable = {
+  train: { type: 'string', default: 'embedded', help: '"embedded" (the embedded MNIST digits) or an IDX images file (raw or .gz) to train and validate on' },
   quick: { type: 'bool', help: 'the CI size (seconds, held-out embedded digits as the test set unless --test says otherwise)' },
   test: { type: 'string', help: `IDX images file for test bpd, or "${HOLDOUT}" (default: ../shared/data/mnist/t10k-images-idx3-ubyte.gz; with --quick: ${HOLDOUT})` },
   engine: { type: 'string', default: 'cpu', choices: ENGINE_KINDS, help: 'cpu or gpu' },
   threads: { type: 'int', default: 2, check: positiveInt, help: 'CPU engine threads' },
   seed: { type: 'int', default: 1, help: 'random seed (same seed, same run)' },
   out: { type: 'string', help: 'folder to write <name>.json and <name>.svg into (created if missing)' },
+  tag: { type: 'string', help: 'files are named <name>-<tag>.json and .svg (e.g. --tag fashion: prune-grow-fashion.json)' },
   json: { type: 'bool', help: 'one JSON object per line: progress events, then the result' },
   replot: { type: 'bool', help: 'only redraw <out>/<name>.svg and refresh the summary in <out>/<name>.json from its measurements (after a code change); runs nothing' },
 };
@@ -92,9 +94,9 @@ function svgNote(meta: RunMeta): string {
 }
 
 /** Redraws <out>/<name>.svg from the saved <out>/<name>.json. */
-async function replot(name: ExperimentName, outDir: string | undefined): Promise<void> {
+async function replot(name: ExperimentName, outDir: string | undefined, fileBase: string): Promise<void> {
   if (!outDir) throw new UserError('--replot needs --out <folder> holding the saved <name>.json.');
-  const path = join(outDir, `${name}.json`);
+  const path = join(outDir, `${fileBase}.json`);
   let saved: RunMeta & { result: ExperimentResult };
   try {
     saved = JSON.parse(await readFile(path, 'utf8'));
@@ -106,8 +108,8 @@ async function replot(name: ExperimentName, outDir: string | undefined): Promise
   const spec = EXPERIMENTS[name];
   const result = spec.resummarize(saved.result);
   await writeFile(path, JSON.stringify({ ...saved, summary: spec.summaryLines(result), result }, null, 2) + '\n');
-  await writeFile(join(outDir, `${name}.svg`), renderSvg(layoutFigure(spec.figure(result, svgNote(saved)))));
-  process.stdout.write(`wrote ${join(outDir, `${name}.svg`)} and refreshed the summary in ${path}\n`);
+  await writeFile(join(outDir, `${fileBase}.svg`), renderSvg(layoutFigure(spec.figure(result, svgNote(saved)))));
+  process.stdout.write(`wrote ${join(outDir, `${fileBase}.svg`)} and refreshed the summary in ${path}\n`);
 }
 
 async function run(name: ExperimentName, argv: string[]): Promise<void> {
@@ -117,11 +119,16 @@ async function run(name: ExperimentName, argv: string[]): Promise<void> {
   const seed = f.seed as number;
   const spec = EXPERIMENTS[name];
   const size = quick ? spec.sizes.quick : spec.sizes.default;
-  if (f.replot) return replot(name, f.out as string | undefined);
+  const tag = f.tag as string | undefined;
+  if (tag !== undefined && !/^[\w-]+$/.test(tag)) throw new UserError(`--tag must be letters, digits, - or _, got "${tag}"`);
+  const fileBase = tag ? `${name}-${tag}` : name;
+  if (f.replot) return replot(name, f.out as string | undefined, fileBase);
 
   // Where the test images come from, checked before any work.
   const testFlag = f.test as string | undefined;
-  const testSpec = testFlag ?? (quick ? HOLDOUT : DEFAULT_TEST_PATH);
+  const trainSpec = f.train as string;
+  if (trainSpec !== 'embedded' && !existsSync(trainSpec)) throw new UserError(`--train ${trainSpec}: no such file (pass an IDX images file or "embedded").`);
+  const testSpec = testFlag ?? (quick || trainSpec !== 'embedded' ? HOLDOUT : DEFAULT_TEST_PATH);
   if (testSpec !== HOLDOUT && !existsSync(testSpec)) {
     if (testFlag === undefined) {
       throw new UserError(`the official MNIST test split is missing (${relative(process.cwd(), testSpec) || testSpec}): put it there, or pass --test <images-idx3-ubyte file> or --test ${HOLDOUT}.`);
@@ -139,7 +146,7 @@ async function run(name: ExperimentName, argv: string[]): Promise<void> {
   }
 
   const t0 = performance.now();
-  const pool = await loadEmbeddedDataset();
+  const pool = trainSpec === 'embedded' ? await loadEmbeddedDataset() : await loadDataset(trainSpec);
   const test = testSpec === HOLDOUT ? null : await loadDataset(testSpec);
   const testName = testSpec === HOLDOUT ? `--test ${HOLDOUT}` : testSpec === DEFAULT_TEST_PATH ? 'official MNIST test split' : testSpec;
   const data = prepareExperimentData(pool, test, { seed, ...size.data }, testName);
@@ -172,13 +179,13 @@ async function run(name: ExperimentName, argv: string[]): Promise<void> {
   const lines = spec.summaryLines(result);
   if (outDir) {
     const svg = renderSvg(layoutFigure(spec.figure(result, svgNote(meta))));
-    await writeFile(join(outDir, `${name}.json`), JSON.stringify({ ...meta, summary: lines, result }, null, 2) + '\n');
-    await writeFile(join(outDir, `${name}.svg`), svg);
+    await writeFile(join(outDir, `${fileBase}.json`), JSON.stringify({ ...meta, summary: lines, result }, null, 2) + '\n');
+    await writeFile(join(outDir, `${fileBase}.svg`), svg);
   }
   if (json) say({ event: 'result', ...meta, summary: lines, result }, '');
   else {
     for (const l of lines) process.stdout.write(l + '\n');
-    process.stdout.write(`done in ${seconds.toFixed(0)} s${outDir ? `; wrote ${join(outDir, `${name}.json`)} and ${join(outDir, `${name}.svg`)}` : ''}\n`);
+    process.stdout.write(`done in ${seconds.toFixed(0)} s${outDir ? `; wrote ${join(outDir, `${fileBase}.json`)} and ${join(outDir, `${fileBase}.svg`)}` : ''}\n`);
   }
 }
 

@@ -36,10 +36,11 @@ export const fmt = (x: number | null, digits = 4): string => (x === null ? 'n/a'
 
 /** The readable line of a prune event (train, prune). */
 export function describePrune(e: PruneEvent): string {
-  return `prune (${e.criterion}): removed ${e.removed_edges} edges, log-likelihood drop ${fmt(e.measured_ll_drop)} nats (bound ${e.bound_ll_drop === null ? 'vacuous' : fmt(e.bound_ll_drop)}), ${e.edges} edges left`;
+  const orphans = e.orphaned_states > 0 ? `; ${e.orphaned_states} latent states lost every parent, taking ${e.orphaned_sums} sum nodes and ${e.orphaned_edges} more edges with them` : '';
+  return `prune (${e.criterion}): removed ${e.removed_edges} edges${orphans}, log-likelihood drop ${fmt(e.measured_ll_drop)} nats (bound ${e.bound_ll_drop === null ? 'vacuous' : fmt(e.bound_ll_drop)}), ${e.edges_before} -> ${e.edges} edges, K per region ${e.k_min}/${e.k_median}/${e.k_max} (min/median/max)`;
 }
 
 /** The readable line of a grow event (train, grow). */
 export function describeGrow(e: GrowEvent): string {
-  return `grow: K=${e.k}, ${e.edges} edges, ${e.params} parameters`;
+  return `grow: K=${e.k} (per region ${e.k_min}/${e.k_median}/${e.k_max} min/median/max), ${e.edges_before} -> ${e.edges} edges, ${e.params} parameters`;
 }

@@ -1,91 +1,102 @@
-// Experiment `prune-grow` (the paper's Table 1 ordering): an HCLT K=16 trained with early stopping on
-// validation bpd, then the same circuit through rounds of prune 75 % (flow) -> grow (x2 latent
-// states) -> EM, against dense HCLTs of K=16, 32, 64 trained with the same epoch budget (the epochs
-// the sparse circuit received in all). Rows per round give validation and test bpd, sum edges and
-// parameters; the comparison pairs each sparse round with the dense HCLT nearest in parameter count.
+// Experiment `prune-grow` (the paper's Table 1 at a size this machine can run): an HCLT of K latent
+// states trained with the paper's schedule (schedule.ts: three annealed EM phases with early stopping),
+// then rounds of prune 75 % (flow) -> grow (x2 latent states) -> the same EM, until a round brings no
+// better validation bpd (the paper's loop, samesize_loop.jl). Against each sparse round stands the
+// dense HCLT with the same number of sum edges (the K whose dense edge count is nearest), trained to
+// convergence with the same schedule: rounds of the same EM, without prune and grow, until a round
+// brings no better validation bpd. Rows per round give K, edges, parameters, validation and test bpd,
+// and the structure invariants of the prune and grow (edges before and after, latent states that lost
+// every parent, K per region).
 //
-// Each round's numbers are those of the circuit at the end of the round (no restoring of earlier
-// epochs); a baseline reports its best epoch by validation bpd. A baseline may have a smaller epoch
-// cap (K=64 at the default size, to fit the time budget); its row says so.
+// A round's numbers are those of its best epoch by validation bpd (the schedule's early stopping
+// keeps it); the dense rows likewise.
 
-import { cloneCircuit, latentStates } from '../circuit/structure.ts';
+import { cloneCircuit, latentStates, latentStateSpread } from '../circuit/structure.ts';
 import type { Engine } from '../engines/engine.ts';
-import { DEFAULT_TRAIN_CONFIG, datasetBpd, Trainer, type TrainConfig } from '../training/trainer.ts';
+import { PAPER_SCHEDULE } from '../training/schedule.ts';
+import { DEFAULT_TRAIN_CONFIG, datasetBpd, Trainer, type GrowEvent, type PruneEvent, type TrainConfig } from '../training/trainer.ts';
 import type { DataPlan } from './data.ts';
 import { COLORS, type Figure } from './plot.ts';
-import { earlyStopped } from './early-stop.ts';
-import { REFERENCE_EM, secondsSince, summarizeData, type DataSummary, type EmSettings, type EngineFactory, type EpochRow, type ExperimentData, type ProgressFn } from './types.ts';
+import { secondsSince, summarizeData, type DataSummary, type EngineFactory, type EpochRow, type ExperimentData, type ProgressFn } from './types.ts';
 
 export interface PruneGrowOptions {
   K: number;
-  /** Most EM epochs for the starting HCLT; it stops earlier after `patience` epochs without a better validation bpd. */
-  maxEpochs: number;
-  patience: number;
+  /** Epochs per EM phase (the paper: 50; three phases per round). */
+  phaseEpochs: number;
+  /** Most rounds of prune -> grow -> EM (the paper: 20). */
   rounds: number;
-  roundEpochs: number;
+  /** Rounds without a better validation bpd before the loop stops (the paper: 1). */
+  patience: number;
   prune: number;
   sigma: number;
-  em: EmSettings;
+  batch: number;
+  pseudocount: number;
   seed: number;
-  /** K of the dense baselines. */
-  baselines: number[];
-  /** Per K (as a string key), an epoch cap below the budget; absent: the full budget. */
-  baselineEpochCap: Record<string, number>;
 }
+
+const PAPER = { prune: PAPER_SCHEDULE.prune, sigma: PAPER_SCHEDULE.sigma, batch: PAPER_SCHEDULE.batch, pseudocount: PAPER_SCHEDULE.pseudocount, patience: PAPER_SCHEDULE.roundPatience };
 
 export const PRUNE_GROW_SIZES = {
   default: {
-    options: { K: 16, maxEpochs: 10, patience: 2, rounds: 2, roundEpochs: 3, prune: 0.75, sigma: 0.5, em: REFERENCE_EM, seed: 1, baselines: [16, 32, 64], baselineEpochCap: { '64': 5 } },
-    data: { validFrac: 0.1, trainCount: 0, validCount: 0, testCount: 2000, holdout: 1000 },
+    options: { K: 8, phaseEpochs: 2, rounds: 3, seed: 1, ...PAPER },
+    data: { validFrac: 0.1, trainCount: 0, validCount: 0, testCount: 0, holdout: 1000 },
   },
   quick: {
-    options: { K: 8, maxEpochs: 3, patience: 1, rounds: 2, roundEpochs: 1, prune: 0.75, sigma: 0.5, em: { batch: 250, step: 0.1, pseudocount: 0.1 }, seed: 1, baselines: [8, 16], baselineEpochCap: { '16': 3 } },
-    data: { validFrac: 0.1, trainCount: 1000, validCount: 200, testCount: 300, holdout: 1000 },
+    options: { K: 4, phaseEpochs: 1, rounds: 2, seed: 1, ...PAPER, patience: 2 },
+    data: { validFrac: 0.1, trainCount: 800, validCount: 200, testCount: 300, holdout: 1000 },
   },
 } satisfies Record<string, { options: PruneGrowOptions; data: Omit<DataPlan, 'seed'> }>;
 
 export interface PruneGrowRow {
-  /** 0: the starting HCLT (early-stopped); r >= 1: after the r-th prune -> grow -> EM. */
+  /** 0: the starting HCLT; r >= 1: after the r-th prune -> grow -> EM. */
   round: number;
   k: number;
+  k_min: number;
+  k_median: number;
+  k_max: number;
   edges: number;
   params: number;
+  /** The round's best epoch (by validation bpd): its train, validation and test bpd. */
+  train_bpd: number;
   valid_bpd: number;
   test_bpd: number;
-  /** Epochs of EM this circuit has had in all (start included). */
-  epochs_total: number;
-  /** The prune of this round (round >= 1): measured drop and bound on the training set (nats). */
-  prune_ll_drop: number | null;
-  prune_bound_ll_drop: number | null;
   epochs: EpochRow[];
+  /** Structure invariants of the round's prune and grow (null for round 0). */
+  prune: Pick<PruneEvent, 'edges_before' | 'edges' | 'removed_edges' | 'orphaned_states' | 'orphaned_sums' | 'orphaned_edges' | 'measured_ll_drop' | 'k_min' | 'k_median' | 'k_max'> | null;
+  grow: Pick<GrowEvent, 'edges_before' | 'edges' | 'k' | 'k_min' | 'k_median' | 'k_max'> | null;
   seconds: number;
 }
 
-export interface BaselineRow {
+export interface DenseRow {
   k: number;
-  epochs: number;
-  /** True when the epoch cap for this K was below the budget. */
-  capped: boolean;
-  /** Epoch with the best validation bpd (the one reported). */
-  best_epoch: number;
   edges: number;
   params: number;
+  /** Rounds of the schedule's EM it took to converge (the last one brought no better validation bpd). */
+  rounds: number;
+  epochs: number;
+  train_bpd: number;
   valid_bpd: number;
   test_bpd: number;
-  epochs_log: EpochRow[];
   seconds: number;
 }
 
-export interface Comparison {
+/** Table 1's row: a sparse round against the dense HCLT with the nearest number of sum edges. */
+export interface ComparisonRow {
   round: number;
+  k: number;
+  edges: number;
   params: number;
-  test_bpd: number;
-  baseline_k: number;
-  baseline_params: number;
-  baseline_test_bpd: number;
+  sparse_train_bpd: number;
+  sparse_valid_bpd: number;
+  sparse_test_bpd: number;
+  dense_k: number;
+  dense_edges: number;
+  dense_params: number;
+  dense_train_bpd: number;
+  dense_valid_bpd: number;
+  dense_test_bpd: number;
   /** Sparse minus dense test bpd: negative means the sparse circuit is better. */
   delta_test_bpd: number;
-  params_ratio: number;
 }
 
 export interface PruneGrowResult {
@@ -93,109 +104,165 @@ export interface PruneGrowResult {
   options: PruneGrowOptions;
   data: DataSummary;
   engine: string;
-  budget_epochs: number;
   rounds: PruneGrowRow[];
-  baselines: BaselineRow[];
-  comparisons: Comparison[];
-  /** The sparse round with the best validation bpd, and how it compares. */
+  dense: DenseRow[];
+  comparison: ComparisonRow[];
+  /** The sparse round (>= 1) with the best validation bpd. */
   best_round: number;
   seconds: number;
 }
 
-function nearestBaseline(params: number, baselines: BaselineRow[]): BaselineRow {
-  return baselines.reduce((best, b) => (Math.abs(Math.log(b.params / params)) < Math.abs(Math.log(best.params / params)) ? b : best));
+/** Sum edges of the dense HCLT of K latent states over D variables: K x K per non-root region, K at the root. */
+export function denseHcltEdges(D: number, K: number): number {
+  return (D - 1) * K * K + K;
+}
+
+/** The K whose dense HCLT has the number of sum edges nearest to `edges` (ties: the smaller K). */
+export function denseKForEdges(D: number, edges: number): number {
+  let best = 1;
+  for (let K = 2; denseHcltEdges(D, K - 1) <= edges; K++) {
+    if (Math.abs(denseHcltEdges(D, K) - edges) < Math.abs(denseHcltEdges(D, best) - edges)) best = K;
+  }
+  return best;
 }
 
 export async function runPruneGrow(makeEngine: EngineFactory, data: ExperimentData, opts: PruneGrowOptions, onProgress?: ProgressFn): Promise<PruneGrowResult> {
   const t0 = performance.now();
-  if (!data.valid) throw new Error('prune-grow needs a validation set (early stopping reads validation bpd)');
+  if (!data.valid) throw new Error('prune-grow needs a validation set (the schedule stops on validation bpd)');
   const valid = data.valid;
+  const D = data.train.numVars;
   let step = 0;
-  // The budget is known only after early stopping: count the worst case, then jump.
-  let steps = opts.maxEpochs + opts.rounds * (opts.roundEpochs + 1) + opts.baselines.length * (opts.maxEpochs + opts.rounds * opts.roundEpochs);
-  const report = (stage: string, message: string): void => onProgress?.({ event: 'progress', experiment: 'prune-grow', stage, step: ++step, steps, message });
-  const cfg = (K: number): TrainConfig => ({ ...DEFAULT_TRAIN_CONFIG, K, seed: opts.seed, ...opts.em, rounds: 0, prune: opts.prune, criterion: 'flow', sigma: opts.sigma });
+  // The number of epochs is known only after early stopping: count the worst case.
+  const steps = (opts.rounds + 1) * 3 * opts.phaseEpochs * 2;
+  const report = (stage: string, message: string): void => onProgress?.({ event: 'progress', experiment: 'prune-grow', stage, step: Math.min(++step, steps), steps, message });
+  const cfg = (K: number): TrainConfig => ({
+    ...DEFAULT_TRAIN_CONFIG,
+    K,
+    seed: opts.seed,
+    batch: opts.batch,
+    pseudocount: opts.pseudocount,
+    rounds: 0,
+    prune: opts.prune,
+    criterion: 'flow',
+    sigma: opts.sigma,
+    patience: opts.patience,
+    schedule: 'paper',
+    phaseEpochs: opts.phaseEpochs,
+  });
   const engines: Engine[] = [];
   const engine = async (): Promise<Engine> => {
     const e = await makeEngine();
     engines.push(e);
     return e;
   };
-  try {
-    // The starting point: HCLT K with early stopping.
-    const tStart = performance.now();
-    const trainer = await Trainer.create(cfg(opts.K), await engine(), data.train, valid);
-    const startEpochs = await earlyStopped(trainer, opts.maxEpochs, opts.patience, (r) =>
-      report('start', `HCLT K=${opts.K} epoch ${r.epoch}: train ${r.train_bpd.toFixed(4)} bpd, validation ${r.valid_bpd!.toFixed(4)} bpd`),
-    );
-    step += opts.maxEpochs - startEpochs.length;
-    const rows: PruneGrowRow[] = [];
-    const rowOf = async (round: number, epochsTotal: number, epochs: EpochRow[], validBpd: number, prune: { drop: number; bound: number | null } | null, t: number): Promise<PruneGrowRow> => ({
-      round,
-      k: latentStates(trainer.circuit),
-      edges: trainer.edges,
-      params: trainer.params,
-      valid_bpd: validBpd,
-      test_bpd: await datasetBpd(trainer.engine, data.test),
-      epochs_total: epochsTotal,
-      prune_ll_drop: prune?.drop ?? null,
-      prune_bound_ll_drop: prune?.bound ?? null,
-      epochs,
-      seconds: secondsSince(t),
+  /** One round of the schedule's EM; the trainer ends on the round's best epoch (trainRound). */
+  const emRound = async (t: Trainer, label: string): Promise<{ epochs: EpochRow[]; best: EpochRow }> => {
+    const epochs: EpochRow[] = [];
+    await t.trainRound((e) => {
+      if (e.event !== 'epoch') return;
+      epochs.push({ epoch: e.epoch, train_bpd: e.train_bpd, valid_bpd: e.valid_bpd, seconds: e.seconds });
+      report(label, `${label} epoch ${e.epoch}: train ${e.train_bpd.toFixed(4)} bpd, validation ${(e.valid_bpd ?? NaN).toFixed(4)} bpd, ${e.edges} edges`);
     });
-    rows.push(await rowOf(0, startEpochs.length, startEpochs, trainer.best?.bpd ?? (await datasetBpd(trainer.engine, valid)), null, tStart));
-    let total = startEpochs.length;
-    for (let r = 1; r <= opts.rounds; r++) {
+    const best = epochs.reduce((a, r) => (r.valid_bpd! < a.valid_bpd! ? r : a));
+    return { epochs, best };
+  };
+  try {
+    const trainer = await Trainer.create(cfg(opts.K), await engine(), data.train, valid);
+    const rows: PruneGrowRow[] = [];
+    const row = async (round: number, t: number, prune: PruneGrowRow['prune'], grow: PruneGrowRow['grow']): Promise<PruneGrowRow> => {
+      const { epochs, best } = await emRound(trainer, round === 0 ? `HCLT K=${opts.K}` : `round ${round}`);
+      const spread = latentStateSpread(trainer.circuit);
+      return {
+        round,
+        k: latentStates(trainer.circuit),
+        k_min: spread.min,
+        k_median: spread.median,
+        k_max: spread.max,
+        edges: trainer.edges,
+        params: trainer.params,
+        train_bpd: best.train_bpd,
+        valid_bpd: best.valid_bpd!,
+        test_bpd: await datasetBpd(trainer.engine, data.test),
+        epochs,
+        prune,
+        grow,
+        seconds: secondsSince(t),
+      };
+    };
+    rows.push(await row(0, performance.now(), null, null));
+    // The paper's loop: rounds until `patience` rounds bring no better validation bpd.
+    let bestValid = rows[0].valid_bpd;
+    let stale = 0;
+    for (let r = 1; r <= opts.rounds && stale < opts.patience; r++) {
       const t = performance.now();
       trainer.round = r;
       trainer.epochInRound = 0;
       const pe = await trainer.prune(opts.prune, 'flow');
       const ge = await trainer.grow(opts.sigma);
-      report('round', `round ${r}: pruned ${pe.removed_edges} edges (drop ${pe.measured_ll_drop.toFixed(3)} nats), grown to K=${ge.k}: ${ge.edges} edges, ${ge.params} parameters`);
-      const epochs: EpochRow[] = [];
-      let v = NaN;
-      for (let e = 1; e <= opts.roundEpochs; e++) {
-        const ev = await trainer.epoch();
-        v = ev.valid_bpd!;
-        epochs.push({ epoch: e, train_bpd: ev.train_bpd, valid_bpd: ev.valid_bpd, seconds: ev.seconds });
-        report('round', `round ${r} epoch ${e}/${opts.roundEpochs}: train ${ev.train_bpd.toFixed(4)} bpd, validation ${v.toFixed(4)} bpd`);
-      }
-      if (opts.roundEpochs === 0) v = await datasetBpd(trainer.engine, valid);
-      total += opts.roundEpochs;
-      rows.push(await rowOf(r, total, epochs, v, { drop: pe.measured_ll_drop, bound: pe.bound_ll_drop }, t));
+      report('round', `round ${r}: pruned ${pe.edges_before} -> ${pe.edges} edges (${pe.orphaned_states} latent states lost every parent), grown to ${ge.edges} edges, K per region ${ge.k_min}/${ge.k_median}/${ge.k_max}`);
+      const x = await row(
+        r,
+        t,
+        { edges_before: pe.edges_before, edges: pe.edges, removed_edges: pe.removed_edges, orphaned_states: pe.orphaned_states, orphaned_sums: pe.orphaned_sums, orphaned_edges: pe.orphaned_edges, measured_ll_drop: pe.measured_ll_drop, k_min: pe.k_min, k_median: pe.k_median, k_max: pe.k_max },
+        { edges_before: ge.edges_before, edges: ge.edges, k: ge.k, k_min: ge.k_min, k_median: ge.k_median, k_max: ge.k_max },
+      );
+      rows.push(x);
+      if (x.valid_bpd < bestValid) {
+        bestValid = x.valid_bpd;
+        stale = 0;
+      } else stale++;
     }
-    const budget = total;
-    steps = step + opts.baselines.reduce((n, k) => n + Math.min(budget, opts.baselineEpochCap[String(k)] ?? budget), 0);
+    engines.splice(engines.indexOf(trainer.engine), 1);
+    trainer.engine.dispose();
 
-    // Dense baselines with the same epoch budget (or their cap), best epoch by validation.
-    const baselines: BaselineRow[] = [];
-    for (const K of opts.baselines) {
+    // Dense HCLTs with the sum edges of each sparse round, each trained to convergence: rounds of the
+    // same EM until a round brings no better validation bpd.
+    const dense: DenseRow[] = [];
+    for (const K of [...new Set(rows.map((x) => denseKForEdges(D, x.edges)))].sort((a, b) => a - b)) {
       const t = performance.now();
-      const cap = opts.baselineEpochCap[String(K)];
-      const n = cap !== undefined ? Math.min(cap, budget) : budget;
       const eng = await engine();
       const b = await Trainer.create(cfg(K), eng, data.train, valid);
-      const log: EpochRow[] = [];
-      for (let e = 1; e <= n; e++) {
-        const ev = await b.epoch();
-        log.push({ epoch: e, train_bpd: ev.train_bpd, valid_bpd: ev.valid_bpd, seconds: ev.seconds });
-        report('baseline', `dense HCLT K=${K} epoch ${e}/${n}: validation ${ev.valid_bpd!.toFixed(4)} bpd`);
+      let best: EpochRow | null = null;
+      let epochs = 0;
+      let rounds = 0;
+      for (let misses = 0; misses < opts.patience; ) {
+        b.round = rounds;
+        b.epochInRound = 0;
+        const res = await emRound(b, `dense K=${K} round ${rounds}`);
+        epochs += res.epochs.length;
+        rounds++;
+        if (best === null || res.best.valid_bpd! < best.valid_bpd!) {
+          best = res.best;
+          misses = 0;
+        } else misses++;
       }
-      const best = b.best!;
-      await b.setCircuit(cloneCircuit(best.circuit));
-      const bestEpoch = log.reduce((bi, r, i) => (r.valid_bpd! < log[bi].valid_bpd! ? i : bi), 0) + 1;
-      baselines.push({ k: K, epochs: n, capped: n < budget, best_epoch: bestEpoch, edges: b.edges, params: b.params, valid_bpd: best.bpd, test_bpd: await datasetBpd(eng, data.test), epochs_log: log, seconds: secondsSince(t) });
-      eng.dispose();
+      await b.setCircuit(cloneCircuit(b.best!.circuit));
+      dense.push({ k: K, edges: b.edges, params: b.params, rounds, epochs, train_bpd: best!.train_bpd, valid_bpd: best!.valid_bpd!, test_bpd: await datasetBpd(eng, data.test), seconds: secondsSince(t) });
       engines.splice(engines.indexOf(eng), 1);
+      eng.dispose();
     }
-
-    const comparisons: Comparison[] = rows.map((r) => {
-      const b = nearestBaseline(r.params, baselines);
-      return { round: r.round, params: r.params, test_bpd: r.test_bpd, baseline_k: b.k, baseline_params: b.params, baseline_test_bpd: b.test_bpd, delta_test_bpd: r.test_bpd - b.test_bpd, params_ratio: r.params / b.params };
+    const comparison: ComparisonRow[] = rows.map((x) => {
+      const d = dense.find((y) => y.k === denseKForEdges(D, x.edges))!;
+      return {
+        round: x.round,
+        k: x.k,
+        edges: x.edges,
+        params: x.params,
+        sparse_train_bpd: x.train_bpd,
+        sparse_valid_bpd: x.valid_bpd,
+        sparse_test_bpd: x.test_bpd,
+        dense_k: d.k,
+        dense_edges: d.edges,
+        dense_params: d.params,
+        dense_train_bpd: d.train_bpd,
+        dense_valid_bpd: d.valid_bpd,
+        dense_test_bpd: d.test_bpd,
+        delta_test_bpd: x.test_bpd - d.test_bpd,
+      };
     });
-    const sparse = rows.filter((r) => r.round >= 1);
-    const bestRound = (sparse.length ? sparse : rows).reduce((a, r) => (r.valid_bpd < a.valid_bpd ? r : a)).round;
-    return { experiment: 'prune-grow', options: opts, data: summarizeData(data), engine: trainer.engine.adapter, budget_epochs: budget, rounds: rows, baselines, comparisons, best_round: bestRound, seconds: secondsSince(t0) };
+    const sparse = rows.filter((x) => x.round >= 1);
+    const bestRound = (sparse.length ? sparse : rows).reduce((a, x) => (x.valid_bpd < a.valid_bpd ? x : a)).round;
+    return { experiment: 'prune-grow', options: opts, data: summarizeData(data), engine: engines[0]?.adapter ?? trainer.engine.adapter, rounds: rows, dense, comparison, best_round: bestRound, seconds: secondsSince(t0) };
   } finally {
     for (const e of engines) e.dispose();
   }
@@ -203,39 +270,45 @@ export async function runPruneGrow(makeEngine: EngineFactory, data: ExperimentDa
 
 export function pruneGrowSummaryLines(r: PruneGrowResult): string[] {
   const f4 = (v: number): string => v.toFixed(4);
-  const lines = r.rounds.map((x) => `round ${x.round}: K=${x.k}, ${x.edges} sum edges, ${x.params} parameters, validation ${f4(x.valid_bpd)} bpd, test ${f4(x.test_bpd)} bpd (${x.epochs_total} epochs in all)`);
-  for (const b of r.baselines) lines.push(`dense HCLT K=${b.k}: ${b.params} parameters, ${b.epochs} epochs${b.capped ? ` (capped below the budget of ${r.budget_epochs})` : ''}, best epoch ${b.best_epoch}: validation ${f4(b.valid_bpd)} bpd, test ${f4(b.test_bpd)} bpd`);
-  const c = r.comparisons.find((x) => x.round === r.best_round)!;
-  lines.push(`best sparse round ${c.round} (by validation): test ${f4(c.test_bpd)} bpd with ${c.params} parameters vs dense K=${c.baseline_k} ${f4(c.baseline_test_bpd)} bpd with ${c.baseline_params} (${c.delta_test_bpd <= 0 ? 'better' : 'worse'} by ${Math.abs(c.delta_test_bpd).toFixed(4)} bpd at ${c.params_ratio.toFixed(2)}x the parameters)`);
+  const lines = r.rounds.map(
+    (x) =>
+      `round ${x.round}: K=${x.k} (per region ${x.k_min}/${x.k_median}/${x.k_max}), ${x.edges} sum edges, ${x.params} parameters, train ${f4(x.train_bpd)}, validation ${f4(x.valid_bpd)}, test ${f4(x.test_bpd)} bpd (${x.epochs.length} epochs)` +
+      (x.prune && x.grow ? `; prune ${x.prune.edges_before} -> ${x.prune.edges} edges (${x.prune.orphaned_states} latent states lost every parent), grow -> ${x.grow.edges}` : ''),
+  );
+  for (const d of r.dense) lines.push(`dense HCLT K=${d.k}: ${d.edges} sum edges, ${d.params} parameters, ${d.rounds} rounds (${d.epochs} epochs) to converge: train ${f4(d.train_bpd)}, validation ${f4(d.valid_bpd)}, test ${f4(d.test_bpd)} bpd`);
+  const c = r.comparison.find((x) => x.round === r.best_round)!;
+  lines.push(
+    `best sparse round ${c.round} (by validation): test ${f4(c.sparse_test_bpd)} bpd with ${c.edges} sum edges vs dense K=${c.dense_k} (${c.dense_edges} sum edges) ${f4(c.dense_test_bpd)} bpd: ${c.delta_test_bpd <= 0 ? 'better' : 'worse'} by ${Math.abs(c.delta_test_bpd).toFixed(4)} bpd`,
+  );
   return lines;
 }
 
 export function pruneGrowFigure(r: PruneGrowResult, note?: string): Figure {
-  const panel = (key: 'valid_bpd' | 'test_bpd', title: string) => ({
+  const panel = (key: 'valid' | 'test', title: string) => ({
     title,
-    xLabel: 'parameters (sum edges + 256 per input node, log scale)',
+    xLabel: 'round (0: the HCLT; r: after r rounds of prune -> grow -> EM)',
     yLabel: 'bits per dimension',
-    xScale: 'log' as const,
+    xScale: 'linear' as const,
     series: [
       {
-        label: `sparse: HCLT K=${r.options.K} (${r.rounds[0].epochs_total} epochs${r.rounds[0].epochs_total < r.options.maxEpochs ? ', early-stopped' : ', the cap'}), then prune ${Math.round(r.options.prune * 100)} % -> grow -> ${r.options.roundEpochs} EM epochs per round`,
+        label: `sparse: HCLT K=${r.options.K}, then prune ${Math.round(r.options.prune * 100)} % -> grow -> EM (${3 * r.options.phaseEpochs} epochs at most per round)`,
         color: COLORS.sparse,
-        points: r.rounds.map((x): [number, number] => [x.params, x[key]]),
-        pointLabels: r.rounds.map((x) => `r${x.round} K=${x.k}`),
+        points: r.comparison.map((x): [number, number] => [x.round, key === 'valid' ? x.sparse_valid_bpd : x.sparse_test_bpd]),
+        pointLabels: r.comparison.map((x) => `K=${x.k}, ${x.edges} edges`),
       },
       {
-        label: `dense HCLT, ${r.budget_epochs} epochs${r.baselines.some((b) => b.capped) ? ' (capped for ' + r.baselines.filter((b) => b.capped).map((b) => `K=${b.k}: ${b.epochs}`).join(', ') + ')' : ''}`,
+        label: 'dense HCLT with the same sum edges, trained to convergence with the same schedule',
         color: COLORS.dense,
         dash: '6 3',
-        points: r.baselines.map((b): [number, number] => [b.params, b[key]]),
-        pointLabels: r.baselines.map((b) => `K=${b.k}`),
+        points: r.comparison.map((x): [number, number] => [x.round, key === 'valid' ? x.dense_valid_bpd : x.dense_test_bpd]),
+        pointLabels: r.comparison.map((x) => `K=${x.dense_k}`),
       },
     ],
   });
   return {
-    title: 'Prune and grow vs dense HCLTs: bits per dimension against parameter count',
-    subtitle: `test images: ${r.data.test_source}`,
-    panels: [panel('valid_bpd', 'Validation bpd'), panel('test_bpd', 'Test bpd')],
+    title: 'Prune and grow vs the dense HCLT with the same number of sum edges',
+    subtitle: `training: ${r.data.train_source}; test: ${r.data.test_source}`,
+    panels: [panel('valid', 'Validation bpd'), panel('test', 'Test bpd')],
     note,
   };
 }

@@ -11,12 +11,14 @@
 import { compileCircuit, writeParamsBack, type CompiledCircuit } from '../circuit/compile.ts';
 import { growCircuit } from '../circuit/grow.ts';
 import { buildHclt } from '../circuit/hclt.ts';
-import { edgeScores, removeEdges, selectEdgesToPrune, type PruneCriterion } from '../circuit/prune.ts';
-import { cloneCircuit, countParams, latentStates, type Circuit } from '../circuit/structure.ts';
+import { edgeScores, removeEdgesWithReport, selectEdgesToPrune, type PruneCriterion } from '../circuit/prune.ts';
+import { cloneCircuit, countParams, latentStates, latentStateSpread, type Circuit } from '../circuit/structure.ts';
 import type { Dataset } from '../data/dataset.ts';
 import type { Batch, Engine } from '../engines/engine.ts';
 import { bitsPerDim } from '../util/math.ts';
 import { Rng } from '../util/rng.ts';
+import type { EmOptions } from './em.ts';
+import { PAPER_SCHEDULE, phaseStep, roundPlan, type ScheduleName } from './schedule.ts';
 
 export interface TrainConfig {
   K: number;
@@ -36,6 +38,11 @@ export interface TrainConfig {
   roundEpochs: number;
   /** Rounds without a better validation bpd before the schedule stops. */
   patience: number;
+  /** `plain`: fixed step, `epochs` then `roundEpochs` per round; `paper`: the paper's annealed EM
+   *  phases with early stopping (schedule.ts). */
+  schedule: ScheduleName;
+  /** `paper`: epochs per EM phase (the paper: 50). */
+  phaseEpochs: number;
 }
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
@@ -52,6 +59,8 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   sigma: 0.5,
   roundEpochs: 10,
   patience: 1,
+  schedule: 'plain',
+  phaseEpochs: PAPER_SCHEDULE.phaseEpochs,
 };
 
 export interface EpochEvent {
@@ -78,15 +87,32 @@ export interface PruneEvent {
   removed_flow: number;
   /** Mean over the scored samples of log p(x) - log p'(x) (nats). */
   measured_ll_drop: number;
+  /** Sum edges before the prune and after it (after the cascade below). */
+  edges_before: number;
   edges: number;
   params: number;
+  /** What went because nothing pointed to it any more (prune.ts, OrphanReport): latent states
+   *  (products with their input nodes) whose every incoming edge was pruned, the child sum nodes only
+   *  they used, and those sum nodes' unmarked edges. */
+  orphaned_states: number;
+  orphaned_sums: number;
+  orphaned_edges: number;
+  /** Latent states per region after the prune: min / median / max. */
+  k_min: number;
+  k_median: number;
+  k_max: number;
 }
 
 export interface GrowEvent {
   event: 'grow';
+  edges_before: number;
   edges: number;
   params: number;
+  /** The largest region's latent states (K of an HCLT). */
   k: number;
+  k_min: number;
+  k_median: number;
+  k_max: number;
 }
 
 export type TrainEvent = EpochEvent | PruneEvent | GrowEvent;
@@ -185,6 +211,9 @@ export class Trainer {
   epochInRound = 0;
   /** Best validation bpd so far and the circuit that reached it (parameters included). */
   best: { bpd: number; circuit: Circuit; round: number } | null = null;
+  /** The best validation bpd of the current round and its circuit (the paper's schedule ends each
+   *  round's EM on it). */
+  roundBest: { bpd: number; circuit: Circuit; round: number } | null = null;
   private readonly shuffleRng: Rng;
   private structureSeed: number;
   /** The training set the engine holds resident for fused epochs (null: none uploaded). */
@@ -272,12 +301,13 @@ export class Trainer {
    * step. With full-batch EM the flows keep accumulating until `endEpoch`. Step size and
    * pseudocount are read now, so a configuration change applies from the next batch.
    */
-  async trainBatch(): Promise<{ done: number; total: number; llSum: number }> {
+  async trainBatch(em: EmOptions = this.emOptions): Promise<{ done: number; total: number; llSum: number }> {
     const s = this.current;
     if (!s) throw new Error('internal: trainBatch outside an epoch (call beginEpoch first)');
     const total = this.train.count;
     if (s.next >= total) throw new Error('internal: trainBatch after the last batch of the epoch');
-    const { step, pseudocount, fullBatch } = this.config;
+    const { step, pseudocount } = em;
+    const { fullBatch } = this.config;
     const t0 = performance.now();
     const count = Math.min(s.batch, total - s.next);
     const ll = await this.engine.accumulateFlows(gatherBatch(this.train, s.order, s.next, count));
@@ -289,11 +319,11 @@ export class Trainer {
   }
 
   /** Ends the epoch whose batches have all run: the full-batch update if any, validation, the event. */
-  async endEpoch(onProgress?: TrainerProgress): Promise<EpochEvent> {
+  async endEpoch(onProgress?: TrainerProgress, em: EmOptions = this.emOptions): Promise<EpochEvent> {
     const s = this.current;
     if (!s || s.next < this.train.count) throw new Error('internal: endEpoch before the epoch\'s last batch');
     const t0 = performance.now();
-    if (this.config.fullBatch) await this.engine.emStep({ step: 1, pseudocount: this.config.pseudocount });
+    if (this.config.fullBatch) await this.engine.emStep({ step: 1, pseudocount: em.pseudocount });
     this.current = null;
     return this.finishEpoch(s.llSum, s.seconds + (performance.now() - t0) / 1000, onProgress);
   }
@@ -303,7 +333,7 @@ export class Trainer {
    * epoch in progress if there is one, else a new one. A new epoch on an engine with a fused path
    * runs it there (the same batches, order and EM steps, with one read-back per epoch).
    */
-  async epoch(onBatch?: (done: number, total: number) => void, onProgress?: TrainerProgress): Promise<EpochEvent> {
+  async epoch(onBatch?: (done: number, total: number) => void, onProgress?: TrainerProgress, em: EmOptions = this.emOptions): Promise<EpochEvent> {
     const fresh = this.current === null;
     const t0 = performance.now();
     if (fresh) this.beginEpoch();
@@ -311,16 +341,21 @@ export class Trainer {
     if (fresh && this.fused) {
       const s = this.current!;
       this.current = null;
-      const ll = await this.engine.trainEpochIndexed!(s.order, s.batch, { step: this.config.step, pseudocount: this.config.pseudocount }, onBatch);
+      const ll = await this.engine.trainEpochIndexed!(s.order, s.batch, em, onBatch);
       let llSum = 0;
       for (let k = 0; k < ll.length; k++) llSum += ll[k];
       return this.finishEpoch(llSum, (performance.now() - t0) / 1000, onProgress);
     }
     while (!this.epochComplete) {
-      const r = await this.trainBatch();
+      const r = await this.trainBatch(em);
       onBatch?.(r.done, r.total);
     }
-    return this.endEpoch(onProgress);
+    return this.endEpoch(onProgress, em);
+  }
+
+  /** The configured step size and pseudocount (read at each call, so a change applies next batch). */
+  private get emOptions(): EmOptions {
+    return { step: this.config.step, pseudocount: this.config.pseudocount };
   }
 
   /** Validation, best-round bookkeeping and the event of an epoch whose EM updates are done. */
@@ -345,6 +380,9 @@ export class Trainer {
     this.epochInRound++;
     if (validBpd !== null && (this.best === null || validBpd < this.best.bpd)) {
       this.best = { bpd: validBpd, circuit: await this.snapshot(), round: this.round };
+    }
+    if (validBpd !== null && (this.roundBest === null || this.roundBest.round !== this.round || validBpd < this.roundBest.bpd)) {
+      this.roundBest = this.best?.bpd === validBpd && this.best.round === this.round ? this.best : { bpd: validBpd, circuit: await this.snapshot(), round: this.round };
     }
     const seconds = trainSeconds + (performance.now() - t0) / 1000;
     return {
@@ -415,7 +453,9 @@ export class Trainer {
       onProgress?.('flows', off, data.count);
     }
     onProgress?.('rebuild', 0, 0);
-    await this.setCircuit(removeEdges(plan.before, this.compiled, marked));
+    const edgesBefore = this.edges;
+    const { circuit: pruned, orphans } = removeEdgesWithReport(plan.before, this.compiled, marked);
+    await this.setCircuit(pruned);
     const llAfter = new Float64Array(data.count);
     off = 0;
     for (const b of batchesOf(data, null, 2048)) {
@@ -438,9 +478,19 @@ export class Trainer {
       bound_ll_drop: Number.isFinite(bound) ? bound / data.count : null,
       removed_flow: removedFlowSum / data.count,
       measured_ll_drop: drop / data.count,
+      edges_before: edgesBefore,
       edges: this.edges,
       params: this.params,
+      orphaned_states: orphans.states,
+      orphaned_sums: orphans.sums,
+      orphaned_edges: orphans.edges,
+      ...this.kSpread(),
     };
+  }
+
+  private kSpread(): { k_min: number; k_median: number; k_max: number } {
+    const { min, median, max } = latentStateSpread(this.circuit);
+    return { k_min: min, k_median: median, k_max: max };
   }
 
   /** Prunes a fraction of the sum edges, scored on the training data. */
@@ -457,8 +507,9 @@ export class Trainer {
   async grow(sigma = this.config.sigma): Promise<GrowEvent> {
     this.assertBetweenEpochs('grow');
     const current = await this.snapshot();
+    const edgesBefore = this.edges;
     await this.setCircuit(growCircuit(current, sigma, this.structureSeed++));
-    return { event: 'grow', edges: this.edges, params: this.params, k: latentStates(this.circuit) };
+    return { event: 'grow', edges_before: edgesBefore, edges: this.edges, params: this.params, k: latentStates(this.circuit), ...this.kSpread() };
   }
 
   /** Replaces the circuit (after prune / grow / restoring the best round) and reloads the engine. */
@@ -469,9 +520,39 @@ export class Trainer {
     await this.engine.load(this.compiled);
   }
 
-  /** The whole schedule: HCLT epochs, then rounds of prune -> grow -> EM with early stopping. */
+  /**
+   * One round's EM by the schedule (schedule.ts): its phases, each epoch at the phase's annealed
+   * step; with a validation set, the paper's early stopping ends the round after `patience` epochs
+   * without a better validation bpd (past the warm-up), and the round ends on its best epoch's
+   * parameters (the next prune starts from them).
+   */
+  async trainRound(onEvent: (e: TrainEvent) => void, onBatch?: (done: number, total: number) => void): Promise<void> {
+    const plan = roundPlan(this.config, this.round);
+    let bestInRound = Infinity;
+    let stale = 0;
+    let epochs = 0;
+    for (const phase of plan.phases) {
+      for (let t = 0; t < phase.epochs; t++) {
+        const ev = await this.epoch(onBatch, undefined, { step: phaseStep(phase, t), pseudocount: this.config.pseudocount });
+        onEvent(ev);
+        epochs++;
+        if (ev.valid_bpd === null) continue;
+        if (ev.valid_bpd < bestInRound) {
+          bestInRound = ev.valid_bpd;
+          stale = 0;
+        } else stale++;
+        if (epochs > plan.warmup && stale >= plan.patience) break;
+      }
+      if (epochs > plan.warmup && stale >= plan.patience) break;
+    }
+    const rb = this.roundBest;
+    if (plan.patience < Infinity && rb && rb.round === this.round && stale > 0) await this.setCircuit(cloneCircuit(rb.circuit));
+  }
+
+  /** The whole schedule: the HCLT's EM, then rounds of prune -> grow -> EM until `rounds` or until
+   *  `patience` rounds bring no better validation bpd; the best epoch's circuit is kept. */
   async run(onEvent: (e: TrainEvent) => void, onBatch?: (done: number, total: number) => void): Promise<void> {
-    for (let e = 0; e < this.config.epochs; e++) onEvent(await this.epoch(onBatch));
+    await this.trainRound(onEvent, onBatch);
     let stale = 0;
     for (let r = 1; r <= this.config.rounds; r++) {
       const bestBefore = this.best?.bpd ?? Infinity;
@@ -479,7 +560,7 @@ export class Trainer {
       this.epochInRound = 0;
       onEvent(await this.prune());
       onEvent(await this.grow());
-      for (let e = 0; e < this.config.roundEpochs; e++) onEvent(await this.epoch(onBatch));
+      await this.trainRound(onEvent, onBatch);
       if (this.valid) {
         stale = (this.best?.bpd ?? Infinity) < bestBefore ? 0 : stale + 1;
         if (stale >= this.config.patience) break;

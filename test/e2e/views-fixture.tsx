@@ -192,11 +192,18 @@ function makeHistory(): TrainEvent[] {
     bound_ll_drop: 0.0421,
     removed_flow: 0.0412,
     measured_ll_drop: 0.0312,
+    edges_before: edges,
     edges: (edges -= 150_348),
     params: (params -= 150_348),
+    orphaned_states: 0,
+    orphaned_sums: 0,
+    orphaned_edges: 0,
+    k_min: 16,
+    k_median: 16,
+    k_max: 16,
   };
   ev.push(prune);
-  const grow: GrowEvent = { event: 'grow', edges: (edges *= 4), params: (params = edges + D * 32 * 255), k: 32 };
+  const grow: GrowEvent = { event: 'grow', edges_before: edges, edges: (edges *= 4), params: (params = edges + D * 32 * 255), k: 32, k_min: 32, k_median: 32, k_max: 32 };
   ev.push(grow);
   for (let e = 1; e <= 5; e++) ev.push(epoch(1, e, 1.47 - 0.08 * (1 - Math.exp(-e / 2)), 1.5 - 0.07 * (1 - Math.exp(-e / 2)), edges, params));
   return ev;

@@ -7,6 +7,7 @@ import { loadDataset } from '../../data/load.ts';
 import { createNodeEngine, ENGINE_KINDS, type EngineKind } from '../../engines/create-node.ts';
 import { PRUNE_CRITERIA, type PruneCriterion } from '../../circuit/prune.ts';
 import { datasetBpd, DEFAULT_TRAIN_CONFIG, Trainer, type TrainConfig } from '../../training/trainer.ts';
+import { PAPER_SCHEDULE, SCHEDULES, type ScheduleName } from '../../training/schedule.ts';
 import { UserError } from '../../util/errors.ts';
 import { nonNegative, nonNegativeInt, positiveInt, pruneFraction, stepSize, validFraction, type FlagTable, type ParsedFlags } from '../args.ts';
 import { writeModel } from '../model-files.ts';
@@ -18,39 +19,46 @@ export const trainFlags: FlagTable = {
   test: { type: 'string', help: 'IDX images file to report test bpd on' },
   'valid-frac': { type: 'number', default: 0.1, check: validFraction, help: 'fraction of the training data held out for validation' },
   k: { type: 'int', default: d.K, check: positiveInt, help: 'latent states per variable' },
-  epochs: { type: 'int', default: d.epochs, check: nonNegativeInt, help: 'EM epochs on the initial HCLT' },
+  schedule: { type: 'string', default: d.schedule, choices: SCHEDULES, help: 'plain (fixed step, --epochs / --round-epochs) or paper (the paper\'s annealed EM phases, early stopping, best round kept; sets the defaults marked "paper")' },
+  'phase-epochs': { type: 'int', default: PAPER_SCHEDULE.phaseEpochs, check: positiveInt, help: 'paper schedule: epochs per EM phase (three phases per round)' },
+  epochs: { type: 'int', default: d.epochs, check: nonNegativeInt, help: 'plain schedule: EM epochs on the initial HCLT' },
   batch: { type: 'int', default: d.batch, check: positiveInt, help: 'mini-batch size' },
-  step: { type: 'number', default: d.step, check: stepSize, help: 'mini-batch EM step size' },
-  pseudocount: { type: 'number', default: d.pseudocount, check: nonNegative, help: 'EM pseudocount' },
+  step: { type: 'number', default: d.step, check: stepSize, help: 'plain schedule: mini-batch EM step size' },
+  pseudocount: { type: 'number', check: nonNegative, help: `EM pseudocount (default ${d.pseudocount}; paper ${PAPER_SCHEDULE.pseudocount})` },
   'full-batch': { type: 'bool', help: 'full-batch EM (one update per epoch, step 1)' },
   seed: { type: 'int', default: d.seed, help: 'random seed (same seed, same run)' },
   engine: { type: 'string', default: 'cpu', choices: ENGINE_KINDS, help: 'cpu or gpu' },
   threads: { type: 'int', default: 2, check: positiveInt, help: 'CPU engine threads' },
-  rounds: { type: 'int', default: d.rounds, check: nonNegativeInt, help: 'prune -> grow -> EM rounds' },
-  prune: { type: 'number', default: d.prune, check: pruneFraction, help: 'fraction of sum edges pruned per round' },
+  rounds: { type: 'int', check: nonNegativeInt, help: `prune -> grow -> EM rounds (default ${d.rounds}; paper ${PAPER_SCHEDULE.rounds})` },
+  prune: { type: 'number', default: d.prune, check: pruneFraction, help: 'fraction of the prunable sum edges (those of sum nodes with several children) removed per round' },
   criterion: { type: 'string', default: d.criterion, choices: PRUNE_CRITERIA, help: 'pruning criterion' },
-  sigma: { type: 'number', default: d.sigma, check: nonNegative, help: 'growth noise on log-weights' },
-  'round-epochs': { type: 'int', check: nonNegativeInt, help: 'EM epochs after each prune + grow (default: --epochs)' },
+  sigma: { type: 'number', check: nonNegative, help: `growth noise on log-weights (default ${d.sigma}; paper ${PAPER_SCHEDULE.sigma})` },
+  'round-epochs': { type: 'int', check: nonNegativeInt, help: 'plain schedule: EM epochs after each prune + grow (default: --epochs)' },
   patience: { type: 'int', default: d.patience, check: positiveInt, help: 'rounds without validation improvement before stopping' },
   out: { type: 'string', help: 'save the final model (.spc, or .jpc for Juice.jl)' },
   json: { type: 'bool', help: 'one JSON object per line' },
 };
 
 export function trainConfigFromFlags(f: ParsedFlags): TrainConfig {
+  const schedule = f.schedule as ScheduleName;
+  const paper = schedule === 'paper';
+  if (paper && f['full-batch']) throw new UserError('--full-batch does not go with --schedule paper (its EM phases are mini-batch)');
   return {
     K: f.k as number,
     seed: f.seed as number,
     epochs: f.epochs as number,
     batch: f.batch as number,
     step: f.step as number,
-    pseudocount: f.pseudocount as number,
+    pseudocount: (f.pseudocount as number | undefined) ?? (paper ? PAPER_SCHEDULE.pseudocount : d.pseudocount),
     fullBatch: Boolean(f['full-batch']),
-    rounds: f.rounds as number,
+    rounds: (f.rounds as number | undefined) ?? (paper ? PAPER_SCHEDULE.rounds : d.rounds),
     prune: f.prune as number,
     criterion: f.criterion as PruneCriterion,
-    sigma: f.sigma as number,
+    sigma: (f.sigma as number | undefined) ?? (paper ? PAPER_SCHEDULE.sigma : d.sigma),
     roundEpochs: (f['round-epochs'] as number | undefined) ?? (f.epochs as number),
     patience: f.patience as number,
+    schedule,
+    phaseEpochs: f['phase-epochs'] as number,
   };
 }
 
@@ -116,8 +124,9 @@ export async function trainCommand(f: ParsedFlags): Promise<void> {
     }
     const done: Record<string, unknown> = { event: 'done' };
     if (testBpd !== null) done.test_bpd = testBpd;
-    Object.assign(done, { valid_bpd: validBpd, edges: trainer.edges, params: trainer.params, seconds: (performance.now() - t0) / 1000 });
-    out.event(done, `done: ${testBpd !== null ? `test ${fmt(testBpd)} bpd, ` : ''}valid ${fmt(validBpd)} bpd, ${trainer.edges} edges, ${trainer.params} parameters, ${(done.seconds as number).toFixed(1)} s${f.out ? `, saved ${f.out}` : ''}`);
+    const bestRound = trainer.best?.round ?? null;
+    Object.assign(done, { valid_bpd: validBpd, best_round: bestRound, edges: trainer.edges, params: trainer.params, seconds: (performance.now() - t0) / 1000 });
+    out.event(done, `done: ${bestRound !== null ? `best round ${bestRound} kept, ` : ''}${testBpd !== null ? `test ${fmt(testBpd)} bpd, ` : ''}valid ${fmt(validBpd)} bpd, ${trainer.edges} edges, ${trainer.params} parameters, ${(done.seconds as number).toFixed(1)} s${f.out ? `, saved ${f.out}` : ''}`);
   } finally {
     engine.dispose();
   }

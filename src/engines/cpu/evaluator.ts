@@ -76,6 +76,8 @@ export class CpuEvaluator {
   private readonly needExact: Uint8Array;
   /** Child log values of one row, for `smallRow`. */
   private readonly rowTmp: Float64Array;
+  /** The (row * capacity + sample) entries of one region that `smallRow` computed, for backward. */
+  private readonly smallRows: Int32Array;
   /** Linear-domain sum weights (from cc.edgeLogWeights at the last `refreshWeights`). */
   private readonly weights: FloatArray;
   /** Linear-domain input probabilities [numInputs x numValues]: the engine's shared copy kept in step
@@ -99,11 +101,14 @@ export class CpuEvaluator {
   private readonly missingT: Uint8Array;
   private hasMissing = false;
   /** Linear values of products below eFloor (relative to the region's largest) are stored as 0, and
-   *  sums below rowFloor are recomputed exactly by `smallRow`. float32: the smallest normal float
-   *  (subnormal arithmetic is many times slower on x86). float64: 2^-800 and 2^-700, so that a row
-   *  above rowFloor loses at most nnz * 2^-800 / 2^-700 = nnz * 2^-100 of its value to dropped terms,
-   *  and a product that underflows in double (< 2^-1022 with a max >= MIN_MAX = 2^-200) is below
-   *  eFloor anyway. */
+   *  sums below rowFloor are recomputed exactly by `smallRow`. A row above rowFloor loses at most
+   *  nnz * eFloor / rowFloor of its value to dropped terms. float32: eFloor is the smallest normal
+   *  float (subnormal arithmetic is many times slower on x86) and rowFloor 2^-96, so the loss is at
+   *  most nnz * 2^-30, below float32 rounding (with rowFloor = eFloor, a row of a pruned circuit
+   *  whose children all lie ~87 nats below the region's largest product lost most of its value, and
+   *  its flows: see docs/architecture.md, "Small rows"). float64: 2^-800 and 2^-700 (loss at most
+   *  nnz * 2^-100), and a product that underflows in double (< 2^-1022 with a max >= MIN_MAX =
+   *  2^-200) is below eFloor anyway. */
   private readonly eFloor: number;
   private readonly rowFloor: number;
   private readonly logEFloor: number;
@@ -148,6 +153,7 @@ export class CpuEvaluator {
     this.prodMax = new Float64Array(capacity);
     this.needExact = new Uint8Array(capacity);
     this.rowTmp = new Float64Array(maxRow);
+    this.smallRows = new Int32Array(maxRows * capacity);
     this.weights = alloc(cc.numEdges);
     this.ownInputProbs = inputProbs === undefined;
     this.inputProbs = inputProbs ?? new Float64Array(cc.inputLogProbs.length);
@@ -157,7 +163,7 @@ export class CpuEvaluator {
     this.pixelT = new Uint8Array(cc.numVars * capacity);
     this.missingT = new Uint8Array(cc.numVars * capacity);
     this.eFloor = precision === 'float32' ? 2 ** -126 : 2 ** -800;
-    this.rowFloor = precision === 'float32' ? 2 ** -126 : 2 ** -700;
+    this.rowFloor = precision === 'float32' ? 2 ** -96 : 2 ** -700;
     this.logEFloor = Math.log(this.eFloor);
     this.childOff = Int32Array.from(cc.edgeChild, (c) => c * capacity);
     this.parentWeights = alloc(cc.parentEdge.length);
@@ -559,8 +565,6 @@ export class CpuEvaluator {
     const n = this.count;
     const B = this.capacity;
     const ex = this.expValues;
-    const val = this.val; // read only where the linear value is 0: smallRow's exact log values
-    const m = this.regionScale;
     const fl = this.fl;
     const g = this.scratch;
     const w = this.weights;
@@ -568,19 +572,24 @@ export class CpuEvaluator {
     const childOff = this.childOff;
     const pw = this.parentWeights;
     const parentGOff = this.parentGOff;
+    const small = this.smallRows;
     for (let k = regions.length - 1; k >= 0; k--) {
       const r = regions[k];
-      const mOff = k * B;
+      let nSmall = 0;
       // g_j = F_j / exp(y_j - Z) (the linear sum kept by forward), F_j = flow of the parent product j
       // (1 at the root); a sum that smallRow computed (linear value 0) divides by its exact value.
       const fOff = r.parentRegion < 0 ? -1 : regions[r.parentRegion].productStart * B;
       for (let j = 0; j < r.rows; j++) {
         const sOff = (r.sumStart + j) * B;
         const gOff = j * B;
+        // A row that smallRow computed (linear value 0) gets g = 0 here and its flows from
+        // `smallRowFlows` below: F / s would overflow the storage type, and the products it reaches
+        // may all be stored as 0 (below eFloor) while carrying all of the row's flow.
         if (fOff < 0) {
           for (let b = 0; b < n; b++) {
             const lin = ex[sOff + b];
-            g[gOff + b] = lin > 0 ? 1 / lin : Math.exp(m[mOff + b] - val[sOff + b]);
+            g[gOff + b] = lin > 0 ? 1 / lin : 0;
+            if (!(lin > 0)) small[nSmall++] = gOff + b;
           }
           continue;
         }
@@ -588,7 +597,11 @@ export class CpuEvaluator {
         for (let b = 0; b < n; b++) {
           const f = fl[pf + b];
           const lin = ex[sOff + b];
-          g[gOff + b] = lin > 0 ? f / lin : f === 0 ? 0 : f * Math.exp(m[mOff + b] - val[sOff + b]);
+          if (lin > 0) g[gOff + b] = f / lin;
+          else {
+            g[gOff + b] = 0;
+            if (f !== 0) small[nSmall++] = gOff + b;
+          }
         }
       }
       // Edge flows: theta_e * sum_b g_j[b] e_c[b], four edges of a row per pass over the samples, and
@@ -708,8 +721,38 @@ export class CpuEvaluator {
         if (hist && maj >= 0) inputFlowAcc[inOff + i * cc.numValues] += h0 + h1;
       }
       if (hist) this.inputHistogram(k, inputFlowAcc);
+      for (let q = 0; q < nSmall; q++) this.smallRowFlows(k, small[q], edgeFlowAcc, inputFlowAcc);
     }
     this.flowsStale = true;
+  }
+
+  /**
+   * The flows through a sum row that `smallRow` computed, for one sample (jb = row * capacity +
+   * sample), exactly in the log domain: F_e = F_j theta_e exp(x_c - y_j) for each edge e = (j, c),
+   * with x_c the product's exact log value and y_j the row's (in `val`). Added to the edge
+   * accumulator, to the product's flow and to its input node's histogram bin, after the fast path
+   * (which gave this row g = 0) has written those.
+   */
+  private smallRowFlows(k: number, jb: number, edgeFlowAcc: Float64Array | null, inputFlowAcc: Float64Array | null): void {
+    const cc = this.cc;
+    const r = cc.regions[k];
+    const B = this.capacity;
+    const V = cc.numValues;
+    const j = Math.floor(jb / B);
+    const b = jb - j * B;
+    const node = r.sumStart + j;
+    const f = r.parentRegion < 0 ? 1 : this.fl[cc.regions[r.parentRegion].productStart * B + jb];
+    const y = this.val[node * B + b];
+    const pix = r.variable * B + b;
+    const observed = !(this.hasMissing && this.missingT[pix]);
+    for (let e = cc.edgePtr[node]; e < cc.edgePtr[node + 1]; e++) {
+      const i = cc.edgeChild[e] - r.productStart;
+      const fe = f * this.weights[e] * Math.exp(this.productLog(k, i, b) - y);
+      if (!(fe > 0)) continue;
+      if (edgeFlowAcc) edgeFlowAcc[e] += fe;
+      this.fl[(r.productStart + i) * B + b] += fe;
+      if (inputFlowAcc && observed) inputFlowAcc[(r.inputStart + i) * V + this.pixelT[pix]] += fe;
+    }
   }
 
   /**
@@ -816,12 +859,10 @@ export class CpuEvaluator {
     const fl = this.flows;
     const ex = this.expValues;
     const val = this.val; // read only where the linear value is 0: smallRow's exact log values
-    const m = this.regionScale;
     const w = this.weights;
     out.fill(0, 0, n);
     for (let k = 0; k < cc.regions.length; k++) {
       const r = cc.regions[k];
-      const mOff = k * B;
       let e = r.edgeStart;
       for (let j = 0; j < r.rows; j++) {
         const node = r.sumStart + j;
@@ -836,7 +877,7 @@ export class CpuEvaluator {
             const f = fl[sOff + b];
             if (f === 0) continue;
             const lin = ex[sOff + b];
-            out[b] += lin > 0 ? (f * we * ex[cOff + b]) / lin : f * we * ex[cOff + b] * Math.exp(m[mOff + b] - val[sOff + b]);
+            out[b] += lin > 0 ? (f * we * ex[cOff + b]) / lin : f * we * Math.exp(this.productLog(k, cc.edgeChild[e] - r.productStart, b) - val[sOff + b]);
           }
         }
       }
