@@ -24,3 +24,29 @@ fn regionTile(wid: vec3u, nwg: vec3u, n: u32, start: u32, count: u32, blocks: u3
   let b0 = (rem % tiles) * tile;
   return RegionTile(wg < count * perRegion, start + min(wg / perRegion, count - 1u), rem / tiles, b0, min(tile, n - min(b0, n)));
 }
+
+// Below any finite log value a circuit produces; -inf compares below it too.
+const LOW: f32 = -3.0e38;
+
+// Small rows (engine.ts header, "Small rows"; shaders/README.md). A sum row j whose linear value
+// s_j = sum_e theta_e e_c(e) falls below ROW_FLOOR for sample b (its children all lie far below the
+// region's max m, so their exps underflow or lose precision) is computed again exactly in the log
+// domain from its children's local log values u_c (val of the products):
+//   mr = max_c u_c,  t = sum_e theta_e exp(u_c - mr),
+//   ex_j = L_j = mr + log t   (the row's log value in its products' frame: < 0, which marks the row,
+//                              since normal rows store s_j >= ROW_FLOOR > 0 and L_j <= m + log ROW_FLOOR
+//                              with m <= ~0 for normalised weights),
+//   val_j = (mr - m) + log t  (the usual region-local value, read by the parent products).
+// Terms dropped from a row above the floor (each < 2^-126, flushed) cost it < nnz * 2^-30 relative.
+// Backward: sum_flow / region_backward store flow_j = -F_j (< 0, marks the row) instead of
+// g_j = F_j / s_j (which can overflow f32), and every reader of g takes, for such an entry, the exact
+// edge flow F_e = theta_e F_j exp(u_c - L_j) (<= F_j: nothing overflows) instead of theta_e g_j e_c.
+// Normal entries cost one compare (a max with 0 and a running min, or a branch) per term or output.
+const ROW_FLOOR: f32 = 0x1p-96f;
+
+// exp(u_c - L_j) for an edge of a small row: at most 1 / theta_e, so the cap (e^88 < 2^127) changes
+// nothing for a weight that is a normal f32, and keeps cells without an edge (0 in a dense mirror)
+// or 0 weights from producing inf * 0.
+fn smallExp(d: f32) -> f32 {
+  return exp(min(d, 88.0));
+}

@@ -5,6 +5,9 @@
 // atomics. Each edge's accumulator is written by exactly one thread.
 // `per_edge`: one thread per edge loops over the batch; no barriers (CPU-emulated adapters such as
 // SwiftShader run barrier-heavy kernels slowly).
+// Small rows (common.wgsl): a sample whose row is marked small (g = -F_j < 0) adds nothing in the
+// main loop (max with 0; a running min notes it), and its exact flow F_j exp(u_c - L_j) in a second
+// pass over the edge's samples, run only when the min is negative.
 // Layer uniform: start = first edge, count = edges.
 
 override WG: u32 = 256;
@@ -18,8 +21,20 @@ override LANES: u32 = 32;   // a power of two dividing WG
 @group(0) @binding(5) var<storage, read> ex: array<f32>;
 @group(0) @binding(6) var<storage, read> flow: array<f32>;
 @group(0) @binding(7) var<storage, read_write> acc: array<f32>;
+@group(0) @binding(8) var<storage, read> val: array<f32>;
 
 var<workgroup> part: array<f32, WG>;
+
+// The exact flows (over theta_e) of samples b = first, first + stride, ... whose row is small:
+// sum of F_j exp(u_c - L_j), F_j = -flow_j, L_j = ex_j, u_c = val_c (go, eo: row and child offsets).
+fn smallEdge(go: u32, eo: u32, first: u32, stride: u32) -> f32 {
+  var d = 0.0;
+  for (var b = first; b < bat.n; b += stride) {
+    let g = flow[go + b];
+    if (g < 0.0) { d += -g * smallExp(val[eo + b] - ex[go + b]); }
+  }
+  return d;
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -35,7 +50,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     let e = lay.start + k;
     let go = edgeNode[e] * cap;
     let eo = edgeChild[e] * cap;
-    for (var b = lane; b < bat.n; b += LANES) { d += flow[go + b] * ex[eo + b]; }
+    var lo = 0.0;
+    for (var b = lane; b < bat.n; b += LANES) {
+      let g = flow[go + b];
+      d += max(g, 0.0) * ex[eo + b];
+      lo = min(lo, g);
+    }
+    if (lo < 0.0) { d += smallEdge(go, eo, lane, LANES); }
   }
   part[lid] = d;
   workgroupBarrier();
@@ -57,6 +78,12 @@ fn per_edge(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   let go = edgeNode[e] * bat.cap;
   let eo = edgeChild[e] * bat.cap;
   var d = 0.0;
-  for (var b = 0u; b < bat.n; b++) { d += flow[go + b] * ex[eo + b]; }
+  var lo = 0.0;
+  for (var b = 0u; b < bat.n; b++) {
+    let g = flow[go + b];
+    d += max(g, 0.0) * ex[eo + b];
+    lo = min(lo, g);
+  }
+  if (lo < 0.0) { d += smallEdge(go, eo, 0u, 1u); }
   acc[e] += weight[e] * d;
 }

@@ -6,6 +6,10 @@
 // along the samples) in workgroup memory. Then acc[e] += theta_e P[j,i] for the edge e at (j, i)
 // (denseEdge maps the zero-padded mirror back to edges; absent edges are 0xffffffff). Each edge is
 // written by exactly one thread: deterministic, no atomics.
+// Small rows (common.wgsl): g is staged as max(g, 0), so a sample whose row is marked small
+// (flow = -F_j < 0) adds nothing to the GEMM; a workgroup that staged one adds, per output, the exact
+// F_j exp(u_i - L_j) of such samples at the end (a pass over the batch; normal workgroups pay a
+// compare per staged value and one branch).
 // Layer uniform: start = first region, count = regions, a = row tiles, b = column tiles.
 
 override WG: u32 = 256;     // = (TM / 4) * (TN / 4)
@@ -24,9 +28,12 @@ override ES4: u32 = 272;    // TK * (TN / 4 + 1)
 @group(0) @binding(6) var<storage, read> ex: array<f32>;
 @group(0) @binding(7) var<storage, read> flow: array<f32>;
 @group(0) @binding(8) var<storage, read_write> acc: array<f32>;
+@group(0) @binding(9) var<storage, read> val: array<f32>;
 
 var<workgroup> gs: array<vec4<f32>, GS4>;
 var<workgroup> es: array<vec4<f32>, ES4>;
+// Set when the workgroup staged a small-row entry (a negative flow).
+var<workgroup> small: atomic<u32>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -50,6 +57,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let EROW = TN4 + 1u;
   let tm = lid / TN4;
   let tn = lid % TN4;
+  if (lid == 0u) { atomicStore(&small, 0u); }
+  workgroupBarrier();
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
@@ -61,7 +70,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let j = j0 + mm;
       let b = b0 + kk;
       var x = 0.0;
-      if (working && j < rows && b < n) { x = flow[(ss + j) * cap + b]; }
+      if (working && j < rows && b < n) {
+        let g = flow[(ss + j) * cap + b];
+        if (g < 0.0) { atomicStore(&small, 1u); }
+        x = max(g, 0.0);
+      }
       gs[kk * GROW + mm / 4u][mm % 4u] = x;
     }
     for (var t = lid; t < TN * TK; t += WG) {
@@ -87,6 +100,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   if (!working) { return; }
   let dof = denseOff[r];
   var accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+  if (atomicLoad(&small) != 0u) {
+    for (var q = 0u; q < 4u; q++) {
+      let j = j0 + tm * 4u + q;
+      if (j >= rows) { break; }
+      for (var b = 0u; b < n; b++) {
+        let g = flow[(ss + j) * cap + b];
+        if (g >= 0.0) { continue; }
+        let L = ex[(ss + j) * cap + b];
+        for (var c = 0u; c < 4u; c++) {
+          let i = i0 + tn * 4u + c;
+          if (i >= size) { break; }
+          accs[q][c] += -g * smallExp(val[(ps + i) * cap + b] - L);
+        }
+      }
+    }
+  }
   for (var q = 0u; q < 4u; q++) {
     let j = j0 + tm * 4u + q;
     if (j >= rows) { break; }

@@ -1,6 +1,8 @@
 // Per-sample flow through a set of marked edges (the pruning bound -log(1 - sum_{e in E} F_e(x))):
 //   F_e[b] = theta_e g_j[b] e_c[b]      (after forward + node-flow backward on the same chunk)
-// `partial`: one thread per (region, sample) sums its region's marked edges into part[r * cap + b].
+// (a row marked small for the sample, g = -F_j < 0: F_e = theta_e F_j exp(u_c - L_j), common.wgsl)
+// `partial`: one thread per (region, sample) sums its region's marked edges into part[r * cap + b],
+// row by row (the region table `regionFwd` of region_forward.wgsl gives the rows' edge ranges).
 // `total`: one thread per sample sums the regions in order into out[b]. Deterministic, no atomics.
 // Layer uniform (partial): start = first region, count = regions. (total): count = regions.
 
@@ -8,9 +10,9 @@ override WG: u32 = 256;
 
 @group(0) @binding(0) var<uniform> bat: Batch;
 @group(0) @binding(1) var<uniform> lay: Layer;
-@group(0) @binding(2) var<storage, read> regions: array<u32>;
+@group(0) @binding(2) var<storage, read> regionFwd: array<u32>;
 @group(0) @binding(3) var<storage, read> marked: array<u32>;
-@group(0) @binding(4) var<storage, read> edgeNode: array<u32>;
+@group(0) @binding(4) var<storage, read> val: array<f32>;
 @group(0) @binding(5) var<storage, read> edgeChild: array<u32>;
 @group(0) @binding(6) var<storage, read> weight: array<f32>;
 @group(0) @binding(7) var<storage, read> ex: array<f32>;
@@ -25,11 +27,19 @@ fn partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let r = lay.start + id / bat.n;
   let b = id % bat.n;
   let cap = bat.cap;
-  let e0 = regions[r * 8u + 4u];
-  let e1 = e0 + regions[r * 8u + 5u];
+  let ss = regionFwd[r * 8u + 2u];
+  let rows = regionFwd[r * 8u + 3u];
+  let rp = regionFwd[r * 8u + 7u];
   var s = 0.0;
-  for (var e = e0; e < e1; e++) {
-    if (marked[e] != 0u) { s += weight[e] * flow[edgeNode[e] * cap + b] * ex[edgeChild[e] * cap + b]; }
+  for (var j = 0u; j < rows; j++) {
+    let q = (ss + j) * cap + b;
+    let g = flow[q];
+    if (g == 0.0) { continue; }
+    for (var e = regionFwd[rp + j]; e < regionFwd[rp + j + 1u]; e++) {
+      if (marked[e] == 0u) { continue; }
+      let c = edgeChild[e] * cap + b;
+      if (g > 0.0) { s += weight[e] * g * ex[c]; } else { s += weight[e] * -g * smallExp(val[c] - ex[q]); }
+    }
   }
   part[r * cap + b] = s;
 }

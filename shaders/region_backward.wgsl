@@ -8,7 +8,9 @@
 // One workgroup per (region, block of ROWS products, tile of TILE samples): g of all the region's
 // rows for the tile goes to workgroup memory (rows x TILE floats; product block 0 also stores it),
 // then each thread computes product flows (product p, sample bb) with bb fastest. Deterministic:
-// every output sums its own inputs in list order.
+// every output sums its own inputs in list order. Small rows (common.wgsl): a row whose forward
+// stored ex = L_j < ROW_FLOOR gets -F_j instead of g (in the tile and in flow), and each product
+// adds theta_e F_j exp(u_p - L_j) for such parents after its ordinary sum.
 // Layer uniform: start = first region, count = regions, a = product blocks per region.
 // bat.root = root node. Region table rows as in region_max.wgsl (productStart, size, sumStart, rows).
 
@@ -26,6 +28,7 @@ override ROWS: u32 = 16;
 @group(0) @binding(6) var<storage, read> weight: array<f32>;
 @group(0) @binding(7) var<storage, read> ex: array<f32>;
 @group(0) @binding(8) var<storage, read_write> flow: array<f32>;
+@group(0) @binding(9) var<storage, read> val: array<f32>;
 
 var<workgroup> gt: array<f32, TILE_FLOATS>;
 
@@ -59,7 +62,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       } else {
         for (var q = parentPtr[node]; q < parentPtr[node + 1u]; q++) { f += flow[parentNode[q] * cap + b]; }
       }
-      if (f != 0.0) { g = f / ex[node * cap + b]; }
+      if (f != 0.0) {
+        let s = ex[node * cap + b];
+        if (s >= ROW_FLOOR) { g = f / s; } else if (s > LOW) { g = -f; }
+      }
       if (place.block == 0u) { flow[node * cap + b] = g; }
     }
     gt[k] = g;
@@ -74,10 +80,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     if (bb >= nb) { continue; }
     let p = ps + i0 + o / TILE;
     var t = 0.0;
+    var lo = 0.0;
     for (var q = parentPtr[p]; q < parentPtr[p + 1u]; q++) {
-      t += weight[parentEdge[q]] * gt[(parentNode[q] - ss) * TILE + bb];
+      let g = gt[(parentNode[q] - ss) * TILE + bb];
+      t += weight[parentEdge[q]] * max(g, 0.0);
+      lo = min(lo, g);
     }
     let out = p * cap + b0 + bb;
-    flow[out] = t * ex[out];
+    var f = t * ex[out];
+    if (lo < 0.0) {
+      let u = val[out];
+      for (var q = parentPtr[p]; q < parentPtr[p + 1u]; q++) {
+        let g = gt[(parentNode[q] - ss) * TILE + bb];
+        if (g < 0.0) { f += weight[parentEdge[q]] * -g * smallExp(u - ex[parentNode[q] * cap + b0 + bb]); }
+      }
+    }
+    flow[out] = f;
   }
 }

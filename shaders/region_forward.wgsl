@@ -8,6 +8,8 @@
 //   m_b      = max_i u_i[b] (0 when every product is -inf)      e_i[b] = exp(u_i[b] - m_b)
 //   O_r[b]   = m_b + sum_c O_c[b]                                  (rmax)
 //   s_j[b]   = sum_{e in row j} theta_e e_{child(e)}[b]             val_j[b] = log s_j[b]
+// (a row below ROW_FLOOR: exactly in the log domain, common.wgsl "Small rows"; its children's u are
+// recomputed from global memory, since only row block 0 stores them)
 // Region-local values as in engine.ts. One workgroup per (region, block of ROWS rows, tile of TILE
 // samples): the products of the tile are computed into workgroup memory (size x TILE floats), the
 // per-sample max by WG / TILE lanes and a fixed-order tree, then each thread computes outputs
@@ -24,8 +26,6 @@ override TILE: u32 = 16;
 override TILE_FLOATS: u32 = 1024;
 override ROWS: u32 = 16;
 const MISSING: u32 = 0xffffffffu;
-// Below any finite log value a circuit produces; -inf products compare below it too.
-const LOW: f32 = -3.0e38;
 
 @group(0) @binding(0) var<uniform> bat: Batch;
 @group(0) @binding(1) var<uniform> lay: Layer;
@@ -40,6 +40,15 @@ const LOW: f32 = -3.0e38;
 
 var<workgroup> tile: array<f32, TILE_FLOATS>;
 var<workgroup> red: array<f32, WG>;
+
+// Product i's local log value u_i for sample b (as the tile computes it), for small rows.
+fn productLog(i: u32, b: u32, cap: u32, is: u32, v: u32, c0: u32, rp: u32) -> f32 {
+  var u = 0.0;
+  let x = pix[v * cap + b];
+  if (x != MISSING) { u = logProb[(is + i) * lay.b + x]; }
+  for (var c = c0; c < rp; c++) { u += val[(regionFwd[regionFwd[c] * 8u + 2u] + i) * cap + b]; }
+  return u;
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -123,7 +132,23 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       acc += weight[e] * tile[(edgeChild[e] - ps) * TILE + bb];
     }
     let out = (ss + j) * cap + b0 + bb;
-    ex[out] = acc;
-    val[out] = log(acc);
+    if (acc >= ROW_FLOOR) {
+      ex[out] = acc;
+      val[out] = log(acc);
+    } else {
+      // Small row (common.wgsl): m from the reduction, mr and t from the children's u.
+      let b = b0 + bb;
+      var m = red[bb];
+      if (m <= LOW) { m = 0.0; }
+      let e0 = regionFwd[rp + j];
+      let e1 = regionFwd[rp + j + 1u];
+      var mr = LOW;
+      for (var e = e0; e < e1; e++) { mr = max(mr, productLog(edgeChild[e] - ps, b, cap, is, v, c0, rp)); }
+      var t = 0.0;
+      for (var e = e0; e < e1; e++) { t += weight[e] * exp(productLog(edgeChild[e] - ps, b, cap, is, v, c0, rp) - mr); }
+      let lt = log(t);
+      ex[out] = mr + lt;
+      val[out] = (mr - m) + lt;
+    }
   }
 }

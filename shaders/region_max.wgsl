@@ -16,8 +16,6 @@
 
 override WG: u32 = 256;
 override TS: u32 = 32;     // samples per workgroup of `reduce` (divides WG; WG / TS a power of two)
-// Below any finite log value a circuit produces; -inf products compare below it too.
-const LOW: f32 = -3.0e38;
 
 @group(0) @binding(0) var<uniform> bat: Batch;
 @group(0) @binding(1) var<uniform> lay: Layer;

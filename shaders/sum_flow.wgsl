@@ -3,6 +3,9 @@
 //   g_j[b] = F_j[b] / s_j[b] = F_j[b] exp(m_b - y_j[b])      (0 where F_j = 0)
 // g overwrites F in the flow buffer: every later use (product flows, edge flows, marked-edge flows)
 // needs g, since F_e = theta_e g_j e_c. Gather style: one thread per (sum node, sample).
+// A small row (forward stored ex = L_j < ROW_FLOOR instead of s_j; common.wgsl) stores -F_j instead
+// (< 0: its readers take the exact edge flows theta_e F_j exp(u_c - L_j)); 0 where F_j = 0 or the
+// row is -inf.
 // Layer uniform: start = first sum node, count = sum nodes in the layer. bat.root = root node.
 
 override WG: u32 = 256;
@@ -28,6 +31,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     for (var k = parentPtr[node]; k < parentPtr[node + 1u]; k++) { f += flow[parentNode[k] * cap + b]; }
   }
   var g = 0.0;
-  if (f != 0.0) { g = f / ex[node * cap + b]; }
+  if (f != 0.0) {
+    let s = ex[node * cap + b];
+    if (s >= ROW_FLOOR) { g = f / s; } else if (s > LOW) { g = -f; }
+  }
   flow[node * cap + b] = g;
 }

@@ -1,6 +1,8 @@
 // Sum layer forward: the sparse block product in the linear domain, then the log.
 //   s_j[b] = sum_{e in row j} theta_e e_{child(e)}[b]        (linear sum, kept for backward)
 //   val_j[b] = log(s_j[b])        (region-local: the true value is y_j = log s_j + O_r, engine.ts)
+// A row below ROW_FLOOR for a sample goes through `smallRow` (common.wgsl: exact log-domain value,
+// ex = L_j < 0 marks it for the backward).
 // `tiled`: one workgroup per (region, block of ROWS rows, tile of TILE samples). The region's
 // products' linear values for the tile are staged in workgroup memory (size x TILE floats, at most
 // TILE_FLOATS), then each thread computes outputs (row j, sample bb) with bb fastest, so a warp
@@ -11,7 +13,8 @@
 // region's columns do not fit a useful tile.
 // Layer uniform (tiled): start = first region, count = regions, a = row blocks per region (the
 // layer's most rows / ROWS, rounded up). (gather): start = first sum node,
-// count = sum nodes in the layer.
+// count = sum nodes in the layer, a = first region of the layer, b = its regions (`smallRow` finds
+// the node's region by binary search).
 
 override WG: u32 = 256;
 override TILE: u32 = 16;
@@ -28,6 +31,21 @@ override ROWS: u32 = 16;
 @group(0) @binding(7) var<storage, read_write> val: array<f32>;
 
 var<workgroup> tile: array<f32, TILE_FLOATS>;
+
+// Row `node` for sample b, exactly in the log domain (common.wgsl, "Small rows"): the region's max m
+// over its products [ps, ps + size), the row's max mr and sum t around it; out = node * cap + b.
+fn smallRow(node: u32, out: u32, ps: u32, size: u32, b: u32, cap: u32) {
+  var m = LOW;
+  for (var i = 0u; i < size; i++) { m = max(m, val[(ps + i) * cap + b]); }
+  if (m <= LOW) { m = 0.0; }
+  var mr = LOW;
+  for (var e = edgePtr[node]; e < edgePtr[node + 1u]; e++) { mr = max(mr, val[edgeChild[e] * cap + b]); }
+  var t = 0.0;
+  for (var e = edgePtr[node]; e < edgePtr[node + 1u]; e++) { t += weight[e] * exp(val[edgeChild[e] * cap + b] - mr); }
+  let lt = log(t);   // -inf when every child is -inf (t = 0): then ex and val are -inf
+  ex[out] = mr + lt;
+  val[out] = (mr - m) + lt;
+}
 
 @compute @workgroup_size(WG)
 fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -64,8 +82,12 @@ fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       s += weight[e] * tile[(edgeChild[e] - ps) * TILE + bb];
     }
     let out = node * cap + b0 + bb;
-    ex[out] = s;
-    val[out] = log(s);
+    if (s >= ROW_FLOOR) {
+      ex[out] = s;
+      val[out] = log(s);
+    } else {
+      smallRow(node, out, ps, size, b0 + bb, cap);
+    }
   }
 }
 
@@ -81,6 +103,17 @@ fn gather(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
     s += weight[e] * ex[edgeChild[e] * cap + b];
   }
   let out = node * cap + b;
-  ex[out] = s;
-  val[out] = log(s);
+  if (s >= ROW_FLOOR) {
+    ex[out] = s;
+    val[out] = log(s);
+    return;
+  }
+  // The node's region: the last of the layer's regions whose sumStart <= node.
+  var lo = lay.a;
+  var hi = lay.a + lay.b - 1u;
+  while (lo < hi) {
+    let mid = (lo + hi + 1u) / 2u;
+    if (regions[mid * 8u + 2u] <= node) { lo = mid; } else { hi = mid - 1u; }
+  }
+  smallRow(node, out, regions[lo * 8u], regions[lo * 8u + 1u], b, cap);
 }

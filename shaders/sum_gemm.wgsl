@@ -9,6 +9,11 @@
 //   mode 0 (forward, sum layer):  s_j[b] = sum_i W[j,i] e_i[b];  ex = s, val = log s   (M = rows, K = size)
 //   mode 1 (backward, products):  F_i[b] = e_i[b] sum_j W[j,i] g_j[b]                 (M = size, K = rows)
 // Mode 1 is the product layer's flow: a product's only parents are its own region's sum nodes.
+// Small rows (common.wgsl): mode 0 sends an output below ROW_FLOOR through `smallDenseRow` (the
+// row's exact log value from the mirror row and the products' val); mode 1 stages max(g, 0), so a
+// row entry marked small (flow = -F_j < 0) adds nothing to the GEMM, and a workgroup that staged one
+// adds the exact flows theta F_j exp(u_i - L_j) of such entries per output at the end
+// (`smallFlows`). Normal workgroups pay a compare per staged value and one branch per output.
 // Layer uniform: start = first region, count = regions, a = row tiles per region (ceil(max M / TM)),
 // b = the layer's largest K (a uniform loop bound: barriers need uniform control flow), c = mode.
 // Workgroups past a region's rows load zeros and write nothing, but still reach every barrier.
@@ -34,6 +39,42 @@ override ES4: u32 = 256;    // TK * TN / 4
 
 var<workgroup> ws: array<vec4<f32>, WS4>;
 var<workgroup> es: array<vec4<f32>, ES4>;
+// Mode 1: set when the workgroup staged a small-row entry (a negative flow).
+var<workgroup> small: atomic<u32>;
+
+// Mode 0: sum row at mirror offset `wrow` (size weights; 0 = no edge) for sample b, exactly in the
+// log domain (common.wgsl, "Small rows"); o = its output index.
+fn smallDenseRow(o: u32, wrow: u32, ps: u32, size: u32, b: u32, cap: u32) {
+  var m = LOW;
+  for (var i = 0u; i < size; i++) { m = max(m, val[(ps + i) * cap + b]); }
+  if (m <= LOW) { m = 0.0; }
+  var mr = LOW;
+  for (var i = 0u; i < size; i++) {
+    if (wdense[wrow + i] != 0.0) { mr = max(mr, val[(ps + i) * cap + b]); }
+  }
+  var t = 0.0;
+  for (var i = 0u; i < size; i++) {
+    let w = wdense[wrow + i];
+    if (w != 0.0) { t += w * exp(val[(ps + i) * cap + b] - mr); }
+  }
+  let lt = log(t);
+  ex[o] = mr + lt;
+  val[o] = (mr - m) + lt;
+}
+
+// Mode 1: the exact flows into product i (index p = its node's output index, sample b) from the
+// region's rows marked small for b: sum_j W[j,i] F_j exp(u_i - L_j), F_j = -flow_j, L_j = ex_j.
+fn smallFlows(p: u32, i: u32, dof: u32, ss: u32, rows: u32, size: u32, b: u32, cap: u32) -> f32 {
+  let u = val[p];
+  var f = 0.0;
+  for (var j = 0u; j < rows; j++) {
+    let q = (ss + j) * cap + b;
+    let g = flow[q];
+    let w = wdense[dof + j * size + i];
+    if (g < 0.0) { f += w * -g * smallExp(u - ex[q]); }
+  }
+  return f;
+}
 
 @compute @workgroup_size(WG)
 fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -64,6 +105,8 @@ fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let TN4 = TN / 4u;
   let tm = lid / TN4;
   let tn = lid % TN4;
+  if (lid == 0u) { atomicStore(&small, 0u); }
+  workgroupBarrier();
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
@@ -91,7 +134,13 @@ fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let b = b0 + nn;
       var x = 0.0;
       if (working && k < K && b < n) {
-        if (mode == 0u) { x = ex[(bBase + k) * cap + b]; } else { x = flow[(bBase + k) * cap + b]; }
+        if (mode == 0u) {
+          x = ex[(bBase + k) * cap + b];
+        } else {
+          let g = flow[(bBase + k) * cap + b];
+          if (g < 0.0) { atomicStore(&small, 1u); }
+          x = max(g, 0.0);
+        }
       }
       es[kk * TN4 + nn / 4u][nn % 4u] = x;
     }
@@ -107,6 +156,7 @@ fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     workgroupBarrier();
   }
   if (!working) { return; }
+  let anySmall = atomicLoad(&small) != 0u;
   var accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
   for (var i = 0u; i < 4u; i++) {
     let m = m0 + tm * 4u + i;
@@ -117,10 +167,16 @@ fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let o = (oBase + m) * cap + b;
       let s = accs[i][c];
       if (mode == 0u) {
-        ex[o] = s;
-        val[o] = log(s);
+        if (s >= ROW_FLOOR) {
+          ex[o] = s;
+          val[o] = log(s);
+        } else {
+          smallDenseRow(o, dof + m * size, ps, size, b, cap);
+        }
       } else {
-        flow[o] = s * ex[o];
+        var f = s * ex[o];
+        if (anySmall) { f += smallFlows(o, m, dof, ss, rows, size, b, cap); }
+        flow[o] = f;
       }
     }
   }

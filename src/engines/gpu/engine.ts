@@ -18,6 +18,24 @@
 // so x_i - m_r = u_i - m_r involves small numbers only; flows use e_i, s_j, g_j, all local. The root's
 // log p = val_root + O_root is added in float64 on read-back.
 //
+// Small rows. After pruning, a row j can keep only children that lie far below its region's max for
+// some sample (gray-level data: hundreds of nats); then s_j = sum theta e_c underflows in f32 (0 past
+// ~104 nats: val_j = -inf, lost mass in log p, g_j = F_j / 0), or keeps few bits. Every forward sum
+// kernel (CSR tiled and gather, the sum GEMM, the per-height kernel) therefore computes a row whose
+// s_j < ROW_FLOOR = 2^-96 (0 included) for a sample again in the log domain from its children's local
+// values u_c: mr = max u_c, t = sum theta_e exp(u_c - mr), and stores val_j = (mr - m) + log t (local,
+// as usual; m the region max, recomputed or taken from the reduction) and ex_j = L_j = mr + log t, the
+// row's log value in its products' frame, which is < 0 (L_j <= m + log 2^-96 and m <= ~0 for
+// normalised weights) and so marks the row (normal rows store s_j >= 2^-96 > 0). Rows above the floor
+// lose at most nnz * 2^-30 of their value to terms flushed below 2^-126. Backward: the sum-flow
+// kernels store flow_j = -F_j (< 0, the mark) for such a row instead of g_j = F_j / s_j (which would
+// overflow f32), and every reader of g (product flows: gather, GEMM, per-height; edge flows:
+// per-edge, lanes, GEMM; marked flows) adds, for such an entry, the exact edge flow
+// F_e = theta_e F_j exp(u_c - L_j) (<= F_j: nothing overflows) instead of theta_e g_j e_c. Normal
+// entries cost a compare per term (max with 0 and a running min) and one branch per output; the GEMMs
+// stage max(g, 0) and a workgroup flag, and only flagged workgroups run the exact pass. All of it is
+// per (row, sample), deterministic, without float atomics. See shaders/common.wgsl.
+//
 // Kernels per layer (`kernelPlan`): sum layers whose blocks are dense enough get a zero-padded dense
 // mirror of their weights (wdense, refreshed after each EM step) and run as tiled GEMMs (forward
 // s = W e, product flows F = e * W^T g, edge flows theta * (G E^T)); sparser layers keep the CSR
@@ -37,7 +55,8 @@
 // submitted in slices of calibrated GPU time, with one read-back at the end.
 //
 // Buffers per load: val (local log values), ex (linear values relative to the region max: e_i for
-// products, s_j for sums), flow (F for products, g = F / s for sums), rmax (O_r per region and
+// products, s_j for sums; L_j < 0 for a small row), flow (F for products, g = F / s for sums; -F_j for
+// a small row), rmax (O_r per region and
 // sample), pix (variable-major pixel codes); parameters weight (theta, linear), logWeight, logProb;
 // accumulators acc (edges) and hist (input values); structure arrays as in CompiledCircuit.
 
@@ -1030,7 +1049,7 @@ export class GpuEngine implements Engine {
         const count = l.nodeEnd - l.nodeStart;
         m.sumKernels.push('gather');
         m.kernelPlan.push(`sum gather h=${h}`);
-        m.forward.push(make('sumGather', `sum gather h=${h}`, `forward h=${h}`, [l.nodeStart, count], perSample(count)));
+        m.forward.push(make('sumGather', `sum gather h=${h}`, `forward h=${h}`, [l.nodeStart, count, l.regionStart, nRegions], perSample(count)));
       }
     }
     // Backward, top layer first: sum flows (g), then product flows; or one dispatch per height
