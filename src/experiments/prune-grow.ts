@@ -71,7 +71,8 @@ export interface DenseRow {
   k: number;
   edges: number;
   params: number;
-  /** Rounds of the schedule's EM it took to converge (the last one brought no better validation bpd). */
+  /** Rounds of the schedule's EM it had: until one brought no better validation bpd, at most the
+   *  sparse loop's rounds + 1. */
   rounds: number;
   epochs: number;
   train_bpd: number;
@@ -225,7 +226,9 @@ export async function runPruneGrow(makeEngine: EngineFactory, data: ExperimentDa
       let best: EpochRow | null = null;
       let epochs = 0;
       let rounds = 0;
-      for (let misses = 0; misses < opts.patience; ) {
+      // At most as many EM rounds as the sparse loop may have (rounds + 1): each new round restarts the
+      // annealing, and a dense circuit can keep gaining by a hair for dozens of them.
+      for (let misses = 0; misses < opts.patience && rounds <= opts.rounds; ) {
         b.round = rounds;
         b.epochInRound = 0;
         const res = await emRound(b, `dense K=${K} round ${rounds}`);
