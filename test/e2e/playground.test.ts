@@ -80,10 +80,11 @@ describe('playground in headless Chromium', () => {
     const before = await figure(page, 'edges');
     await press(page, 'Prune');
     const after = await figure(page, 'edges');
-    const marked = Math.round(0.3 * before);
-    // The marked edges go, plus the few that only fed nodes nothing points to any more.
-    expect(before - after).toBeGreaterThanOrEqual(marked);
-    expect(before - after).toBeLessThan(marked * 1.05);
+    // floor(30 %) of the edges are marked (less one for each sum node that would lose them all), and
+    // the few that only fed nodes nothing points to any more go with them.
+    const marked = Math.floor(0.3 * before);
+    expect(before - after).toBeGreaterThanOrEqual(0.9 * marked);
+    expect(before - after).toBeLessThan(marked * 1.1);
     const measured = num(await page.getByTestId('measured-drop').textContent());
     expect(Number.isFinite(measured)).toBe(true);
     // The bound -log(1 - sum of removed flow) is vacuous once an image's removed flow reaches 1 (it sums
