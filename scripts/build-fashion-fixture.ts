@@ -1,4 +1,4 @@
-// Builds test/fixtures/fashion-train-1000-images-idx3-ubyte.gz: the first 1,000 Fashion-MNIST training
+// Builds test/fixtures/fashion-train-1000.images.gz: the first 1,000 Fashion-MNIST training
 // images (MIT licence, Zalando Research) in the standard IDX format, for the tests that need gray-level
 // images with many distinct pixel values (the embedded MNIST digits are nearly binary). The source is
 // Debian's `dataset-fashion-mnist` package (`apt-get install dataset-fashion-mnist`).
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { decodeIdxImages, IDX_IMAGES_MAGIC } from '../src/data/idx.ts';
 
-export const FASHION_FIXTURE = 'fashion-train-1000-images-idx3-ubyte.gz';
+export const FASHION_FIXTURE = 'fashion-train-1000.images.gz';
 const COUNT = 1000;
 
 async function main(): Promise<void> {

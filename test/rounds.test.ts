@@ -171,8 +171,8 @@ describe('rounds of prune -> grow -> EM on peaked gray-level circuits', () => {
 });
 
 async function fashionFixture(): Promise<Dataset> {
-  const path = new URL('./fixtures/fashion-train-1000-images-idx3-ubyte.gz', import.meta.url);
-  return decodeIdxImages(new Uint8Array(await readFile(path)), 'fashion-train-1000-images-idx3-ubyte.gz');
+  const path = new URL('./fixtures/fashion-train-1000.images.gz', import.meta.url);
+  return decodeIdxImages(new Uint8Array(await readFile(path)), 'fashion-train-1000.images.gz');
 }
 
 describe('rounds on real images end below the independent-pixel model', () => {

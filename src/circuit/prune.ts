@@ -55,15 +55,10 @@ export function selectEdgesToPrune(cc: CompiledCircuit, scores: Float64Array, fr
   for (const node of sumNodes) {
     const start = cc.edgePtr[node];
     const end = cc.edgePtr[node + 1];
-    let best = -1;
-    for (let e = start; e < end; e++) {
-      if (!marked[e]) {
-        best = -1;
-        break;
-      }
-      if (best < 0 || scores[e] > scores[best]) best = e;
-    }
-    if (best >= 0) marked[best] = 0;
+    if (!marked.subarray(start, end).every((m) => m === 1)) continue;
+    let best = start;
+    for (let e = start + 1; e < end; e++) if (scores[e] > scores[best]) best = e;
+    marked[best] = 0;
   }
   return marked;
 }

@@ -61,9 +61,9 @@ export interface PruneGrowRow {
   valid_bpd: number;
   test_bpd: number;
   epochs: EpochRow[];
-  /** Structure invariants of the round's prune and grow (null for round 0). */
-  prune: Pick<PruneEvent, 'edges_before' | 'edges' | 'removed_edges' | 'orphaned_states' | 'orphaned_sums' | 'orphaned_edges' | 'measured_ll_drop' | 'k_min' | 'k_median' | 'k_max'> | null;
-  grow: Pick<GrowEvent, 'edges_before' | 'edges' | 'k' | 'k_min' | 'k_median' | 'k_max'> | null;
+  /** The round's prune and grow events, with their structure invariants (null for round 0). */
+  prune: PruneEvent | null;
+  grow: GrowEvent | null;
   seconds: number;
 }
 
@@ -201,12 +201,7 @@ export async function runPruneGrow(makeEngine: EngineFactory, data: ExperimentDa
       const pe = await trainer.prune(opts.prune, 'flow');
       const ge = await trainer.grow(opts.sigma);
       report('round', `round ${r}: pruned ${pe.edges_before} -> ${pe.edges} edges (${pe.orphaned_states} latent states lost every parent), grown to ${ge.edges} edges, K per region ${ge.k_min}/${ge.k_median}/${ge.k_max}`);
-      const x = await row(
-        r,
-        t,
-        { edges_before: pe.edges_before, edges: pe.edges, removed_edges: pe.removed_edges, orphaned_states: pe.orphaned_states, orphaned_sums: pe.orphaned_sums, orphaned_edges: pe.orphaned_edges, measured_ll_drop: pe.measured_ll_drop, k_min: pe.k_min, k_median: pe.k_median, k_max: pe.k_max },
-        { edges_before: ge.edges_before, edges: ge.edges, k: ge.k, k_min: ge.k_min, k_median: ge.k_median, k_max: ge.k_max },
-      );
+      const x = await row(r, t, pe, ge);
       rows.push(x);
       if (x.valid_bpd < bestValid) {
         bestValid = x.valid_bpd;
@@ -265,7 +260,7 @@ export async function runPruneGrow(makeEngine: EngineFactory, data: ExperimentDa
     });
     const sparse = rows.filter((x) => x.round >= 1);
     const bestRound = (sparse.length ? sparse : rows).reduce((a, x) => (x.valid_bpd < a.valid_bpd ? x : a)).round;
-    return { experiment: 'prune-grow', options: opts, data: summarizeData(data), engine: engines[0]?.adapter ?? trainer.engine.adapter, rounds: rows, dense, comparison, best_round: bestRound, seconds: secondsSince(t0) };
+    return { experiment: 'prune-grow', options: opts, data: summarizeData(data), engine: trainer.engine.adapter, rounds: rows, dense, comparison, best_round: bestRound, seconds: secondsSince(t0) };
   } finally {
     for (const e of engines) e.dispose();
   }

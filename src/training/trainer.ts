@@ -381,7 +381,8 @@ export class Trainer {
     if (validBpd !== null && (this.best === null || validBpd < this.best.bpd)) {
       this.best = { bpd: validBpd, circuit: await this.snapshot(), round: this.round };
     }
-    if (validBpd !== null && (this.roundBest === null || this.roundBest.round !== this.round || validBpd < this.roundBest.bpd)) {
+    // Only the paper's schedule ends a round on its best epoch (trainRound); the plain one needs no copy.
+    if (this.config.schedule === 'paper' && validBpd !== null && (this.roundBest === null || this.roundBest.round !== this.round || validBpd < this.roundBest.bpd)) {
       this.roundBest = this.best?.bpd === validBpd && this.best.round === this.round ? this.best : { bpd: validBpd, circuit: await this.snapshot(), round: this.round };
     }
     const seconds = trainSeconds + (performance.now() - t0) / 1000;
@@ -531,7 +532,7 @@ export class Trainer {
     let bestInRound = Infinity;
     let stale = 0;
     let epochs = 0;
-    for (const phase of plan.phases) {
+    phases: for (const phase of plan.phases) {
       for (let t = 0; t < phase.epochs; t++) {
         const ev = await this.epoch(onBatch, undefined, { step: phaseStep(phase, t), pseudocount: this.config.pseudocount });
         onEvent(ev);
@@ -541,9 +542,8 @@ export class Trainer {
           bestInRound = ev.valid_bpd;
           stale = 0;
         } else stale++;
-        if (epochs > plan.warmup && stale >= plan.patience) break;
+        if (epochs > plan.warmup && stale >= plan.patience) break phases;
       }
-      if (epochs > plan.warmup && stale >= plan.patience) break;
     }
     const rb = this.roundBest;
     if (plan.patience < Infinity && rb && rb.round === this.round && stale > 0) await this.setCircuit(cloneCircuit(rb.circuit));
