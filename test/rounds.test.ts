@@ -8,50 +8,19 @@
 //     unequal sizes;
 //   - on real images (embedded MNIST digits, and gray-level Fashion-MNIST from the committed fixture),
 //     EM after each round ends below the independent-pixel model's bpd.
-import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { compileCircuit, writeParamsBack, type CompiledCircuit } from '../src/circuit/compile.ts';
 import { growCircuit } from '../src/circuit/grow.ts';
 import { edgeScores, removeEdgesWithReport, selectEdgesToPrune } from '../src/circuit/prune.ts';
 import { cloneCircuit, validateCircuit, type Circuit } from '../src/circuit/structure.ts';
-import { buildTreeCircuit, randomTree } from '../src/circuit/tree.ts';
-import type { Dataset } from '../src/data/dataset.ts';
-import { decodeIdxImages } from '../src/data/idx.ts';
 import { splitTrainValid } from '../src/data/split.ts';
 import { CpuEngine } from '../src/engines/cpu/engine.ts';
 import type { Batch } from '../src/engines/engine.ts';
 import { independentPixelsBpd } from '../src/training/independent-pixels.ts';
 import { datasetBpd, DEFAULT_TRAIN_CONFIG, Trainer } from '../src/training/trainer.ts';
-import { Rng } from '../src/util/rng.ts';
-import { embeddedSubset } from './helpers/data.ts';
+import { embeddedSubset, fashionFixture } from './helpers/data.ts';
+import { grayBatch, peakedCircuit, V } from './helpers/gray.ts';
 import { naiveFlows, naiveLogValues } from './helpers/naive.ts';
-
-const V = 256;
-
-/** A random tree circuit whose input node i of region v is a discretised bell of width 6 around its
- *  own gray level: log p(x) ~ -(x - centre)^2 / 72, so far values cost up to ~900 nats. */
-function peakedCircuit(seed: number, D: number, K: number): Circuit {
-  const rng = new Rng(seed);
-  const c = buildTreeCircuit(randomTree(D, rng), V, K, rng);
-  for (const r of c.regions) {
-    for (let i = 0; i < r.size; i++) {
-      const centre = rng.int(V);
-      let z = 0;
-      for (let x = 0; x < V; x++) z += Math.exp(-((x - centre) ** 2) / 72);
-      for (let x = 0; x < V; x++) r.inputLogProbs[i * V + x] = -((x - centre) ** 2) / 72 - Math.log(z);
-    }
-  }
-  return c;
-}
-
-function grayBatch(seed: number, count: number, D: number, missingRate: number): Batch {
-  const rng = new Rng(seed);
-  const pixels = new Uint8Array(count * D);
-  for (let k = 0; k < pixels.length; k++) pixels[k] = rng.int(V);
-  const missing = new Uint8Array(count * D);
-  for (let k = 0; k < missing.length; k++) missing[k] = rng.uniform() < missingRate ? 1 : 0;
-  return { pixels, count, missing };
-}
 
 async function engine(cc: CompiledCircuit, precision: 'float32' | 'float64'): Promise<CpuEngine> {
   const e = new CpuEngine({ precision, shardCapacity: 32 });
@@ -169,11 +138,6 @@ describe('rounds of prune -> grow -> EM on peaked gray-level circuits', () => {
     expect(orphaned).toBeGreaterThan(0);
   });
 });
-
-async function fashionFixture(): Promise<Dataset> {
-  const path = new URL('./fixtures/fashion-train-1000.images.gz', import.meta.url);
-  return decodeIdxImages(new Uint8Array(await readFile(path)), 'fashion-train-1000.images.gz');
-}
 
 describe('rounds on real images end below the independent-pixel model', () => {
   for (const [name, load, precisions] of [

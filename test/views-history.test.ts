@@ -26,14 +26,14 @@ const prune = (bound: number | null, measured: number): PruneEvent => ({
   edges_before: 1000,
   edges: 250,
   params: 4240,
-  orphaned_states: 0,
-  orphaned_sums: 0,
-  orphaned_edges: 0,
-  k_min: 2,
+  orphaned_states: 3,
+  orphaned_sums: 2,
+  orphaned_edges: 4,
+  k_min: 1,
   k_median: 2,
   k_max: 2,
 });
-const grow = (k: number): GrowEvent => ({ event: 'grow', edges_before: 250, edges: 1000, params: 9000, k, k_min: k, k_median: k, k_max: k });
+const grow = (k: number): GrowEvent => ({ event: 'grow', edges_before: 250, edges: 1000, params: 9000, k, k_min: k / 2, k_median: k, k_max: k });
 
 const run: TrainEvent[] = [epoch(0, 1, 1.9, 1.95), epoch(0, 2, 1.6, 1.7), prune(0.02, 0.015), grow(4), epoch(1, 1, 1.5, null, 1000, 9000)];
 
@@ -42,8 +42,8 @@ describe('historyFromEvents', () => {
     const h = historyFromEvents(run);
     expect(h.map((e) => e.kind)).toEqual(['epoch', 'epoch', 'prune', 'grow', 'epoch']);
     expect(h[0]).toMatchObject({ kind: 'epoch', index: 1, round: 0, epoch: 1, trainBpd: 1.9, validBpd: 1.95, samplesPerS: 3600, edges: 1000, params: 5000 });
-    expect(h[2]).toEqual({ kind: 'prune', afterEpoch: 2, criterion: 'flow', removed: 750, boundLlDrop: 0.02, measuredLlDrop: 0.015, removedFlow: 0.01, edges: 250, params: 4240 });
-    expect(h[3]).toEqual({ kind: 'grow', afterEpoch: 2, K: 4, edges: 1000, params: 9000 });
+    expect(h[2]).toEqual({ kind: 'prune', afterEpoch: 2, criterion: 'flow', removed: 750, boundLlDrop: 0.02, measuredLlDrop: 0.015, removedFlow: 0.01, edgesBefore: 1000, edges: 250, params: 4240, orphanedStates: 3, kSpread: { min: 1, median: 2, max: 2 } });
+    expect(h[3]).toEqual({ kind: 'grow', afterEpoch: 2, K: 4, edgesBefore: 250, edges: 1000, params: 9000, kSpread: { min: 2, median: 4, max: 4 } });
     expect(h[4]).toMatchObject({ kind: 'epoch', index: 3, round: 1, epoch: 1, validBpd: null });
   });
 
@@ -62,22 +62,22 @@ describe('historyToCsv', () => {
     expect(lines.at(-1)).toBe('');
     expect(lines[0]).toBe(CSV_COLUMNS.join(','));
     expect(lines[0]).toBe(
-      'kind,epoch_index,round,epoch,after_epoch,train_bpd,valid_bpd,samples_per_s,seconds,criterion,removed_edges,bound_ll_drop_nats,measured_ll_drop_nats,removed_flow,k,edges,params',
+      'kind,epoch_index,round,epoch,after_epoch,train_bpd,valid_bpd,samples_per_s,seconds,criterion,removed_edges,bound_ll_drop_nats,measured_ll_drop_nats,removed_flow,orphaned_states,k,k_min,k_median,k_max,edges_before,edges,params',
     );
     expect(lines).toHaveLength(1 + run.length + 1);
-    expect(lines[1]).toBe('epoch,1,0,1,,1.9,1.95,3600,2.5,,,,,,,1000,5000');
-    expect(lines[3]).toBe('prune,,,,2,,,,,flow,750,0.02,0.015,0.01,,250,4240');
-    expect(lines[4]).toBe('grow,,,,2,,,,,,,,,,4,1000,9000');
+    expect(lines[1]).toBe('epoch,1,0,1,,1.9,1.95,3600,2.5,,,,,,,,,,,,1000,5000');
+    expect(lines[3]).toBe('prune,,,,2,,,,,flow,750,0.02,0.015,0.01,3,,1,2,2,1000,250,4240');
+    expect(lines[4]).toBe('grow,,,,2,,,,,,,,,,,4,2,4,4,250,1000,9000');
     // Null validation bpd: an empty cell.
-    expect(lines[5]).toBe('epoch,3,1,1,,1.5,,3600,2.5,,,,,,,1000,9000');
+    expect(lines[5]).toBe('epoch,3,1,1,,1.5,,3600,2.5,,,,,,,,,,,,1000,9000');
     for (const l of lines.slice(1, -1)) expect(l.split(',')).toHaveLength(CSV_COLUMNS.length);
   });
 
   it('never writes NaN or Infinity, and an empty history is just the header', () => {
     const csv = historyToCsv(historyFromEvents([epoch(0, 1, NaN, Infinity), prune(null, -Infinity)]));
     expect(csv).not.toMatch(/NaN|Infinity/);
-    expect(csv.split('\n')[1]).toBe('epoch,1,0,1,,,,3600,2.5,,,,,,,1000,5000');
-    expect(csv.split('\n')[2]).toBe('prune,,,,1,,,,,flow,750,,,0.01,,250,4240');
+    expect(csv.split('\n')[1]).toBe('epoch,1,0,1,,,,3600,2.5,,,,,,,,,,,,1000,5000');
+    expect(csv.split('\n')[2]).toBe('prune,,,,1,,,,,flow,750,,,0.01,3,,1,2,2,1000,250,4240');
     expect(historyToCsv([])).toBe(CSV_COLUMNS.join(',') + '\n');
   });
 
@@ -92,7 +92,7 @@ describe('historyToCsv', () => {
     expect(csvCell(0)).toBe('0');
     const h = historyFromEvents([prune(1, 0.5)]);
     if (h[0].kind === 'prune') h[0].criterion = 'odd, "name"';
-    expect(historyToCsv(h).split('\n')[1]).toBe('prune,,,,0,,,,,"odd, ""name""",750,1,0.5,0.01,,250,4240');
+    expect(historyToCsv(h).split('\n')[1]).toBe('prune,,,,0,,,,,"odd, ""name""",750,1,0.5,0.01,3,,1,2,2,1000,250,4240');
   });
 });
 

@@ -32,6 +32,9 @@ const experimentFlags: FlagTable = {
   seed: { type: 'int', default: 1, help: 'random seed (same seed, same run)' },
   out: { type: 'string', help: 'folder to write <name>.json and <name>.svg into (created if missing)' },
   tag: { type: 'string', help: 'files are named <name>-<tag>.json and .svg (e.g. --tag fashion: prune-grow-fashion.json)' },
+  k: { type: 'int', check: positiveInt, help: 'latent states per region of the (starting) HCLT, instead of the size\'s own' },
+  'phase-epochs': { type: 'int', check: positiveInt, help: 'prune-grow: epochs per EM phase (three phases per round; the paper: 50), instead of the size\'s own' },
+  rounds: { type: 'int', check: positiveInt, help: 'prune-grow: most rounds of prune -> grow -> EM (the paper: 20), instead of the size\'s own' },
   json: { type: 'bool', help: 'one JSON object per line: progress events, then the result' },
   replot: { type: 'bool', help: 'only redraw <out>/<name>.svg and refresh the summary in <out>/<name>.json from its measurements (after a code change); runs nothing' },
 };
@@ -112,6 +115,20 @@ async function replot(name: ExperimentName, outDir: string | undefined, fileBase
   process.stdout.write(`wrote ${join(outDir, `${fileBase}.svg`)} and refreshed the summary in ${path}\n`);
 }
 
+/** Flags that replace one option of the chosen size, by the option they set. */
+const SIZE_OVERRIDES = { k: 'K', 'phase-epochs': 'phaseEpochs', rounds: 'rounds' } as const;
+
+/** The options the size flags set; a flag the experiment has no option for is a user error. */
+function sizeOverrides(name: ExperimentName, options: object, f: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [flag, key] of Object.entries(SIZE_OVERRIDES)) {
+    if (f[flag] === undefined) continue;
+    if (!(key in options)) throw new UserError(`--${flag}: the ${name} experiment has no such setting (it is for prune-grow).`);
+    out[key] = f[flag] as number;
+  }
+  return out;
+}
+
 async function run(name: ExperimentName, argv: string[]): Promise<void> {
   const f = parseFlags(name, argv.slice(1), experimentFlags);
   const quick = Boolean(f.quick);
@@ -150,7 +167,7 @@ async function run(name: ExperimentName, argv: string[]): Promise<void> {
   const test = testSpec === HOLDOUT ? null : await loadDataset(testSpec);
   const testName = testSpec === HOLDOUT ? `--test ${HOLDOUT}` : testSpec === DEFAULT_TEST_PATH ? 'official MNIST test split' : testSpec;
   const data = prepareExperimentData(pool, test, { seed, ...size.data }, testName);
-  const options = { ...size.options, seed };
+  const options = { ...size.options, ...sizeOverrides(name, size.options, f), seed };
   const engineKind = f.engine as EngineKind;
   let adapter = '';
   const makeEngine = async () => {

@@ -47,7 +47,7 @@ export const EXPERIMENTS: Record<ExperimentName, ExperimentSpec> = {
     },
   },
   'prune-grow': {
-    summary: 'HCLT K=16 to convergence vs the same start through prune 75 % -> grow -> EM rounds, against dense HCLTs of K=16, 32, 64.',
+    summary: 'The paper\'s loop (HCLT, then prune 75 % -> grow -> annealed EM rounds) against dense HCLTs with the same sum edges, trained to convergence.',
     sizes: PRUNE_GROW_SIZES,
     run: (m, d, o, p) => runPruneGrow(m, d, o as PruneGrowOptions, p),
     figure: (r, note) => pruneGrowFigure(r as PruneGrowResult, note),

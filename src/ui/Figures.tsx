@@ -1,4 +1,5 @@
-// The live figures: latest validation bpd, edges, parameters, K, samples/s, the backend in use and
+// The live figures: latest validation bpd, edges, parameters, K (the largest region's, and min /
+// median / max over regions after a prune or grow), samples/s, the backend in use and
 // its GPU memory, what the run is doing now, and a progress bar for every step that takes more than
 // a moment. Figures tests read (data-testid bpd, edges, params, backend) hold plain numbers or names.
 
@@ -32,6 +33,16 @@ function lastSamplesPerS(s: PlaygroundState): number | null {
   for (let i = s.events.length - 1; i >= 0; i--) {
     const e = s.events[i];
     if (e.event === 'epoch') return e.samples_per_s;
+  }
+  return null;
+}
+
+/** "min / median / max" latent states per region after the latest prune or grow; null before any
+ *  (every region of the HCLT has K). After a prune some regions lose states, and a grow doubles them. */
+function kSpreadText(s: PlaygroundState): string | null {
+  for (let i = s.events.length - 1; i >= 0; i--) {
+    const e = s.events[i];
+    if (e.event !== 'epoch') return `${e.k_min} / ${e.k_median} / ${e.k_max}`;
   }
   return null;
 }
@@ -87,6 +98,10 @@ export function Figures() {
         <div>
           <dt>K</dt>
           <dd data-testid="k">{formatInt(s.model?.K)}</dd>
+        </div>
+        <div>
+          <dt title="Latent states per region after the latest prune or grow: smallest, median, largest region">K per region (min / median / max)</dt>
+          <dd data-testid="k-spread">{kSpreadText(s) ?? (s.model ? `${s.model.K} in every region` : '–')}</dd>
         </div>
         <div>
           <dt>Samples/s</dt>

@@ -78,7 +78,14 @@ describe('playground in headless Chromium', () => {
 
   it('prunes: the edge count drops by the chosen fraction, with the bound and the measured drop shown', async () => {
     const before = await figure(page, 'edges');
+    expect(await page.getByTestId('k-spread').textContent()).toBe('4 in every region');
     await press(page, 'Prune');
+    // Some latent states lose every incoming edge and go; the largest region keeps its 4.
+    const spread = (await page.getByTestId('k-spread').textContent())!.split(' / ').map(Number);
+    expect(spread).toHaveLength(3);
+    expect(spread[0]).toBeGreaterThanOrEqual(1);
+    expect(spread[0]).toBeLessThanOrEqual(spread[1]);
+    expect(spread[2]).toBe(4);
     const after = await figure(page, 'edges');
     // floor(30 %) of the edges are marked (less one for each sum node that would lose them all), and
     // the few that only fed nodes nothing points to any more go with them.
@@ -96,12 +103,15 @@ describe('playground in headless Chromium', () => {
   });
 
   it('grows: K and the node counts double; the circuit view shows the tree and a region', async () => {
+    const spread = (await page.getByTestId('k-spread').textContent())!.split(' / ').map(Number);
     await page.getByRole('tab', { name: 'Circuit' }).click();
     const nodes = async () => [await figure(page, 'summary-inputs'), await figure(page, 'summary-products'), await figure(page, 'summary-sums')];
     const before = await nodes();
     expect(await figure(page, 'k')).toBe(4);
     await press(page, 'Grow');
     expect(await figure(page, 'k')).toBe(8);
+    // A grow doubles every region's latent states.
+    expect((await page.getByTestId('k-spread').textContent())!.split(' / ').map(Number)).toEqual(spread.map((k) => 2 * k));
     await page.waitForFunction(() => document.querySelector('[data-testid=summary-k]')?.textContent === '8');
     // Every node splits in two, except the root's single output sum node.
     expect(await nodes()).toEqual([2 * before[0], 2 * before[1], 2 * (before[2] - 1) + 1]);

@@ -1,5 +1,8 @@
-// Small real datasets for tests: a seeded, class-mixed subset of the embedded digits.
+// Small real datasets for tests: a seeded, class-mixed subset of the embedded digits, and the committed
+// Fashion-MNIST fixture (1,000 gray-level training images, test/fixtures/README.md).
+import { readFile } from 'node:fs/promises';
 import { subset, type Dataset } from '../../src/data/dataset.ts';
+import { decodeIdxImages } from '../../src/data/idx.ts';
 import { loadEmbeddedDataset } from '../../src/data/load.ts';
 import { Rng } from '../../src/util/rng.ts';
 
@@ -9,6 +12,12 @@ export async function embeddedSubset(count: number, seed = 7): Promise<Dataset> 
   cached ??= await loadEmbeddedDataset();
   const order = new Rng(seed).shuffle(Int32Array.from({ length: cached.count }, (_, i) => i));
   return subset(cached, order.subarray(0, count), `embedded subset of ${count}`);
+}
+
+/** The committed Fashion-MNIST fixture: the first 1,000 training images, in the official IDX format. */
+export async function fashionFixture(): Promise<Dataset> {
+  const path = new URL('../fixtures/fashion-train-1000.images.gz', import.meta.url);
+  return decodeIdxImages(new Uint8Array(await readFile(path)), 'fashion-train-1000.images.gz');
 }
 
 /** Random data over a small domain. */

@@ -30,10 +30,22 @@ export type HistoryEntry =
       boundLlDrop: number | null;
       measuredLlDrop: number;
       removedFlow: number;
+      edgesBefore: number;
       edges: number;
       params: number;
+      /** Latent states whose every incoming edge was pruned (they went with the prune). */
+      orphanedStates: number;
+      /** Latent states per region after the prune. */
+      kSpread: KSpread;
     }
-  | { kind: 'grow'; afterEpoch: number; K: number; edges: number; params: number };
+  | { kind: 'grow'; afterEpoch: number; K: number; edgesBefore: number; edges: number; params: number; kSpread: KSpread };
+
+/** Latent states per region: the smallest, median and largest region. */
+export interface KSpread {
+  min: number;
+  median: number;
+  max: number;
+}
 
 export type EpochEntry = Extract<HistoryEntry, { kind: 'epoch' }>;
 export type PruneEntry = Extract<HistoryEntry, { kind: 'prune' }>;
@@ -83,13 +95,16 @@ function pruneEntry(e: PruneEvent, afterEpoch: number): PruneEntry {
     boundLlDrop: e.bound_ll_drop,
     measuredLlDrop: e.measured_ll_drop,
     removedFlow: e.removed_flow,
+    edgesBefore: e.edges_before,
     edges: e.edges,
     params: e.params,
+    orphanedStates: e.orphaned_states,
+    kSpread: { min: e.k_min, median: e.k_median, max: e.k_max },
   };
 }
 
 function growEntry(e: GrowEvent, afterEpoch: number): GrowEntry {
-  return { kind: 'grow', afterEpoch, K: e.k, edges: e.edges, params: e.params };
+  return { kind: 'grow', afterEpoch, K: e.k, edgesBefore: e.edges_before, edges: e.edges, params: e.params, kSpread: { min: e.k_min, median: e.k_median, max: e.k_max } };
 }
 
 /** A new history with `event` appended (the store keeps histories immutable so React sees changes). */
@@ -120,7 +135,12 @@ export const CSV_COLUMNS = [
   'bound_ll_drop_nats',
   'measured_ll_drop_nats',
   'removed_flow',
+  'orphaned_states',
   'k',
+  'k_min',
+  'k_median',
+  'k_max',
+  'edges_before',
   'edges',
   'params',
 ] as const;
@@ -163,11 +183,26 @@ function rowOf(e: HistoryEntry): Partial<Record<CsvColumn, Cell>> {
         bound_ll_drop_nats: e.boundLlDrop,
         measured_ll_drop_nats: e.measuredLlDrop,
         removed_flow: e.removedFlow,
+        orphaned_states: e.orphanedStates,
+        k_min: e.kSpread.min,
+        k_median: e.kSpread.median,
+        k_max: e.kSpread.max,
+        edges_before: e.edgesBefore,
         edges: e.edges,
         params: e.params,
       };
     case 'grow':
-      return { kind: 'grow', after_epoch: e.afterEpoch, k: e.K, edges: e.edges, params: e.params };
+      return {
+        kind: 'grow',
+        after_epoch: e.afterEpoch,
+        k: e.K,
+        k_min: e.kSpread.min,
+        k_median: e.kSpread.median,
+        k_max: e.kSpread.max,
+        edges_before: e.edgesBefore,
+        edges: e.edges,
+        params: e.params,
+      };
   }
 }
 
