@@ -34,11 +34,12 @@ export function edgeScores(cc: CompiledCircuit, criterion: PruneCriterion, edgeF
  * UCLA-StarAI/SparsePC, src/operation.jl): the candidates are the edges of the sum nodes with more
  * than one child (a sum node with one child is never pruned); the floor(fraction * candidates) with
  * the lowest scores are marked (ties by edge id, so the choice is deterministic); a sum node whose
- * every edge is marked keeps one. The paper's code keeps the node's first edge; we keep its
- * best-scoring one, which under the flow criterion is the edge whose removal would lose the most
- * likelihood (docs/architecture.md, "Pruning", says why this one departure).
+ * every edge is marked keeps one. The paper's code keeps the node's first edge (`keep: 'first'`); by
+ * default we keep its best-scoring one, which under the flow criterion is the edge whose removal
+ * would lose the most likelihood (docs/architecture.md, "Pruning", says why this one departure and
+ * what the paper's rule gives instead: scripts/prune-rules.ts measures both on the same circuits).
  */
-export function selectEdgesToPrune(cc: CompiledCircuit, scores: Float64Array, fraction: number): Uint8Array {
+export function selectEdgesToPrune(cc: CompiledCircuit, scores: Float64Array, fraction: number, keep: 'best' | 'first' = 'best'): Uint8Array {
   const marked = new Uint8Array(cc.numEdges);
   const candidates: number[] = [];
   const sumNodes: number[] = [];
@@ -57,7 +58,7 @@ export function selectEdgesToPrune(cc: CompiledCircuit, scores: Float64Array, fr
     const end = cc.edgePtr[node + 1];
     if (!marked.subarray(start, end).every((m) => m === 1)) continue;
     let best = start;
-    for (let e = start + 1; e < end; e++) if (scores[e] > scores[best]) best = e;
+    if (keep === 'best') for (let e = start + 1; e < end; e++) if (scores[e] > scores[best]) best = e;
     marked[best] = 0;
   }
   return marked;
