@@ -39,6 +39,11 @@ describe('pruning', () => {
           const best = n.reduce((a, e) => (scores[e] > scores[a] ? e : a));
           expect(n.filter((e) => !marked[e])).toEqual([best]);
         }
+        // The paper's own rule: the same edges, except that an emptied node keeps its first edge.
+        const paper = selectEdgesToPrune(compiled, scores, 0.5, 'first');
+        for (let e = 0; e < paper.length; e++) if (!emptied.some((n) => n.includes(e))) expect(paper[e]).toBe(marked[e]);
+        for (const n of emptied) expect(n.filter((e) => !paper[e])).toEqual([n[0]]);
+        if (criterion === 'random') expect(emptied.length).toBeGreaterThan(0);
         for (const n of nodes) if (n.length === 1) expect(marked[n[0]]).toBe(0);
         const pruned = removeEdges(circuit, compiled, marked);
         expect(validateCircuit(pruned)).toBeNull();
