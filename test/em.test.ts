@@ -5,7 +5,7 @@ import { buildTreeCircuit, randomTree } from '../src/circuit/tree.ts';
 import { CpuEngine } from '../src/engines/cpu/engine.ts';
 import { DEFAULT_TRAIN_CONFIG, Trainer } from '../src/training/trainer.ts';
 import { Rng } from '../src/util/rng.ts';
-import { emUpdate } from '../src/training/em.ts';
+import { emUpdate } from '../src/engines/em.ts';
 import { embeddedSubset, randomDataset } from './helpers/data.ts';
 import { splitTrainValid } from '../src/data/split.ts';
 

@@ -1,13 +1,20 @@
-// The interface every engine implements (CPU now, WebGPU next), so the trainer, CLI and UI can pick
-// either. Parameters live in the CompiledCircuit the engine was loaded with: `syncParams` makes
+// The interface every engine implements (the CPU engine, src/engines/cpu/, and the WebGPU engine,
+// src/engines/gpu/), with the types they share (Batch, EmOptions), so the trainer, CLI and worker can
+// pick either. Parameters live in the CompiledCircuit the engine was loaded with: `syncParams` makes
 // `cc.edgeLogWeights` / `cc.inputLogProbs` current (on the CPU the logs of the input parameters,
 // which EM updates in the linear domain only; on the GPU a read-back). Read them only after it.
 
 import type { CompiledCircuit } from '../circuit/compile.ts';
-import type { EmOptions } from '../training/em.ts';
-import type { Batch } from './cpu/evaluator.ts';
+import type { EmOptions } from './em.ts';
 
-export type { Batch };
+export type { EmOptions };
+
+/** A batch of samples: pixels row-major [count x numVars]; missing[k] = 1 marks pixel k unobserved. */
+export interface Batch {
+  pixels: Uint8Array;
+  count: number;
+  missing?: Uint8Array;
+}
 
 export interface Engine {
   readonly kind: 'cpu' | 'gpu';

@@ -1,5 +1,6 @@
 // The inference queries the playground asks of a trained circuit, as one interface so the CPU engine
-// (src/engines/cpu/queries.ts, the float64 reference) and a later WebGPU version are interchangeable.
+// (src/engines/cpu/queries.ts, the float64 reference) and the WebGPU engine (src/engines/gpu/queries.ts)
+// are interchangeable.
 // All three are exact for the smooth, structured-decomposable circuits this project builds:
 //   marginal            log p(x_obs)                      (missing pixels summed out in one pass)
 //   conditionalSurprise log p(x_i | x_{-i}) per pixel      (how surprising each pixel is given the rest)
@@ -7,7 +8,7 @@
 // A GPU version must agree with the CPU one to rounding for the first two, and in distribution for
 // `sample` (its random stream differs, so individual draws differ).
 
-import type { Batch } from './cpu/evaluator.ts';
+import type { Batch } from './engine.ts';
 
 export type { Batch };
 

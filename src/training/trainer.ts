@@ -17,7 +17,7 @@ import type { Dataset } from '../data/dataset.ts';
 import type { Batch, Engine } from '../engines/engine.ts';
 import { bitsPerDim } from '../util/math.ts';
 import { Rng } from '../util/rng.ts';
-import type { EmOptions } from './em.ts';
+import type { EmOptions } from '../engines/em.ts';
 import { PAPER_SCHEDULE, phaseStep, roundPlan, type ScheduleName } from './schedule.ts';
 
 export interface TrainConfig {

@@ -6,7 +6,7 @@
 // depend on timing: flows are always combined in shard order.
 
 import type { CompiledCircuit } from '../../circuit/compile.ts';
-import { splitEmRange, type EmOptions, type EmRange } from '../../training/em.ts';
+import { splitEmRange, type EmOptions, type EmRange } from '../em.ts';
 import type { Batch, Engine } from '../engine.ts';
 import type { Precision } from './evaluator.ts';
 import { ShardState, type ShardReply, type ShardRequest } from './shard.ts';

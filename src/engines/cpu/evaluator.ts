@@ -21,19 +21,13 @@
 // either way, results are rounded when stored). Accumulated flows are always float64.
 
 import type { CompiledCircuit } from '../../circuit/compile.ts';
+import type { Batch } from '../engine.ts';
 
 export type Precision = 'float32' | 'float64';
 export type FloatArray = Float32Array | Float64Array;
 
 /** Smallest per-sample max product M for the linear path (see `forward`). */
 const MIN_MAX = 2 ** -200;
-
-/** A batch of samples: pixels row-major [count x numVars]; missing[k] = 1 marks pixel k unobserved. */
-export interface Batch {
-  pixels: Uint8Array;
-  count: number;
-  missing?: Uint8Array;
-}
 
 export class CpuEvaluator {
   readonly cc: CompiledCircuit;

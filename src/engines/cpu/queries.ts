@@ -18,7 +18,8 @@
 import type { CompiledCircuit } from '../../circuit/compile.ts';
 import { Rng } from '../../util/rng.ts';
 import type { Evidence, QueryEngine } from '../queries.ts';
-import { CpuEvaluator, type Batch } from './evaluator.ts';
+import type { Batch } from '../engine.ts';
+import { CpuEvaluator } from './evaluator.ts';
 
 export interface CpuQueriesOptions {
   /**

@@ -8,7 +8,7 @@
 // not depend on timing), updates the shared parameters there and zeroes the range everywhere.
 
 import type { CompiledCircuit } from '../../circuit/compile.ts';
-import { emUpdate, inputLogsFrom, type EmOptions, type EmRange } from '../../training/em.ts';
+import { emUpdate, inputLogsFrom, type EmOptions, type EmRange } from '../em.ts';
 import { CpuEvaluator, type Precision } from './evaluator.ts';
 
 export interface ShardLoad {

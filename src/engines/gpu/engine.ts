@@ -62,7 +62,7 @@
 
 import type { CompiledCircuit } from '../../circuit/compile.ts';
 import { latentStates } from '../../circuit/structure.ts';
-import type { EmOptions } from '../../training/em.ts';
+import type { EmOptions } from '../em.ts';
 import type { Batch, Engine } from '../engine.ts';
 import {
   GpuUnavailableError,

@@ -8,7 +8,7 @@
 // the batches that produced them (the Batch objects are kept by reference until the next reset).
 
 import type { CompiledCircuit } from '../../circuit/compile.ts';
-import type { EmOptions } from '../../training/em.ts';
+import type { EmOptions } from '../em.ts';
 import type { Batch, Engine } from '../engine.ts';
 import { isGpuError } from './device.ts';
 import type { GpuEngine } from './engine.ts';

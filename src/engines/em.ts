@@ -1,5 +1,7 @@
-// Expectation-maximisation updates from accumulated flows (DESIGN.md section 1), on the compiled
-// parameters in place. The CPU engine uses these directly; the GPU engine's kernels must agree.
+// Expectation-maximisation updates from accumulated flows (docs/architecture.md, "EM"), on the
+// compiled parameters in place. Every engine applies this update (the CPU engine calls it directly,
+// the GPU engine's kernels must agree), so it lives with the engines; training/ only decides when
+// and with which step (training/schedule.ts).
 //
 // Sum node n with children c:  new_nc = (F_nc + a/|ch(n)|) / (sum_c F_nc + a)
 // Categorical input node:      new_x  = (F_x + a/V) / (sum_x F_x + a)
