@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes sure the Debian packages the tests need are installed (DESIGN.md section 4):
+# Makes sure the Debian packages the tests need are installed (docs/architecture.md, "Testing"):
 #   chromium   /usr/bin/chromium for the headless browser tests, and its SwiftShader Vulkan driver
 #              (/usr/lib/chromium/vk_swiftshader_icd.json), the WebGPU adapter of the Node GPU tests;
 #   libvulkan1 the Vulkan loader Dawn (the `webgpu` package) needs in Node.

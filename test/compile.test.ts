@@ -1,5 +1,6 @@
-// Pins the compiled-circuit contract (DESIGN.md section 2) on a small circuit: node numbering,
-// layers, CSR children, sum edges and transposed parent lists. Every engine relies on this layout.
+// Pins the compiled-circuit contract (docs/architecture.md, "The compiled circuit") on a small
+// circuit: node numbering, layers, CSR children, sum edges and transposed parent lists. Every engine
+// relies on this layout.
 import { describe, expect, it } from 'vitest';
 import { compileCircuit, edgeLocation, writeParamsBack } from '../src/circuit/compile.ts';
 import { cloneCircuit } from '../src/circuit/structure.ts';

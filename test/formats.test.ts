@@ -104,7 +104,7 @@ function unevenCircuit(D: number, numValues: number, maxSize: number, rng: Rng):
   return { numVars: D, numValues, regions, root };
 }
 
-/** log p(x) by the region recursion of DESIGN.md section 1 (float64, no shortcuts). */
+/** log p(x) by the region recursion of docs/architecture.md, "Forward pass" (float64, no shortcuts). */
 function logProb(c: Circuit, x: number[]): number {
   const sums: Float64Array[] = new Array(c.numVars);
   for (const v of bottomUpOrder(c)) {

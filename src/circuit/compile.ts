@@ -1,4 +1,5 @@
-// The compiled circuit: the contract between the learner and the engines (DESIGN.md section 2).
+// The compiled circuit: the contract between the learner and the engines (docs/architecture.md,
+// "The compiled circuit").
 //
 // Nodes are numbered in evaluation order: all input nodes first, then for each tree height h = 0..H
 // a product layer (the products of every region of height h) followed by a sum layer (their sum

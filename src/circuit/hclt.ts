@@ -1,4 +1,4 @@
-// The hidden Chow-Liu tree (HCLT), the initial structure (DESIGN.md section 1):
+// The hidden Chow-Liu tree (HCLT), the initial structure (docs/architecture.md, "The circuit"):
 //   1. mutual information between every pixel pair, from smoothed pair histograms of pixels binned
 //      to `bins` levels (the circuit's inputs stay `numValues`-way);
 //   2. maximum spanning tree on MI (Prim, ties broken by index), rooted at a centre of the tree;

@@ -1,4 +1,5 @@
-// The editable circuit structure: a tree of regions, one per variable (DESIGN.md section 1).
+// The editable circuit structure: a tree of regions, one per variable (docs/architecture.md,
+// "The circuit").
 //
 // Region v owns
 //   - n_v categorical input nodes  L[v,i]           (i < n_v), each a distribution over `numValues`

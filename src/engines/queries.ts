@@ -21,8 +21,9 @@ export interface Evidence {
 export interface QueryEngine {
   /**
    * log p(observed pixels) per sample of the batch (natural log), marginalising the pixels marked
-   * in `batch.missing`: exact, because the inputs of a missing pixel evaluate to 1 (DESIGN.md 1).
-   * Batches larger than the engine's working capacity are processed in chunks.
+   * in `batch.missing`: exact, because the inputs of a missing pixel evaluate to 1
+   * (docs/architecture.md, "Forward pass"). Batches larger than the engine's working capacity are
+   * processed in chunks.
    */
   marginal(batch: Batch): Promise<Float64Array>;
 

@@ -35,7 +35,7 @@ export function summarizeData(d: ExperimentData): DataSummary {
   return { train_source: d.trainSource, test_source: d.testSource, train: d.train.count, valid: d.valid?.count ?? 0, test: d.test.count };
 }
 
-/** Mini-batch EM settings (the reference settings of DESIGN.md section 1 by default). */
+/** Mini-batch EM settings (the reference settings of docs/architecture.md, "EM", by default). */
 export interface EmSettings {
   batch: number;
   step: number;

@@ -1,5 +1,5 @@
 // The learner's driver: HCLT -> EM epochs -> rounds of prune -> grow -> EM, keeping the best round by
-// validation bpd (DESIGN.md section 1, "Schedule"). Each step is a method (`epoch`, `prune`, `grow`)
+// validation bpd (docs/architecture.md, "Schedules"). Each step is a method (`epoch`, `prune`, `grow`)
 // so the CLI runs the whole schedule and the playground can step through it; every step reports an
 // event. Pure (no DOM, no Node APIs): the engine decides where the arithmetic runs.
 //

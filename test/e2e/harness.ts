@@ -1,5 +1,5 @@
 // Shared set-up of the headless-browser tests: Vite's dev server on a free loopback port and Debian's
-// Chromium with WebGPU enabled (DESIGN.md section 4), plus a collector of page errors.
+// Chromium with WebGPU enabled (docs/architecture.md, "Testing"), plus a collector of page errors.
 import { existsSync, mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';

@@ -1,9 +1,9 @@
 // End to end: the playground in headless Chromium with WebGPU (SwiftShader), driven by playwright-core
-// (DESIGN.md section 4). A link configures a small run (K = 4 on the first 1,200 embedded digits);
-// the test steps through mini-batches and epochs, prunes, grows, draws a digit, shares the link and
-// opens it again, then checks hostile links, the no-WebGPU banner with a CPU run, the keyboard
-// shortcuts and a missing data file. Asserts numbers and DOM state; saves screenshots of the main views
-// to test-results/ (the README shows some of them).
+// (docs/architecture.md, "Testing"). A link configures a small run (K = 4 on the first 1,200
+// embedded digits); the test steps through mini-batches and epochs, prunes, grows, draws a digit,
+// shares the link and opens it again, then checks hostile links, the no-WebGPU banner with a CPU run,
+// the keyboard shortcuts and a missing data file. Asserts numbers and DOM state; saves screenshots of
+// the main views to test-results/ (the README shows some of them).
 
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
