@@ -19,7 +19,8 @@ import { isUserError, UserError } from '../util/errors.ts';
 import { formatHelp, parseFlags, positiveInt, type FlagTable } from './args.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** The official MNIST test split, next to the repository (DESIGN.md: read there, never copied in). */
+/** The official MNIST test split, next to the repository (docs/architecture.md, "Data": read there,
+ *  never copied in). */
 const DEFAULT_TEST_PATH = resolve(ROOT, '../shared/data/mnist/t10k-images-idx3-ubyte.gz');
 const HOLDOUT = 'embedded-holdout';
 
