@@ -1,10 +1,27 @@
 // Declarations every kernel shares; the engine puts this file in front of each shader (WGSL has no
-// includes). Batch: the chunk being processed (n samples, cap = stride of the node-major buffers,
-// flags, root node). Layer: one dispatch's sizes (start, count and per-kernel fields a..f, described
-// in each shader). Em: the EM step size and pseudocount.
+// includes: src/engines/gpu/kernels.ts moduleSource). Batch: the chunk being processed (n samples,
+// cap = stride of the node-major buffers, flags, root node). Em: the EM step size and pseudocount.
+// Each shader declares the struct of its own layer uniform `lay` (one dispatch's sizes, named
+// fields); kernels.ts lists the same fields per kernel and packs them by name (layerWords).
 struct Batch { n: u32, cap: u32, flags: u32, root: u32 }
-struct Layer { start: u32, count: u32, a: u32, b: u32, c: u32, d: u32, e: u32, f: u32 }
 struct Em { step: f32, pseudocount: f32, p0: f32, p1: f32 }
+
+// One region of the compiled circuit (src/circuit/compile.ts CompiledRegion), packed by packRegions
+// in src/engines/gpu/buffers.ts: its products [productStart, productStart + size) (one per latent
+// state, with input nodes [inputStart, ...) over pixel `variable`), its sum rows
+// [sumStart, sumStart + rows) with edges [edgeStart, edgeStart + nnz), its child regions at words
+// [childStart, childEnd) and its rows' edge pointers at words [rowPtr, rowPtr + rows] of the same
+// table (read through `regionWords`), and its parent region (MISSING at the root).
+struct Region {
+  productStart: u32, size: u32, sumStart: u32, rows: u32,
+  inputStart: u32, variable: u32, childStart: u32, childEnd: u32,
+  edgeStart: u32, nnz: u32, rowPtr: u32, parent: u32,
+}
+// u32 words per Region (the table's stride).
+const REGION_WORDS: u32 = 12u;
+
+// A missing pixel (pixel codes, evidence), no region (Region.parent), no edge (dense-mirror maps).
+const MISSING: u32 = 0xffffffffu;
 
 // Flat invocation index of a dispatch folded into 2-D (nwg.x workgroups of wg invocations per row).
 fn flatIndex(wid: vec3u, nwg: vec3u, lid: u32, wg: u32) -> u32 {

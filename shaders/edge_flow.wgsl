@@ -8,13 +8,14 @@
 // Small rows (common.wgsl): a sample whose row is marked small (g = -F_j < 0) adds nothing in the
 // main loop (max with 0; a running min notes it), and its exact flow F_j exp(u_c - L_j) in a second
 // pass over the edge's samples, run only when the min is negative.
-// Layer uniform: start = first edge, count = edges.
+// Layer uniform: the edges [firstEdge, firstEdge + edges).
 
 override WG: u32 = 256;
 override LANES: u32 = 32;   // a power of two dividing WG
 
+struct EdgeLayer { firstEdge: u32, edges: u32 }
 @group(0) @binding(0) var<uniform> bat: Batch;
-@group(0) @binding(1) var<uniform> lay: Layer;
+@group(0) @binding(1) var<uniform> lay: EdgeLayer;
 @group(0) @binding(2) var<storage, read> edgeNode: array<u32>;
 @group(0) @binding(3) var<storage, read> edgeChild: array<u32>;
 @group(0) @binding(4) var<storage, read> weight: array<f32>;
@@ -40,14 +41,14 @@ fn smallEdge(go: u32, eo: u32, first: u32, stride: u32) -> f32 {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.y * nwg.x + wid.x;
   let perWg = WG / LANES;
-  if (wg * perWg >= lay.count) { return; }   // uniform per workgroup
+  if (wg * perWg >= lay.edges) { return; }   // uniform per workgroup
   let local = lid / LANES;
   let lane = lid % LANES;
   let k = wg * perWg + local;
   let cap = bat.cap;
   var d = 0.0;
-  if (k < lay.count) {
-    let e = lay.start + k;
+  if (k < lay.edges) {
+    let e = lay.firstEdge + k;
     let go = edgeNode[e] * cap;
     let eo = edgeChild[e] * cap;
     var lo = 0.0;
@@ -64,17 +65,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     if (lane < h) { part[lid] += part[lid + h]; }
     workgroupBarrier();
   }
-  if (lane == 0u && k < lay.count) {
-    let e = lay.start + k;
+  if (lane == 0u && k < lay.edges) {
+    let e = lay.firstEdge + k;
     acc[e] += weight[e] * part[lid];
   }
 }
 
 @compute @workgroup_size(WG)
 fn per_edge(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let k = (wid.y * nwg.x + wid.x) * WG + lid;
-  if (k >= lay.count) { return; }
-  let e = lay.start + k;
+  let k = flatIndex(wid, nwg, lid, WG);
+  if (k >= lay.edges) { return; }
+  let e = lay.firstEdge + k;
   let go = edgeNode[e] * bat.cap;
   let eo = edgeChild[e] * bat.cap;
   var d = 0.0;

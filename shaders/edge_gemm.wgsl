@@ -4,13 +4,13 @@
 // is computed by one workgroup per (region, row tile, column tile); each of its (TM/4) x (TN/4)
 // threads owns a 4x4 register block; the batch is walked in chunks of TK samples, staged (coalesced
 // along the samples) in workgroup memory. Then acc[e] += theta_e P[j,i] for the edge e at (j, i)
-// (denseEdge maps the zero-padded mirror back to edges; absent edges are 0xffffffff). Each edge is
+// (denseEdge maps the zero-padded mirror back to edges; absent edges are MISSING). Each edge is
 // written by exactly one thread: deterministic, no atomics.
 // Small rows (common.wgsl): g is staged as max(g, 0), so a sample whose row is marked small
 // (flow = -F_j < 0) adds nothing to the GEMM; a workgroup that staged one adds, per output, the exact
 // F_j exp(u_i - L_j) of such samples at the end (a pass over the batch; normal workgroups pay a
 // compare per staged value and one branch).
-// Layer uniform: start = first region, count = regions, a = row tiles, b = column tiles.
+// Layer uniform: the regions [firstRegion, firstRegion + regions), rowTiles and colTiles per region.
 
 override WG: u32 = 256;     // = (TM / 4) * (TN / 4)
 override TM: u32 = 64;
@@ -19,9 +19,10 @@ override TK: u32 = 16;
 override GS4: u32 = 272;    // TK * (TM / 4 + 1): rows padded by one vec4 (fewer bank conflicts)
 override ES4: u32 = 272;    // TK * (TN / 4 + 1)
 
+struct EdgeGemmLayer { firstRegion: u32, regions: u32, rowTiles: u32, colTiles: u32 }
 @group(0) @binding(0) var<uniform> bat: Batch;
-@group(0) @binding(1) var<uniform> lay: Layer;
-@group(0) @binding(2) var<storage, read> regions: array<u32>;
+@group(0) @binding(1) var<uniform> lay: EdgeGemmLayer;
+@group(0) @binding(2) var<storage, read> regions: array<Region>;
 @group(0) @binding(3) var<storage, read> denseOff: array<u32>;
 @group(0) @binding(4) var<storage, read> denseEdge: array<u32>;
 @group(0) @binding(5) var<storage, read> weight: array<f32>;
@@ -38,18 +39,19 @@ var<workgroup> small: atomic<u32>;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.y * nwg.x + wid.x;
-  let perRegion = lay.a * lay.b;
-  let inRange = wg < lay.count * perRegion;
-  let r = lay.start + min(wg / perRegion, lay.count - 1u);
+  let perRegion = lay.rowTiles * lay.colTiles;
+  let inRange = wg < lay.regions * perRegion;
+  let r = lay.firstRegion + min(wg / perRegion, lay.regions - 1u);
   let rem = wg % perRegion;
-  let j0 = (rem / lay.b) * TM;
-  let i0 = (rem % lay.b) * TN;
+  let j0 = (rem / lay.colTiles) * TM;
+  let i0 = (rem % lay.colTiles) * TN;
   let n = bat.n;
   let cap = bat.cap;
-  let ps = regions[r * 8u];
-  let size = regions[r * 8u + 1u];
-  let ss = regions[r * 8u + 2u];
-  let rows = regions[r * 8u + 3u];
+  let reg = regions[r];
+  let ps = reg.productStart;
+  let size = reg.size;
+  let ss = reg.sumStart;
+  let rows = reg.rows;
   let working = inRange && j0 < rows && i0 < size;
   let TM4 = TM / 4u;
   let TN4 = TN / 4u;
@@ -123,7 +125,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let i = i0 + tn * 4u + c;
       if (i >= size) { break; }
       let e = denseEdge[dof + j * size + i];
-      if (e != 0xffffffffu) { acc[e] += weight[e] * accs[q][c]; }
+      if (e != MISSING) { acc[e] += weight[e] * accs[q][c]; }
     }
   }
 }

@@ -2,12 +2,13 @@
 //   new_e = (F_e + a / |ch(j)|) / (sum_{e' of j} F_e' + a)
 //   theta_e <- (1 - s) theta_e + s new_e       (stored twice: linear for the kernels, log for read-back)
 // A node with no flow and no pseudocount keeps its weights (as src/training/em.ts).
-// Layer uniform: count = sum nodes. em: step s, pseudocount a.
+// Layer uniform: sum nodes [firstSum, firstSum + sums) of `sumNodes`. em: step s, pseudocount a.
 
 override WG: u32 = 256;
 
+struct EmSumLayer { firstSum: u32, sums: u32 }
 @group(0) @binding(0) var<uniform> em: Em;
-@group(0) @binding(1) var<uniform> lay: Layer;
+@group(0) @binding(1) var<uniform> lay: EmSumLayer;
 @group(0) @binding(2) var<storage, read> sumNodes: array<u32>;
 @group(0) @binding(3) var<storage, read> edgePtr: array<u32>;
 @group(0) @binding(4) var<storage, read> acc: array<f32>;
@@ -17,8 +18,8 @@ override WG: u32 = 256;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let id = flatIndex(wid, nwg, lid, WG);
-  if (id >= lay.count) { return; }
-  let node = sumNodes[lay.start + id];
+  if (id >= lay.sums) { return; }
+  let node = sumNodes[lay.firstSum + id];
   let e0 = edgePtr[node];
   let e1 = edgePtr[node + 1u];
   var total = 0.0;

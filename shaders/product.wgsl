@@ -5,13 +5,13 @@
 // regions' offsets, which is the same for every product of the region.
 // A missing pixel contributes 0 (log 1), which marginalises the variable. Input values are never
 // stored: each input node has exactly one parent product, which reads its log-probability here.
-// Layer uniform: start = first product node, count = products in the layer, a = numInputs, b = V.
+// Layer uniform: the layer's products [firstNode, firstNode + nodes), numInputs, numValues = V.
 
 override WG: u32 = 256;
-const MISSING: u32 = 0xffffffffu;
 
+struct ProductLayer { firstNode: u32, nodes: u32, numInputs: u32, numValues: u32 }
 @group(0) @binding(0) var<uniform> bat: Batch;
-@group(0) @binding(1) var<uniform> lay: Layer;
+@group(0) @binding(1) var<uniform> lay: ProductLayer;
 @group(0) @binding(2) var<storage, read> childPtr: array<u32>;
 @group(0) @binding(3) var<storage, read> childNode: array<u32>;
 @group(0) @binding(4) var<storage, read> inputVar: array<u32>;
@@ -22,16 +22,16 @@ const MISSING: u32 = 0xffffffffu;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let id = flatIndex(wid, nwg, lid, WG);
-  if (id >= lay.count * bat.n) { return; }
-  let p = lay.start + id / bat.n;
+  if (id >= lay.nodes * bat.n) { return; }
+  let p = lay.firstNode + id / bat.n;
   let b = id % bat.n;
   let cap = bat.cap;
   var s = 0.0;
   for (var k = childPtr[p]; k < childPtr[p + 1u]; k++) {
     let c = childNode[k];
-    if (c < lay.a) {
+    if (c < lay.numInputs) {
       let x = pix[inputVar[c] * cap + b];
-      if (x != MISSING) { s += logProb[c * lay.b + x]; }
+      if (x != MISSING) { s += logProb[c * lay.numValues + x]; }
     } else {
       s += val[c * cap + b];
     }

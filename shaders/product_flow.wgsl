@@ -4,12 +4,13 @@
 // also its input node's flow and the flow of row p of each child region (read from here later).
 // A parent row marked small for the sample (g = -F_j < 0, common.wgsl) adds nothing to the sum (max
 // with 0) and its exact flow theta_e F_j exp(u_p - L_j) afterwards (L_j = ex_j, u_p = val_p).
-// Layer uniform: start = first product node, count = products in the layer.
+// Layer uniform: the layer's products [firstNode, firstNode + nodes).
 
 override WG: u32 = 256;
 
+struct ProductFlowLayer { firstNode: u32, nodes: u32 }
 @group(0) @binding(0) var<uniform> bat: Batch;
-@group(0) @binding(1) var<uniform> lay: Layer;
+@group(0) @binding(1) var<uniform> lay: ProductFlowLayer;
 @group(0) @binding(2) var<storage, read> parentPtr: array<u32>;
 @group(0) @binding(3) var<storage, read> parentNode: array<u32>;
 @group(0) @binding(4) var<storage, read> parentEdge: array<u32>;
@@ -21,8 +22,8 @@ override WG: u32 = 256;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let id = flatIndex(wid, nwg, lid, WG);
-  if (id >= lay.count * bat.n) { return; }
-  let p = lay.start + id / bat.n;
+  if (id >= lay.nodes * bat.n) { return; }
+  let p = lay.firstNode + id / bat.n;
   let b = id % bat.n;
   let cap = bat.cap;
   var t = 0.0;

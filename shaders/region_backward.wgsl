@@ -11,17 +11,18 @@
 // every output sums its own inputs in list order. Small rows (common.wgsl): a row whose forward
 // stored ex = L_j < ROW_FLOOR gets -F_j instead of g (in the tile and in flow), and each product
 // adds theta_e F_j exp(u_p - L_j) for such parents after its ordinary sum.
-// Layer uniform: start = first region, count = regions, a = product blocks per region.
-// bat.root = root node. Region table rows as in region_max.wgsl (productStart, size, sumStart, rows).
+// Layer uniform: the regions [firstRegion, firstRegion + regions), productBlocks per region.
+// bat.root = root node. Regions: common.wgsl struct Region.
 
 override WG: u32 = 256;
 override TILE: u32 = 16;
 override TILE_FLOATS: u32 = 1024;
 override ROWS: u32 = 16;
 
+struct RegionBackwardLayer { firstRegion: u32, regions: u32, productBlocks: u32 }
 @group(0) @binding(0) var<uniform> bat: Batch;
-@group(0) @binding(1) var<uniform> lay: Layer;
-@group(0) @binding(2) var<storage, read> regions: array<u32>;
+@group(0) @binding(1) var<uniform> lay: RegionBackwardLayer;
+@group(0) @binding(2) var<storage, read> regions: array<Region>;
 @group(0) @binding(3) var<storage, read> parentPtr: array<u32>;
 @group(0) @binding(4) var<storage, read> parentNode: array<u32>;
 @group(0) @binding(5) var<storage, read> parentEdge: array<u32>;
@@ -35,16 +36,17 @@ var<workgroup> gt: array<f32, TILE_FLOATS>;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   // Product blocks past a region's products do no work but still reach the barrier.
-  let place = regionTile(wid, nwg, bat.n, lay.start, lay.count, lay.a, TILE);
+  let place = regionTile(wid, nwg, bat.n, lay.firstRegion, lay.regions, lay.productBlocks, TILE);
   let r = place.r;
   let i0 = place.block * ROWS;
   let b0 = place.b0;
   let nb = place.nb;
   let cap = bat.cap;
-  let ps = regions[r * 8u];
-  let size = regions[r * 8u + 1u];
-  let ss = regions[r * 8u + 2u];
-  let rows = regions[r * 8u + 3u];
+  let reg = regions[r];
+  let ps = reg.productStart;
+  let size = reg.size;
+  let ss = reg.sumStart;
+  let rows = reg.rows;
   let working = place.live && i0 < size;
 
   // g of every row of the region for the tile.

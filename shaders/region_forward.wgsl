@@ -16,20 +16,20 @@
 // (row j, sample bb) with bb fastest, as in sum_forward.wgsl:tiled. Row block 0 also stores the
 // products' values, e_i and O_r (other row blocks recompute the products and keep them local).
 // Layer uniform: start = first region, count = regions, a = row blocks per region, b = V.
-// regionFwd: per region 8 u32 [productStart, size, sumStart, rows, inputStart, variable, childOff,
-// rowOff], then per region its child regions at [childOff, rowOff) and its rows' edge pointers
-// (absolute edge indices) at [rowOff, rowOff + rows + 1]: one buffer, so the kernel stays within
-// the 8 storage buffers every WebGPU device has.
+// Regions: the table's words (`regionWords`, read through regionAt of region_words.wgsl; one binding
+// for the records, the child lists and the rows' edge pointers keeps the kernel within the 8 storage
+// buffers every WebGPU device has): child regions at [childStart, childEnd), rows' edge pointers
+// (absolute edge indices) at [rowPtr, rowPtr + rows].
 
 override WG: u32 = 256;
 override TILE: u32 = 16;
 override TILE_FLOATS: u32 = 1024;
 override ROWS: u32 = 16;
-const MISSING: u32 = 0xffffffffu;
 
+struct RegionForwardLayer { firstRegion: u32, regions: u32, rowBlocks: u32, numValues: u32 }
 @group(0) @binding(0) var<uniform> bat: Batch;
-@group(0) @binding(1) var<uniform> lay: Layer;
-@group(0) @binding(2) var<storage, read> regionFwd: array<u32>;
+@group(0) @binding(1) var<uniform> lay: RegionForwardLayer;
+@group(0) @binding(2) var<storage, read> regionWords: array<u32>;
 @group(0) @binding(3) var<storage, read> logProb: array<f32>;
 @group(0) @binding(4) var<storage, read> pix: array<u32>;
 @group(0) @binding(5) var<storage, read> edgeChild: array<u32>;
@@ -42,32 +42,33 @@ var<workgroup> tile: array<f32, TILE_FLOATS>;
 var<workgroup> red: array<f32, WG>;
 
 // Product i's local log value u_i for sample b (as the tile computes it), for small rows.
-fn productLog(i: u32, b: u32, cap: u32, is: u32, v: u32, c0: u32, rp: u32) -> f32 {
+fn productLog(i: u32, b: u32, cap: u32, is: u32, v: u32, c0: u32, c1: u32) -> f32 {
   var u = 0.0;
   let x = pix[v * cap + b];
-  if (x != MISSING) { u = logProb[(is + i) * lay.b + x]; }
-  for (var c = c0; c < rp; c++) { u += val[(regionFwd[regionFwd[c] * 8u + 2u] + i) * cap + b]; }
+  if (x != MISSING) { u = logProb[(is + i) * lay.numValues + x]; }
+  for (var c = c0; c < c1; c++) { u += val[(regionSumStart(regionWords[c]) + i) * cap + b]; }
   return u;
 }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   // Row blocks past a region's rows do no work but still reach every barrier.
-  let place = regionTile(wid, nwg, bat.n, lay.start, lay.count, lay.a, TILE);
+  let place = regionTile(wid, nwg, bat.n, lay.firstRegion, lay.regions, lay.rowBlocks, TILE);
   let r = place.r;
   let j0 = place.block * ROWS;
   let b0 = place.b0;
   let nb = place.nb;
   let cap = bat.cap;
-  let h = r * 8u;
-  let ps = regionFwd[h];
-  let size = regionFwd[h + 1u];
-  let ss = regionFwd[h + 2u];
-  let rows = regionFwd[h + 3u];
-  let is = regionFwd[h + 4u];
-  let v = regionFwd[h + 5u];
-  let c0 = regionFwd[h + 6u];
-  let rp = regionFwd[h + 7u];
+  let reg = regionAt(r);
+  let ps = reg.productStart;
+  let size = reg.size;
+  let ss = reg.sumStart;
+  let rows = reg.rows;
+  let is = reg.inputStart;
+  let v = reg.variable;
+  let c0 = reg.childStart;
+  let c1 = reg.childEnd;
+  let rp = reg.rowPtr;
   let working = place.live && j0 < rows;
   let writer = working && place.block == 0u;
 
@@ -82,8 +83,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let b = b0 + bb;
       u = 0.0;
       let x = pix[v * cap + b];
-      if (x != MISSING) { u = logProb[(is + i) * lay.b + x]; }
-      for (var c = c0; c < rp; c++) { u += val[(regionFwd[regionFwd[c] * 8u + 2u] + i) * cap + b]; }
+      if (x != MISSING) { u = logProb[(is + i) * lay.numValues + x]; }
+      for (var c = c0; c < c1; c++) { u += val[(regionSumStart(regionWords[c]) + i) * cap + b]; }
       if (writer) { val[(ps + i) * cap + b] = u; }
     }
     tile[k] = u;
@@ -115,7 +116,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   if (writer && lid < nb) {
     var o = red[lid];
     if (o <= LOW) { o = 0.0; }
-    for (var c = c0; c < rp; c++) { o += rmax[regionFwd[c] * cap + b0 + lid]; }
+    for (var c = c0; c < c1; c++) { o += rmax[regionWords[c] * cap + b0 + lid]; }
     rmax[r * cap + b0 + lid] = o;
   }
   workgroupBarrier();
@@ -128,7 +129,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     if (bb >= nb) { continue; }
     let j = j0 + o / TILE;
     var acc = 0.0;
-    for (var e = regionFwd[rp + j]; e < regionFwd[rp + j + 1u]; e++) {
+    for (var e = regionWords[rp + j]; e < regionWords[rp + j + 1u]; e++) {
       acc += weight[e] * tile[(edgeChild[e] - ps) * TILE + bb];
     }
     let out = (ss + j) * cap + b0 + bb;
@@ -140,12 +141,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let b = b0 + bb;
       var m = red[bb];
       if (m <= LOW) { m = 0.0; }
-      let e0 = regionFwd[rp + j];
-      let e1 = regionFwd[rp + j + 1u];
+      let e0 = regionWords[rp + j];
+      let e1 = regionWords[rp + j + 1u];
       var mr = LOW;
-      for (var e = e0; e < e1; e++) { mr = max(mr, productLog(edgeChild[e] - ps, b, cap, is, v, c0, rp)); }
+      for (var e = e0; e < e1; e++) { mr = max(mr, productLog(edgeChild[e] - ps, b, cap, is, v, c0, c1)); }
       var t = 0.0;
-      for (var e = e0; e < e1; e++) { t += weight[e] * exp(productLog(edgeChild[e] - ps, b, cap, is, v, c0, rp) - mr); }
+      for (var e = e0; e < e1; e++) { t += weight[e] * exp(productLog(edgeChild[e] - ps, b, cap, is, v, c0, c1) - mr); }
       let lt = log(t);
       ex[out] = mr + lt;
       val[out] = (mr - m) + lt;

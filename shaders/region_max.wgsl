@@ -10,35 +10,36 @@
 // per sample share the max (strided partial maxima, then a fixed-order tree reduction in workgroup
 // memory) and the exps, so a K=128 region is spread over 8 lanes x 32 samples instead of one
 // serial thread per sample. Reads stay coalesced along the samples.
-// Layer uniform: start = first region, count = regions in layer.
-// Region table rows (8 u32): productStart, size, sumStart, rows, edgeStart, nnz, and the range
-// [childStart, childEnd) of the region's tree children in `regionChild`.
+// Layer uniform: the layer's regions [firstRegion, firstRegion + regions). Regions: common.wgsl
+// struct Region; a region's tree children are regionWords[childStart .. childEnd).
 
 override WG: u32 = 256;
 override TS: u32 = 32;     // samples per workgroup of `reduce` (divides WG; WG / TS a power of two)
 
+struct RegionMaxLayer { firstRegion: u32, regions: u32 }
 @group(0) @binding(0) var<uniform> bat: Batch;
-@group(0) @binding(1) var<uniform> lay: Layer;
-@group(0) @binding(2) var<storage, read> regions: array<u32>;
+@group(0) @binding(1) var<uniform> lay: RegionMaxLayer;
+@group(0) @binding(2) var<storage, read> regions: array<Region>;
 @group(0) @binding(3) var<storage, read> val: array<f32>;
 @group(0) @binding(4) var<storage, read_write> ex: array<f32>;
 @group(0) @binding(5) var<storage, read_write> rmax: array<f32>;
-@group(0) @binding(6) var<storage, read> regionChild: array<u32>;
+@group(0) @binding(6) var<storage, read> regionWords: array<u32>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let id = flatIndex(wid, nwg, lid, WG);
-  if (id >= lay.count * bat.n) { return; }
-  let r = lay.start + id / bat.n;
+  if (id >= lay.regions * bat.n) { return; }
+  let r = lay.firstRegion + id / bat.n;
   let b = id % bat.n;
   let cap = bat.cap;
-  let ps = regions[r * 8u];
-  let size = regions[r * 8u + 1u];
+  let reg = regions[r];
+  let ps = reg.productStart;
+  let size = reg.size;
   var m = LOW;
   for (var i = 0u; i < size; i++) { m = max(m, val[(ps + i) * cap + b]); }
   if (m <= LOW) { m = 0.0; }
   var o = m;
-  for (var k = regions[r * 8u + 6u]; k < regions[r * 8u + 7u]; k++) { o += rmax[regionChild[k] * cap + b]; }
+  for (var k = reg.childStart; k < reg.childEnd; k++) { o += rmax[regionWords[k] * cap + b]; }
   rmax[r * cap + b] = o;
   for (var i = 0u; i < size; i++) {
     let o = (ps + i) * cap + b;
@@ -50,19 +51,18 @@ var<workgroup> red: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn reduce(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.y * nwg.x + wid.x;
-  let tiles = (bat.n + TS - 1u) / TS;
-  let inRange = wg < lay.count * tiles;
-  let r = lay.start + min(wg / tiles, lay.count - 1u);
+  let place = regionTile(wid, nwg, bat.n, lay.firstRegion, lay.regions, 1u, TS);
+  let r = place.r;
   let s = lid % TS;
   let lane = lid / TS;
   let lanes = WG / TS;
-  let b = (wg % tiles) * TS + s;
-  let live = inRange && b < bat.n;
+  let b = place.b0 + s;
+  let live = place.live && b < bat.n;
   let cap = bat.cap;
-  let ps = regions[r * 8u];
+  let reg = regions[r];
+  let ps = reg.productStart;
   var size = 0u;
-  if (live) { size = regions[r * 8u + 1u]; }
+  if (live) { size = reg.size; }
   var m = LOW;
   for (var i = lane; i < size; i += lanes) { m = max(m, val[(ps + i) * cap + b]); }
   red[lid] = m;
@@ -75,7 +75,7 @@ fn reduce(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
   if (m <= LOW) { m = 0.0; }
   if (live && lane == 0u) {
     var o = m;
-    for (var k = regions[r * 8u + 6u]; k < regions[r * 8u + 7u]; k++) { o += rmax[regionChild[k] * cap + b]; }
+    for (var k = reg.childStart; k < reg.childEnd; k++) { o += rmax[regionWords[k] * cap + b]; }
     rmax[r * cap + b] = o;
   }
   for (var i = lane; i < size; i += lanes) {

@@ -7,15 +7,15 @@
 // Random numbers: a PCG hash of (seed, draw, region, purpose), so a draw depends only on its index.
 
 struct Params { count: u32, numRegions: u32, numValues: u32, seed: u32, numVars: u32, p0: u32, p1: u32, p2: u32 }
-// Per region, 8 u32: variable, size, rows, inputStart, productStart, sumStart, parentRegion (or
-// 0xffffffff at the root), unused.
+// Regions: common.wgsl struct Region (the engine's region table, src/engines/gpu/buffers.ts
+// packRegions; the engine puts common.wgsl in front of this file as of every kernel).
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> regions: array<u32>;
+@group(0) @binding(1) var<storage, read> regions: array<Region>;
 @group(0) @binding(2) var<storage, read> edgePtr: array<u32>;
 @group(0) @binding(3) var<storage, read> edgeChild: array<u32>;
 @group(0) @binding(4) var<storage, read> weight: array<f32>;
 @group(0) @binding(5) var<storage, read> inputProb: array<f32>;
-@group(0) @binding(6) var<storage, read> evidence: array<u32>;   // [numVars] pixel, or 0xffffffff when missing
+@group(0) @binding(6) var<storage, read> evidence: array<u32>;   // [numVars] pixel, or MISSING
 @group(0) @binding(7) var<storage, read_write> choice: array<u32>; // [count x numRegions]
 @group(0) @binding(8) var<storage, read_write> pixels: array<u32>; // [count x numVars]
 
@@ -41,15 +41,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let V = params.numValues;
   for (var k = R; k > 0u; k--) {
     let r = k - 1u;
-    let o = r * 8u;
-    let variable = regions[o];
-    let inputStart = regions[o + 3u];
-    let productStart = regions[o + 4u];
-    let sumStart = regions[o + 5u];
-    let parent = regions[o + 6u];
+    let reg = regions[r];
     var row = 0u;
-    if (parent != 0xffffffffu) { row = choice[draw * R + parent]; }
-    let node = sumStart + row;
+    if (reg.parent != MISSING) { row = choice[draw * R + reg.parent]; }
+    let node = reg.sumStart + row;
     let start = edgePtr[node];
     let end = edgePtr[node + 1u];
     var total = 0.0;
@@ -66,12 +61,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
         if (u < acc) { picked = e; break; }
       }
     }
-    let i = edgeChild[picked] - productStart;
+    let i = edgeChild[picked] - reg.productStart;
     choice[draw * R + r] = i;
-    let observed = evidence[variable];
+    let observed = evidence[reg.variable];
     var value = observed;
-    if (observed == 0xffffffffu) {
-      let io = (inputStart + i) * V;
+    if (observed == MISSING) {
+      let io = (reg.inputStart + i) * V;
       let v = rand01(draw, r, 1u);
       var c = 0.0;
       value = 0u;
@@ -84,6 +79,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
         }
       }
     }
-    pixels[draw * params.numVars + variable] = value;
+    pixels[draw * params.numVars + reg.variable] = value;
   }
 }

@@ -6,12 +6,13 @@
 // A small row (forward stored ex = L_j < ROW_FLOOR instead of s_j; common.wgsl) stores -F_j instead
 // (< 0: its readers take the exact edge flows theta_e F_j exp(u_c - L_j)); 0 where F_j = 0 or the
 // row is -inf.
-// Layer uniform: start = first sum node, count = sum nodes in the layer. bat.root = root node.
+// Layer uniform: the layer's sum nodes [firstNode, firstNode + nodes). bat.root = root node.
 
 override WG: u32 = 256;
 
+struct SumFlowLayer { firstNode: u32, nodes: u32 }
 @group(0) @binding(0) var<uniform> bat: Batch;
-@group(0) @binding(1) var<uniform> lay: Layer;
+@group(0) @binding(1) var<uniform> lay: SumFlowLayer;
 @group(0) @binding(2) var<storage, read> parentPtr: array<u32>;
 @group(0) @binding(3) var<storage, read> parentNode: array<u32>;
 @group(0) @binding(4) var<storage, read> ex: array<f32>;
@@ -20,8 +21,8 @@ override WG: u32 = 256;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let id = flatIndex(wid, nwg, lid, WG);
-  if (id >= lay.count * bat.n) { return; }
-  let node = lay.start + id / bat.n;
+  if (id >= lay.nodes * bat.n) { return; }
+  let node = lay.firstNode + id / bat.n;
   let b = id % bat.n;
   let cap = bat.cap;
   var f = 0.0;

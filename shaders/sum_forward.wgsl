@@ -11,19 +11,20 @@
 // give big-K layers with few regions enough workgroups to fill a GPU.
 // `gather`: one thread per (sum node, sample) reading the children from global memory; used when a
 // region's columns do not fit a useful tile.
-// Layer uniform (tiled): start = first region, count = regions, a = row blocks per region (the
-// layer's most rows / ROWS, rounded up). (gather): start = first sum node,
-// count = sum nodes in the layer, a = first region of the layer, b = its regions (`smallRow` finds
-// the node's region by binary search).
+// Layer uniform (SumLayer), tiled: the layer's regions [firstRegion, firstRegion + regions) and
+// rowBlocks per region (the layer's most rows / ROWS, rounded up); gather: its sum nodes
+// [firstNode, firstNode + nodes), and its regions (`smallRow` finds the node's region by binary
+// search).
 
 override WG: u32 = 256;
 override TILE: u32 = 16;
 override TILE_FLOATS: u32 = 1024;
 override ROWS: u32 = 16;
 
+struct SumLayer { firstRegion: u32, regions: u32, rowBlocks: u32, firstNode: u32, nodes: u32 }
 @group(0) @binding(0) var<uniform> bat: Batch;
-@group(0) @binding(1) var<uniform> lay: Layer;
-@group(0) @binding(2) var<storage, read> regions: array<u32>;
+@group(0) @binding(1) var<uniform> lay: SumLayer;
+@group(0) @binding(2) var<storage, read> regions: array<Region>;
 @group(0) @binding(3) var<storage, read> edgePtr: array<u32>;
 @group(0) @binding(4) var<storage, read> edgeChild: array<u32>;
 @group(0) @binding(5) var<storage, read> weight: array<f32>;
@@ -49,18 +50,19 @@ fn smallRow(node: u32, out: u32, ps: u32, size: u32, b: u32, cap: u32) {
 
 @compute @workgroup_size(WG)
 fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  // Workgroup -> (region, block of ROWS rows, tile of TILE samples); lay.a = row blocks per region.
+  // Workgroup -> (region, block of ROWS rows, tile of TILE samples).
   // Row blocks past a region's rows do no work but still reach the barrier.
-  let place = regionTile(wid, nwg, bat.n, lay.start, lay.count, lay.a, TILE);
+  let place = regionTile(wid, nwg, bat.n, lay.firstRegion, lay.regions, lay.rowBlocks, TILE);
   let r = place.r;
   let j0 = place.block * ROWS;
   let b0 = place.b0;
   let nb = place.nb;
   let cap = bat.cap;
-  let ps = regions[r * 8u];
-  let size = regions[r * 8u + 1u];
-  let ss = regions[r * 8u + 2u];
-  let rows = regions[r * 8u + 3u];
+  let reg = regions[r];
+  let ps = reg.productStart;
+  let size = reg.size;
+  let ss = reg.sumStart;
+  let rows = reg.rows;
   let working = place.live && j0 < rows;
   var loadCount = 0u;
   if (working) { loadCount = size * TILE; }
@@ -94,8 +96,8 @@ fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 @compute @workgroup_size(WG)
 fn gather(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let id = flatIndex(wid, nwg, lid, WG);
-  if (id >= lay.count * bat.n) { return; }
-  let node = lay.start + id / bat.n;
+  if (id >= lay.nodes * bat.n) { return; }
+  let node = lay.firstNode + id / bat.n;
   let b = id % bat.n;
   let cap = bat.cap;
   var s = 0.0;
@@ -109,11 +111,11 @@ fn gather(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
     return;
   }
   // The node's region: the last of the layer's regions whose sumStart <= node.
-  var lo = lay.a;
-  var hi = lay.a + lay.b - 1u;
+  var lo = lay.firstRegion;
+  var hi = lay.firstRegion + lay.regions - 1u;
   while (lo < hi) {
     let mid = (lo + hi + 1u) / 2u;
-    if (regions[mid * 8u + 2u] <= node) { lo = mid; } else { hi = mid - 1u; }
+    if (regions[mid].sumStart <= node) { lo = mid; } else { hi = mid - 1u; }
   }
-  smallRow(node, out, regions[lo * 8u], regions[lo * 8u + 1u], b, cap);
+  smallRow(node, out, regions[lo].productStart, regions[lo].size, b, cap);
 }

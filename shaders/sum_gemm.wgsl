@@ -14,8 +14,9 @@
 // row entry marked small (flow = -F_j < 0) adds nothing to the GEMM, and a workgroup that staged one
 // adds the exact flows theta F_j exp(u_i - L_j) of such entries per output at the end
 // (`smallFlows`). Normal workgroups pay a compare per staged value and one branch per output.
-// Layer uniform: start = first region, count = regions, a = row tiles per region (ceil(max M / TM)),
-// b = the layer's largest K (a uniform loop bound: barriers need uniform control flow), c = mode.
+// Layer uniform: the regions [firstRegion, firstRegion + regions), rowTiles per region
+// (ceil(max M / TM)), inner = the layer's largest K (a uniform loop bound: barriers need uniform
+// control flow), mode; `scatter` reads only `edges`.
 // Workgroups past a region's rows load zeros and write nothing, but still reach every barrier.
 
 override WG: u32 = 256;     // = (TM / 4) * (TN / 4)
@@ -25,9 +26,10 @@ override TK: u32 = 16;      // inner chunk
 override WS4: u32 = 272;    // TK * (TM / 4 + 1): each k row padded by one vec4 (fewer bank conflicts)
 override ES4: u32 = 256;    // TK * TN / 4
 
+struct GemmLayer { firstRegion: u32, regions: u32, rowTiles: u32, inner: u32, mode: u32, edges: u32 }
 @group(0) @binding(0) var<uniform> bat: Batch;
-@group(0) @binding(1) var<uniform> lay: Layer;
-@group(0) @binding(2) var<storage, read> regions: array<u32>;
+@group(0) @binding(1) var<uniform> lay: GemmLayer;
+@group(0) @binding(2) var<storage, read> regions: array<Region>;
 @group(0) @binding(3) var<storage, read> denseOff: array<u32>;
 @group(0) @binding(4) var<storage, read> wdense: array<f32>;
 @group(0) @binding(5) var<storage, read_write> ex: array<f32>;
@@ -78,21 +80,19 @@ fn smallFlows(p: u32, i: u32, dof: u32, ss: u32, rows: u32, size: u32, b: u32, c
 
 @compute @workgroup_size(WG)
 fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.y * nwg.x + wid.x;
-  let tiles = (bat.n + TN - 1u) / TN;
-  let perRegion = lay.a * tiles;
-  let inRange = wg < lay.count * perRegion;
-  let r = lay.start + min(wg / perRegion, lay.count - 1u);
-  let rem = wg % perRegion;
-  let m0 = (rem / tiles) * TM;
-  let b0 = (rem % tiles) * TN;
+  let place = regionTile(wid, nwg, bat.n, lay.firstRegion, lay.regions, lay.rowTiles, TN);
+  let inRange = place.live;
+  let r = place.r;
+  let m0 = place.block * TM;
+  let b0 = place.b0;
   let n = bat.n;
   let cap = bat.cap;
-  let mode = lay.c;
-  let ps = regions[r * 8u];
-  let size = regions[r * 8u + 1u];
-  let ss = regions[r * 8u + 2u];
-  let rows = regions[r * 8u + 3u];
+  let mode = lay.mode;
+  let reg = regions[r];
+  let ps = reg.productStart;
+  let size = reg.size;
+  let ss = reg.sumStart;
+  let rows = reg.rows;
   let dof = denseOff[r];
   var M = rows;
   var K = size;
@@ -111,7 +111,7 @@ fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
-  for (var k0 = 0u; k0 < lay.b; k0 += TK) {
+  for (var k0 = 0u; k0 < lay.inner; k0 += TK) {
     // A tile (TM x TK), stored k-major: ws[kk * WROW + mm / 4][mm % 4]. Threads run along the
     // mirror's contiguous index: k for mode 0 (rows of W), m for mode 1 (W transposed).
     for (var t = lid; t < TM * TK; t += WG) {
@@ -183,11 +183,11 @@ fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 }
 
 // Refreshes the dense mirror from the CSR weights: wmirror[denseIdx[e]] = weight[e] (one thread
-// per edge; edges outside mirrored blocks have denseIdx = 0xffffffff). Layer uniform: count = edges.
+// per edge; edges outside mirrored blocks have denseIdx = MISSING). Layer uniform: edges.
 @compute @workgroup_size(WG)
 fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let e = (wid.y * nwg.x + wid.x) * WG + lid;
-  if (e >= lay.count) { return; }
+  let e = flatIndex(wid, nwg, lid, WG);
+  if (e >= lay.edges) { return; }
   let d = denseIdx[e];
-  if (d != 0xffffffffu) { wmirror[d] = weight[e]; }
+  if (d != MISSING) { wmirror[d] = weight[e]; }
 }

@@ -39,6 +39,7 @@ const { buildHclt } = await import('../../src/circuit/hclt.ts');
 const { subset } = await import('../../src/data/dataset.ts');
 const { loadEmbeddedDataset } = await import('../../src/data/load.ts');
 const { createNodeGpuEngine } = await import('../../src/engines/gpu/node-gpu.ts');
+const { stepText } = await import('../../src/engines/gpu/plan.ts');
 const { DEFAULT_TRAIN_CONFIG, Trainer } = await import('../../src/training/trainer.ts');
 const { Rng } = await import('../../src/util/rng.ts');
 const { compiledPair, maxAbsErr, maxRelErr, oracle, prunedCircuit, randomBatch, treeCircuit } = await import('./helpers.ts');
@@ -91,7 +92,7 @@ for (const ks of kernelSets) {
       errs.ll = Math.max(errs.ll, maxAbsErr(await gpu.accumulateFlows(batch), await cpu.accumulateFlows(batch)));
     }
     // After the first flows pass (where 'auto' tunes).
-    for (const p of gpu.kernelPlan) plans.add(p.replace(/ h=\d+| \[.*\)/g, ''));
+    for (const p of gpu.kernelPlan) plans.add(stepText(p, false));
     choices.add(gpu.kernelSummary);
     errs.edge = Math.max(errs.edge, maxRelErr(await gpu.edgeFlows(), await cpu.edgeFlows(), 1e-3));
     errs.input = Math.max(errs.input, maxRelErr(await gpu.inputFlows(), await cpu.inputFlows(), 1e-3));
@@ -201,7 +202,7 @@ async function throughput(gpu: GpuEngineT, trainer: TrainerT, K: number, phase: 
     passes_ms: Object.fromEntries([...agg].map(([k, v]) => [k, r3(v)])),
     // Where a batch's GPU time goes, per height: the eight slowest timed passes.
     slowest_passes: [...passes].sort((x, y) => y.ms - x.ms).slice(0, 8).map((p) => `${p.label}: ${r3(p.ms)}`),
-    kernels: [...new Set(gpu.kernelPlan.map((p) => p.replace(/ h=\d+| \[.*\)/g, '')))],
+    kernels: [...new Set(gpu.kernelPlan.map((p) => stepText(p, false)))],
     kernel_choice: gpu.kernelSummary,
     slices_in_flight: Number(process.env.SPC_GPU_SLICES_IN_FLIGHT) || 1, // the default with naps: 1
     // GPU ms per chunk of each candidate family, per pass (when tuned).

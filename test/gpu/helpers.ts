@@ -7,7 +7,9 @@ import type { Circuit } from '../../src/circuit/structure.ts';
 import { buildTreeCircuit, randomTree } from '../../src/circuit/tree.ts';
 import { CpuEngine } from '../../src/engines/cpu/engine.ts';
 import type { Batch } from '../../src/engines/engine.ts';
-import type { GpuEngine, GpuEngineOptions } from '../../src/engines/gpu/engine.ts';
+import type { GpuEngine, GpuEngineOptions, KernelPass } from '../../src/engines/gpu/engine.ts';
+import type { KernelName } from '../../src/engines/gpu/kernels.ts';
+import type { PlanStep } from '../../src/engines/gpu/plan.ts';
 import { createNodeGpuEngine } from '../../src/engines/gpu/node-gpu.ts';
 import { Rng } from '../../src/util/rng.ts';
 
@@ -68,4 +70,14 @@ export function maxAbsErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
     m = Math.max(m, Number.isNaN(d) ? Infinity : d);
   }
   return m;
+}
+
+/** Whether a kernel plan has a step of `kernel` (in `pass`, when given). */
+export function planHas(plan: readonly PlanStep[], kernel: KernelName, pass?: KernelPass): boolean {
+  return plan.some((s) => s.kernel === kernel && (pass === undefined || s.pass === pass));
+}
+
+/** The forward sum kernel of each sum layer (or of each height, for the per-height kernel). */
+export function sumSteps(plan: readonly PlanStep[]): PlanStep[] {
+  return plan.filter((s) => s.pass === 'forward' && ['sumGemm', 'sumTiled', 'sumGather', 'regionForward'].includes(s.kernel));
 }

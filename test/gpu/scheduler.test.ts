@@ -8,7 +8,7 @@ import { subset } from '../../src/data/dataset.ts';
 import { loadEmbeddedDataset } from '../../src/data/load.ts';
 import { passTimes } from '../../src/engines/gpu/engine.ts';
 import { Rng } from '../../src/util/rng.ts';
-import { compiledPair, gpuEngine, maxAbsErr, maxRelErr, oracle, prunedCircuit, randomBatch, treeCircuit } from './helpers.ts';
+import { compiledPair, gpuEngine, maxAbsErr, maxRelErr, oracle, planHas, prunedCircuit, randomBatch, sumSteps, treeCircuit } from './helpers.ts';
 
 describe('GPU scheduler', () => {
   it('resident dataset with shuffled index batches', async () => {
@@ -47,8 +47,8 @@ describe('GPU scheduler', () => {
     const gpu = await gpuEngine({ maxChunk: 64, sumKernel: 'tiled', edgeKernel: 'lanes', capLimits: { maxComputeWorkgroupsPerDimension: 32, maxComputeWorkgroupStorageSize: 16 } });
     try {
       await gpu.load(b);
-      expect(gpu.sumKernels).toContain('gather');
-      expect(gpu.sumKernels.some((k) => k.startsWith('tiled'))).toBe(true);
+      expect(planHas(gpu.kernelPlan, 'sumGather')).toBe(true);
+      expect(planHas(gpu.kernelPlan, 'sumTiled')).toBe(true);
       const cpu = await oracle(a);
       const batch = randomBatch(42, 61, 16, 5, 0.15);
       expect(maxAbsErr(await gpu.accumulateFlows(batch), await cpu.accumulateFlows(batch))).toBeLessThan(1e-4);
@@ -62,7 +62,7 @@ describe('GPU scheduler', () => {
     const g2 = await gpuEngine({ sumKernel: 'tiled', capLimits: { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256 } });
     try {
       await g2.load(compileCircuit(treeCircuit(43, 7, 4, 7)));
-      expect(g2.sumKernels.every((k) => k === 'tiled T=64')).toBe(true);
+      expect(sumSteps(g2.kernelPlan).every((s) => s.kernel === 'sumTiled' && s.tile === 64)).toBe(true);
     } finally {
       g2.dispose();
     }

@@ -3,7 +3,8 @@
 //   marginal             the engine's forward with the missing-pixel mask (exact marginals);
 //   conditionalSurprise  one batch of D + 1 copies of the image, copy i with pixel i missing:
 //                        log p(x_i | x_{-i}) = log p(x) - log p(x_{-i});
-//   sample               shaders/sample.wgsl, one thread per draw walking the regions root first.
+//   sample               shaders/sample.wgsl (kernel `sample` of kernels.ts), one thread per draw
+//                        walking the regions root first.
 //                        For inpainting, the row choices follow the posterior theta_e exp(x_c - y_j)
 //                        of the evidence image, from one float64 CPU forward pass of that single
 //                        image (about a millisecond at K = 32); the draws run on the GPU.
@@ -11,18 +12,18 @@
 import type { CompiledCircuit } from '../../circuit/compile.ts';
 import { CpuEvaluator } from '../cpu/evaluator.ts';
 import type { Batch, Evidence, QueryEngine } from '../queries.ts';
+import { MAP_READ, NONE as MISSING, READBACK, STORAGE, UNIFORM, packRegions } from './buffers.ts';
 import type { GpuEngine } from './engine.ts';
+import { KERNELS, moduleSource, parseBindings } from './kernels.ts';
 
-const STORAGE = 0x0080 | 0x0008 | 0x0004; // STORAGE | COPY_DST | COPY_SRC
-const UNIFORM = 0x0040 | 0x0008;
-const READBACK = 0x0001 | 0x0008; // MAP_READ | COPY_DST
-const MISSING = 0xffffffff;
 const WG = 64;
 
 export class GpuQueries implements QueryEngine {
   private readonly engine: GpuEngine;
   private readonly cc: CompiledCircuit;
   private readonly sampleSource: string;
+  /** Binding number of each of the sample kernel's buffers (parsed from sample.wgsl). */
+  private readonly sampleBindings: Map<string, number>;
   private pipeline: GPUComputePipeline | null = null;
 
   /** `cc` is the circuit `engine` has loaded; `shaders` the WGSL sources (shaders-node / shaders-vite). */
@@ -30,7 +31,8 @@ export class GpuQueries implements QueryEngine {
     if (!shaders.sample) throw new Error('GPU queries: shaders/sample.wgsl is missing');
     this.engine = engine;
     this.cc = cc;
-    this.sampleSource = shaders.sample;
+    this.sampleSource = moduleSource(shaders, KERNELS.sample.shader);
+    this.sampleBindings = parseBindings(shaders.sample);
   }
 
   marginal(batch: Batch): Promise<Float64Array> {
@@ -66,10 +68,6 @@ export class GpuQueries implements QueryEngine {
     const evidenceWords = new Uint32Array(D).fill(MISSING);
     if (evidence) for (let v = 0; v < D; v++) if (!evidence.missing[v]) evidenceWords[v] = evidence.pixels[v];
     const R = cc.regions.length;
-    const regionWords = new Uint32Array(R * 8);
-    cc.regions.forEach((r, k) => {
-      regionWords.set([r.variable, r.size, r.rows, r.inputStart, r.productStart, r.sumStart, r.parentRegion < 0 ? MISSING : r.parentRegion, 0], k * 8);
-    });
     const device = this.engine.device;
     const made: GPUBuffer[] = [];
     const upload = (label: string, data: ArrayBufferView & { byteLength: number }, usage = STORAGE): GPUBuffer => {
@@ -79,28 +77,29 @@ export class GpuQueries implements QueryEngine {
       return buffer;
     };
     try {
-      const bufs = [
-        upload('params', new Uint32Array([count, R, V, seed >>> 0, D, 0, 0, 0]), UNIFORM),
-        upload('regions', regionWords),
-        upload('edgePtr', Uint32Array.from(cc.edgePtr)),
-        upload('edgeChild', Uint32Array.from(cc.edgeChild)),
-        upload('weight', weight),
-        upload('inputProb', Float32Array.from(cc.inputLogProbs, Math.exp)),
-        upload('evidence', evidenceWords),
-        upload('choice', new Uint32Array(count * R)),
-        upload('pixels', new Uint32Array(count * D)),
-      ];
+      // By binding name (kernels.ts KERNELS.sample.uses).
+      const bufs: Record<(typeof KERNELS.sample.uses)[number], GPUBuffer> = {
+        params: upload('params', new Uint32Array([count, R, V, seed >>> 0, D, 0, 0, 0]), UNIFORM),
+        regions: upload('regions', packRegions(cc)),
+        edgePtr: upload('edgePtr', Uint32Array.from(cc.edgePtr)),
+        edgeChild: upload('edgeChild', Uint32Array.from(cc.edgeChild)),
+        weight: upload('weight', weight),
+        inputProb: upload('inputProb', Float32Array.from(cc.inputLogProbs, Math.exp)),
+        evidence: upload('evidence', evidenceWords),
+        choice: upload('choice', new Uint32Array(count * R)),
+        pixels: upload('pixels', new Uint32Array(count * D)),
+      };
       const readback = device.createBuffer({ label: 'pc/sample readback', size: count * D * 4, usage: READBACK });
       made.push(readback);
       this.pipeline ??= device.createComputePipeline({
         label: 'pc/sample',
         layout: 'auto',
-        compute: { module: device.createShaderModule({ label: 'pc/sample.wgsl', code: this.sampleSource }), entryPoint: 'main', constants: { WG } },
+        compute: { module: device.createShaderModule({ label: 'pc/sample.wgsl', code: this.sampleSource }), entryPoint: KERNELS.sample.entry, constants: { WG } },
       });
       const bindGroup = device.createBindGroup({
         label: 'pc/sample',
         layout: this.pipeline.getBindGroupLayout(0),
-        entries: bufs.map((buffer, binding) => ({ binding, resource: { buffer } })),
+        entries: KERNELS.sample.uses.map((name) => ({ binding: this.sampleBindings.get(name)!, resource: { buffer: bufs[name] } })),
       });
       const enc = device.createCommandEncoder({ label: 'pc/sample' });
       const pass = enc.beginComputePass({ label: 'pc/sample' });
@@ -108,9 +107,9 @@ export class GpuQueries implements QueryEngine {
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(Math.ceil(count / WG));
       pass.end();
-      enc.copyBufferToBuffer(bufs[8], 0, readback, 0, count * D * 4);
+      enc.copyBufferToBuffer(bufs.pixels, 0, readback, 0, count * D * 4);
       device.queue.submit([enc.finish()]);
-      await readback.mapAsync(0x0001);
+      await readback.mapAsync(MAP_READ);
       const words = new Uint32Array(readback.getMappedRange().slice(0));
       readback.unmap();
       return Uint8Array.from(words);
