@@ -71,7 +71,12 @@ describe('GPU dense-block kernels', () => {
     try {
       await gpu.load(b);
       const plan = gpu.kernelPlan;
-      const want: Array<[KernelName, KernelPass]> = [['sumGemm', 'forward'], ['edgeFlowGemm', 'edges'], ['productFlow', 'backward'], ['regionMaxReduce', 'forward']];
+      const want: Array<[KernelName, KernelPass]> = [
+        ['sumGemm', 'forward'],
+        ['edgeFlowGemm', 'edges'],
+        ['productFlow', 'backward'],
+        ['regionMaxReduce', 'forward'],
+      ];
       for (const [k, p] of want) expect(planHas(plan, k, p), k).toBe(true);
       expect(planHas(plan, 'sumTiled') || planHas(plan, 'sumGemm', 'backward')).toBe(false);
       const cpu = await oracle(a);

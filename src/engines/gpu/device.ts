@@ -87,7 +87,10 @@ export function limitMessage(limit: EngineLimit, needed: number, have: number, w
  */
 export async function requestGpuDevice(gpu: GPU | null | undefined, opts: GpuDeviceOptions = {}): Promise<GpuContext> {
   if (!gpu) {
-    throw new GpuUnavailableError('no-webgpu', 'WebGPU is not available here (no navigator.gpu): use a browser with WebGPU enabled (Chrome 113+), or the CPU engine.');
+    throw new GpuUnavailableError(
+      'no-webgpu',
+      'WebGPU is not available here (no navigator.gpu): use a browser with WebGPU enabled (Chrome 113+), or the CPU engine.',
+    );
   }
   let adapter: GPUAdapter | null = null;
   try {
@@ -154,7 +157,8 @@ export async function withErrorScopes<T>(device: GPUDevice, what: string, fn: ()
     throw new GpuUnavailableError('out-of-memory', `The GPU ran out of memory while allocating ${what}: use a smaller K or batch, or the CPU engine.`);
   }
   if (thrown instanceof RangeError) {
-    throw new GpuUnavailableError('out-of-memory', `The GPU could not allocate ${what} (${thrown.message.replace(/\.$/, '')}): use a smaller K or batch, or the CPU engine.`);
+    const why = thrown.message.replace(/\.$/, '');
+    throw new GpuUnavailableError('out-of-memory', `The GPU could not allocate ${what} (${why}): use a smaller K or batch, or the CPU engine.`);
   }
   if (thrown) throw thrown;
   if (validation) {

@@ -84,7 +84,14 @@ export function layerSlots(cc: CompiledCircuit): number {
 
 /** The one bind-group builder: the uniforms by name, `lay` at the dispatch's slot, the rest from
  *  `buffers` (after ALIASES). */
-function bindGroup(ctx: DispatchContext, kernel: KernelName, label: string, pipeline: GPUComputePipeline, layer: GPUBufferBinding, buffers: (name: string) => GPUBuffer | undefined): GPUBindGroup {
+function bindGroup(
+  ctx: DispatchContext,
+  kernel: KernelName,
+  label: string,
+  pipeline: GPUComputePipeline,
+  layer: GPUBufferBinding,
+  buffers: (name: string) => GPUBuffer | undefined,
+): GPUBindGroup {
   const spec = KERNELS[kernel];
   const nums = ctx.bindings.get(spec.shader)!;
   const entries: GPUBindGroupEntry[] = spec.uses.map((name) => {

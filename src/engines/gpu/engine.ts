@@ -71,7 +71,7 @@ import {
   type GpuContext,
 } from './device.ts';
 import { buildDispatches, buildIndexedPixels, encode, layerSlots, type ChunkKind, type DispatchContext, type Model, type ResidentData } from './dispatches.ts';
-import { trainEpoch, type FusedHost, type FusedState } from './fused-epoch.ts';
+import { checkIndices, trainEpoch, type FusedHost, type FusedState } from './fused-epoch.ts';
 import { KERNELS, checkShaderSources, moduleSource, parseBindings, type KernelName } from './kernels.ts';
 import {
   DEFAULT_DENSE,
@@ -425,7 +425,8 @@ export class GpuEngine implements Engine {
       const err = await this.device.popErrorScope();
       if (err) {
         const what = err.message.split('\n')[0].trim().replace(/\.$/, '');
-        throw new GpuUnavailableError('validation', `WebGPU rejected the engine's first batch (${what}): this is an engine bug; use the CPU engine and report it.`);
+        const msg = `WebGPU rejected the engine's first batch (${what}): this is an engine bug; use the CPU engine and report it.`;
+        throw new GpuUnavailableError('validation', msg);
       }
       return;
     }
@@ -539,7 +540,9 @@ export class GpuEngine implements Engine {
   private batchFeed(batch: Batch): (start: number, n: number) => number {
     const m = this.circuitModel;
     const D = m.cc.numVars;
-    if (batch.pixels.length < batch.count * D) throw new Error(`batch of ${batch.count} samples has ${batch.pixels.length} pixels, expected ${batch.count * D}`);
+    if (batch.pixels.length < batch.count * D) {
+      throw new Error(`batch of ${batch.count} samples has ${batch.pixels.length} pixels, expected ${batch.count * D}`);
+    }
     return (start, n) => {
       this.pool.write(m.buffers.get('data')!, batch.pixels.subarray(start * D, (start + n) * D));
       if (batch.missing) this.pool.write(m.buffers.get('miss')!, batch.missing.subarray(start * D, (start + n) * D));
@@ -551,7 +554,7 @@ export class GpuEngine implements Engine {
     const m = this.circuitModel;
     const ds = this.dataset;
     if (!ds) throw new Error('GPU engine: uploadDataset before the indexed calls');
-    for (let k = 0; k < indices.length; k++) if (indices[k] < 0 || indices[k] >= ds.count) throw new Error(`sample index ${indices[k]} outside the uploaded dataset of ${ds.count}`);
+    checkIndices(indices, ds.count);
     return (start, n) => {
       this.pool.write(m.buffers.get('idx')!, indices.subarray(start, start + n));
       return 2;

@@ -48,6 +48,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Throws unless every index is a row of a resident dataset of `count` samples. */
+export function checkIndices(indices: Int32Array, count: number): void {
+  for (const i of indices) if (i < 0 || i >= count) throw new Error(`sample index ${i} outside the uploaded dataset of ${count}`);
+}
+
 /** Grows a fused-training buffer to at least `bytes` (kept across epochs and loads). */
 function ensureEpochBuffer(host: FusedHost, which: 'epochIdx' | 'epochBat', bytes: number): GPUBuffer {
   const cur = host.fused[which];
@@ -76,7 +81,7 @@ export async function trainEpoch(
   const count = order.length;
   const out = new Float64Array(count);
   if (count === 0) return out;
-  for (let k = 0; k < count; k++) if (order[k] < 0 || order[k] >= ds.count) throw new Error(`sample index ${order[k]} outside the uploaded dataset of ${ds.count}`);
+  checkIndices(order, ds.count);
   batch = Math.max(1, Math.floor(batch));
   const cap = m.cap;
   // Chunks: a mini-batch larger than the chunk capacity spans several chunks (flows accumulate).

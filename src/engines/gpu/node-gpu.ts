@@ -25,7 +25,8 @@ async function find(): Promise<NodeGpu> {
   try {
     mod = (await import('webgpu')) as unknown as typeof mod;
   } catch (e) {
-    throw new GpuUnavailableError('no-webgpu', `WebGPU is not available in Node (the 'webgpu' package did not load: ${(e as Error).message.split('\n')[0]}); use --engine cpu.`);
+    const why = (e as Error).message.split('\n')[0];
+    throw new GpuUnavailableError('no-webgpu', `WebGPU is not available in Node (the 'webgpu' package did not load: ${why}); use --engine cpu.`);
   }
   // The package's globals (GPUBufferUsage, ...) for code written against the browser API.
   for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
@@ -41,9 +42,11 @@ async function find(): Promise<NodeGpu> {
     const sw = mod.create([]);
     if (await sw.requestAdapter()) return { gpu: sw, note: "Chromium's SwiftShader, no other adapter found" };
   }
+  const noSwiftShader = existsSync(SWIFTSHADER_ICD) ? ', not even SwiftShader' : `, and no SwiftShader at ${SWIFTSHADER_ICD}`;
+  const where = userIcd ? ` at VK_ICD_FILENAMES=${userIcd}` : noSwiftShader;
   throw new GpuUnavailableError(
     'no-adapter',
-    `WebGPU in Node found no GPU adapter (no Vulkan driver${userIcd ? ` at VK_ICD_FILENAMES=${userIcd}` : existsSync(SWIFTSHADER_ICD) ? ', not even SwiftShader' : `, and no SwiftShader at ${SWIFTSHADER_ICD}`}); install a Vulkan driver (or the chromium package) or use --engine cpu.`,
+    `WebGPU in Node found no GPU adapter (no Vulkan driver${where}); install a Vulkan driver (or the chromium package) or use --engine cpu.`,
   );
 }
 
@@ -73,7 +76,8 @@ export async function createNodeGpuEngine(opts: Partial<GpuEngineOptions> = {}):
   const sliceMs = opts.sliceMs ?? envNumber('SPC_GPU_SLICE_MS');
   const inFlight = envNumber('SPC_GPU_SLICES_IN_FLIGHT');
   const slicesInFlight = opts.slicesInFlight ?? (inFlight === 1 || inFlight === 2 ? inFlight : undefined);
-  return GpuEngine.create(gpu, { ...opts, napFactor, sliceMs, slicesInFlight, shaders: opts.shaders ?? loadNodeShaders(), adapterNote: opts.adapterNote ?? note });
+  const shaders = opts.shaders ?? loadNodeShaders();
+  return GpuEngine.create(gpu, { ...opts, napFactor, sliceMs, slicesInFlight, shaders, adapterNote: opts.adapterNote ?? note });
 }
 
 /** A positive number from the environment, or undefined. */

@@ -94,7 +94,11 @@ export class GpuQueries implements QueryEngine {
       this.pipeline ??= device.createComputePipeline({
         label: 'pc/sample',
         layout: 'auto',
-        compute: { module: device.createShaderModule({ label: 'pc/sample.wgsl', code: this.sampleSource }), entryPoint: KERNELS.sample.entry, constants: { WG } },
+        compute: {
+          module: device.createShaderModule({ label: 'pc/sample.wgsl', code: this.sampleSource }),
+          entryPoint: KERNELS.sample.entry,
+          constants: { WG },
+        },
       });
       const bindGroup = device.createBindGroup({
         label: 'pc/sample',
