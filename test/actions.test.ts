@@ -1,7 +1,7 @@
 // The action registry: one place for labels, shortcuts and enabled rules; Space toggles play/pause.
 import { describe, expect, it } from 'vitest';
 import { ACTIONS, actionForKey, ariaShortcuts, type ActionState } from '../src/ui/actions.ts';
-import type { ModelInfo } from '../src/ui/protocol.ts';
+import type { ModelInfo } from '../src/worker/protocol.ts';
 import type { Status } from '../src/ui/store.ts';
 
 const MODEL: ModelInfo = { backend: 'CPU', engine: 'cpu', gpuBytes: 0, edges: 1, params: 1, K: 2, trainCount: 1, validCount: 1, datasetName: 'x' };

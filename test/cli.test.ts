@@ -19,11 +19,11 @@ describe('cli flag errors: one line, non-zero exit, before any work', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'junk.idx'), 'not an idx file');
   const cases: Array<[string[], RegExp]> = [
-    [['train', '--k', '0'], /^error: --k must be an integer >= 1, got 0$/],
+    [['train', '--k', '0'], /^error: --k must be a whole number from 1 to 1024, got 0$/],
     [['train', '--k', 'abc'], /^error: --k must be an integer, got "abc"$/],
-    [['train', '--step', '1.5'], /^error: --step must be in \(0, 1\], got 1.5$/],
-    [['train', '--step', '0'], /^error: --step must be in \(0, 1\], got 0$/],
-    [['train', '--prune', '1'], /^error: --prune must be in \[0, 1\), got 1$/],
+    [['train', '--step', '1.5'], /^error: --step must be a number above 0 and at most 1, got 1.5$/],
+    [['train', '--step', '0'], /^error: --step must be a number above 0 and at most 1, got 0$/],
+    [['train', '--prune', '1'], /^error: --prune must be a number from 0 to 0.99, got 1$/],
     [['train', '--criterion', 'biggest'], /^error: --criterion must be one of flow, magnitude, random, got "biggest"$/],
     [['train', '--train', join(dir, 'missing.idx')], /^error: --train .*missing\.idx: no such file$/],
     [['train', '--train', join(dir, 'junk.idx')], /^error: .*junk\.idx .*IDX/],

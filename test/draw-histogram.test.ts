@@ -1,7 +1,7 @@
 // Where a bpd falls among the validation digits: interpolated percentiles and building histograms.
 import { describe, expect, it } from 'vitest';
-import type { Histogram } from '../src/ui/protocol.ts';
-import { histogramOf } from '../src/ui/histogram.ts';
+import type { Histogram } from '../src/worker/protocol.ts';
+import { histogramOf } from '../src/worker/histogram.ts';
 import { betterThanPercent, percentileBelow } from '../src/ui/views/draw-histogram.ts';
 
 const h: Histogram = { min: 1, max: 3, counts: Int32Array.from([1, 2, 3, 4]), total: 10 };

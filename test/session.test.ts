@@ -1,4 +1,4 @@
-// The playground's training session (src/ui/session.ts) driven in Node with the real CPU engine and a
+// The playground's training session (src/worker/session.ts) driven in Node with the real CPU engine and a
 // small real dataset: the schedule gives the CLI Trainer's numbers whatever the speed and pauses,
 // steps do one unit each, queries answer with the float64 reference's numbers, files round-trip, and
 // nothing non-finite reaches the page.
@@ -15,8 +15,8 @@ import { createBrowserEngine, NO_ADAPTER_NOTICE, NO_WEBGPU_NOTICE } from '../src
 import type { Engine } from '../src/engines/engine.ts';
 import { FallbackEngine } from '../src/engines/gpu/fallback.ts';
 import { createNodeGpuEngine } from '../src/engines/gpu/node-gpu.ts';
-import type { CircuitSnapshot, FromWorker, Histogram, PrunePreview, Query, QueryResult, RegionDetail, RunConfig, ScoreResult, ImagesResult, ExportResult } from '../src/ui/protocol.ts';
-import { PlaygroundSession, SLOW_BATCH_MS, PREVIEW_HOLD_MS, SURPRISE_FLOOR } from '../src/ui/session.ts';
+import type { CircuitSnapshot, FromWorker, Histogram, PrunePreview, Query, QueryResult, RegionDetail, RunConfig, ScoreResult, ImagesResult, ExportResult } from '../src/worker/protocol.ts';
+import { PlaygroundSession, SLOW_BATCH_MS, PREVIEW_HOLD_MS, SURPRISE_FLOOR } from '../src/worker/session.ts';
 import { DEFAULT_TRAIN_CONFIG, Trainer, type TrainEvent } from '../src/training/trainer.ts';
 import { Rng } from '../src/util/rng.ts';
 import { embeddedSubset, randomDataset } from './helpers/data.ts';

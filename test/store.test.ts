@@ -1,7 +1,7 @@
 // The playground store driven by a fake worker: what it sends for each action, how it folds the
 // worker's messages into state, which settings are locked while a model exists, and queries.
 import { describe, expect, it } from 'vitest';
-import type { FromWorker, ModelInfo, ToWorker } from '../src/ui/protocol.ts';
+import type { FromWorker, ModelInfo, ToWorker } from '../src/worker/protocol.ts';
 import { createPlaygroundStore, epochsDone, latestValidBpd, type TrainingWorker } from '../src/ui/store.ts';
 import type { EpochEvent } from '../src/training/trainer.ts';
 

@@ -2,7 +2,7 @@
 // and keyboard moves on the pixel grid, kept fractions, width/colour scales (monotone, finite at 0 and
 // at the extremes), histogram bars and the cut, matrix/bipartite hit testing, the grow animation.
 import { describe, expect, it } from 'vitest';
-import type { Histogram } from '../src/ui/protocol.ts';
+import type { Histogram } from '../src/worker/protocol.ts';
 import { bipartiteHit, bipartiteLayout, findEntry, matrixHit, matrixLayout, nodeX } from '../src/ui/views/block-layout.ts';
 import { keptFraction, keptFractions, moveFocus, pixelAt, pixelCentre, treeSegments } from '../src/ui/views/grid.ts';
 import { dotGrid, dotGridHeight, easeInOut, growDotPositions, growProgress } from '../src/ui/views/grow-anim.ts';

@@ -1,6 +1,7 @@
 // Command-line flags: one declarative table per command, parsed and validated before any work
 // starts. Every mistake becomes one UserError sentence naming the flag and what was expected.
 
+import { settingProblem, type SettingName } from '../training/settings.ts';
 import { UserError } from '../util/errors.ts';
 
 export type FlagType = 'int' | 'number' | 'string' | 'bool' | 'list';
@@ -90,10 +91,10 @@ export function formatHelp(command: string, summary: string, table: FlagTable): 
   return lines.join('\n');
 }
 
-// Shared checks.
+// Shared checks. The learning settings use the one table of ranges (training/settings.ts) that the
+// playground's links and worker use too, at the learner's (CLI) limits.
+export const setting =
+  (name: SettingName) =>
+  (v: number): string | null =>
+    settingProblem(name, v, 'cli');
 export const positiveInt = (v: number): string | null => (v >= 1 ? null : 'must be an integer >= 1');
-export const nonNegativeInt = (v: number): string | null => (v >= 0 ? null : 'must be an integer >= 0');
-export const stepSize = (v: number): string | null => (v > 0 && v <= 1 ? null : 'must be in (0, 1]');
-export const pruneFraction = (v: number): string | null => (v >= 0 && v < 1 ? null : 'must be in [0, 1)');
-export const validFraction = (v: number): string | null => (v >= 0 && v < 1 ? null : 'must be in [0, 1)');
-export const nonNegative = (v: number): string | null => (v >= 0 ? null : 'must be >= 0');

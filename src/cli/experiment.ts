@@ -16,7 +16,7 @@ import { EXPERIMENTS, type ExperimentResult } from '../experiments/index.ts';
 import { layoutFigure, renderSvg } from '../experiments/plot.ts';
 import { EXPERIMENT_NAMES, type ExperimentName } from '../experiments/types.ts';
 import { isUserError, UserError } from '../util/errors.ts';
-import { formatHelp, parseFlags, positiveInt, type FlagTable } from './args.ts';
+import { formatHelp, parseFlags, positiveInt, setting, type FlagTable } from './args.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The official MNIST test split, next to the repository (docs/architecture.md, "Data": read there,
@@ -33,7 +33,7 @@ const experimentFlags: FlagTable = {
   seed: { type: 'int', default: 1, help: 'random seed (same seed, same run)' },
   out: { type: 'string', help: 'folder to write <name>.json and <name>.svg into (created if missing)' },
   tag: { type: 'string', help: 'files are named <name>-<tag>.json and .svg (e.g. --tag fashion: prune-grow-fashion.json)' },
-  k: { type: 'int', check: positiveInt, help: 'latent states per region of the (starting) HCLT, instead of the size\'s own' },
+  k: { type: 'int', check: setting('K'), help: 'latent states per region of the (starting) HCLT, instead of the size\'s own' },
   'phase-epochs': { type: 'int', check: positiveInt, help: 'prune-grow: epochs per EM phase (three phases per round; the paper: 50), instead of the size\'s own' },
   rounds: { type: 'int', check: positiveInt, help: 'prune-grow: most rounds of prune -> grow -> EM (the paper: 20), instead of the size\'s own' },
   json: { type: 'bool', help: 'one JSON object per line: progress events, then the result' },

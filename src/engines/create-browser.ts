@@ -3,10 +3,8 @@
 // with a CPU engine behind it (FallbackEngine) so a lost device continues on the CPU; otherwise the
 // CPU engine, with a sentence saying why. A missing GPU never fails the run: the visitor gets the CPU
 // engine and a notice, for 'gpu' as for 'auto'.
-import type { EnginePreference } from '../ui/protocol.ts';
-import type { EngineHandle } from '../ui/session.ts';
 import { CpuEngine } from './cpu/engine.ts';
-import type { Engine } from './engine.ts';
+import type { Engine, EngineHandle, EnginePreference } from './engine.ts';
 import { isGpuError, requestGpuDevice } from './gpu/device.ts';
 import { GpuEngine } from './gpu/engine.ts';
 import { FallbackEngine } from './gpu/fallback.ts';

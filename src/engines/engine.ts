@@ -9,6 +9,16 @@ import type { EmOptions } from './em.ts';
 
 export type { EmOptions };
 
+/** Which engine a browser run asks for. `auto`: WebGPU when the browser offers an adapter, else the CPU engine. */
+export type EnginePreference = 'auto' | 'gpu' | 'cpu';
+
+/** An engine and, for a GPU one, how many bytes of GPU buffers it holds now. */
+export interface EngineHandle {
+  engine: Engine;
+  /** Bytes of GPU buffers in use (absent or 0 on the CPU engine). */
+  gpuBytes?(): number;
+}
+
 /** A batch of samples: pixels row-major [count x numVars]; missing[k] = 1 marks pixel k unobserved. */
 export interface Batch {
   pixels: Uint8Array;

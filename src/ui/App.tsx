@@ -8,7 +8,7 @@ import { embeddedDataUrl } from '../data/fetch.ts';
 import { Controls } from './Controls.tsx';
 import { Figures } from './Figures.tsx';
 import { applyTheme, download, elementToPng, shareLink, storedTheme, usePauseWhenHidden, useRememberSettings, type Theme } from './page.ts';
-import type { ExportResult } from './protocol.ts';
+import type { ExportResult } from '../worker/protocol.ts';
 import { usePlayground, usePlaygroundStore } from './store.ts';
 import type { PlaygroundView } from './url-state.ts';
 import { CircuitTab, DrawTab, TrainTab, historyCsv } from './tabs.tsx';

@@ -6,7 +6,7 @@
 import { useEffect, useId, useState, type ReactNode } from 'react';
 import { PRUNE_CRITERIA, type PruneCriterion } from '../circuit/prune.ts';
 import { ACTIONS, actionForKey, ariaShortcuts, type Action, type ActionState } from './actions.ts';
-import { SPEEDS, type EnginePreference, type Speed } from './protocol.ts';
+import { SPEEDS, type EnginePreference, type Speed } from '../worker/protocol.ts';
 import { isValidSetting, MODEL_SETTINGS, usePlayground, usePlaygroundStore, type PlaygroundStore } from './store.ts';
 import { URL_FIELDS, type NumberField as NumberFieldSpec } from './url-state.ts';
 

@@ -3,7 +3,7 @@
 // its GPU memory, what the run is doing now, and a progress bar for every step that takes more than
 // a moment. Figures tests read (data-testid bpd, edges, params, backend) hold plain numbers or names.
 
-import type { ProgressTask } from './protocol.ts';
+import type { ProgressTask } from '../worker/protocol.ts';
 import { epochsDone, latestValidBpd, usePlayground, type PlaygroundState } from './store.ts';
 
 export function formatBpd(v: number | null | undefined): string {

@@ -15,7 +15,7 @@ const GPU_DEFAULT_K = 16;
 const start = initialSettings(location.hash);
 const store = createPlaygroundStore({
   // Vite bundles the worker from this exact `new Worker(new URL(...), { type: 'module' })` form.
-  spawnWorker: () => new Worker(new URL('./training-worker.ts', import.meta.url), { type: 'module' }),
+  spawnWorker: () => new Worker(new URL('../worker/training-worker.ts', import.meta.url), { type: 'module' }),
   // Resolved against the page (public/data/ is copied next to index.html), not against the worker's URL.
   dataUrl: embeddedDataUrl(document.baseURI),
   settings: start.settings,

@@ -3,7 +3,7 @@
 // and the actions that drive that worker (play, pause, step, prune, grow, reset, queries).
 // The worker handle lives in the store's closure (no module-level globals); `createPlaygroundStore`
 // takes a factory for it, so the store can be driven by a fake worker outside the browser.
-// The message contract is src/ui/protocol.ts.
+// The message contract is src/worker/protocol.ts.
 
 import { createContext, useContext } from 'react';
 import { useStore } from 'zustand';
@@ -24,7 +24,7 @@ import type {
   Speed,
   StepUnit,
   ToWorker,
-} from './protocol.ts';
+} from '../worker/protocol.ts';
 import { URL_FIELDS, defaultUrlState, type NumberField, type PlaygroundUrlState, type PlaygroundView } from './url-state.ts';
 
 export type Settings = PlaygroundUrlState;

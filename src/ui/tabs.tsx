@@ -6,7 +6,7 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { TrainEvent } from '../training/trainer.ts';
 import { formatBpd } from './Figures.tsx';
-import type { Histogram, ImagesResult, RegionDetail, ScoreResult } from './protocol.ts';
+import type { Histogram, ImagesResult, RegionDetail, ScoreResult } from '../worker/protocol.ts';
 import { usePlayground, usePlaygroundStore } from './store.ts';
 import { CircuitView } from './views/CircuitView.tsx';
 import { Curves } from './views/Curves.tsx';

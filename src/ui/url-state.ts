@@ -7,6 +7,7 @@
 // plain-text notice that never repeats more than a few safe characters of what the link said.
 
 import { PRUNE_CRITERIA, type PruneCriterion } from '../circuit/prune.ts';
+import { settingRange, type SettingName } from '../training/settings.ts';
 import { DEFAULT_TRAIN_CONFIG } from '../training/trainer.ts';
 
 /** Bump when a key changes meaning; old links then open with the defaults and a notice. */
@@ -70,32 +71,36 @@ export type UrlField = NumberField | EnumField | BoolField;
 
 const T = DEFAULT_TRAIN_CONFIG;
 
+/** A numeric field's kind and range: the playground's, from the one table of setting ranges. */
+function range(name: SettingName): { kind: 'int' | 'number'; min: number; max: number; minExclusive?: boolean } {
+  const r = settingRange(name, 'browser');
+  return { kind: r.integer ? 'int' : 'number', min: r.min, max: r.max, ...(r.minExclusive ? { minExclusive: true } : {}) };
+}
+
 /**
  * The schema, in the order keys are written (a fixed order keeps links stable and diffable).
  * Every field is always written, defaults included, so a link keeps its meaning if a default changes.
  */
 export const URL_FIELDS: readonly UrlField[] = [
   { prop: 'dataset', key: 'data', label: 'dataset', kind: 'enum', values: SHAREABLE_DATASETS, default: 'embedded' },
-  // K = 8, not the CLI's 32: the browser's CPU fallback takes minutes per epoch at K = 32; 64 is the
-  // most a browser tab should be asked to allocate from a link.
-  { prop: 'K', key: 'k', label: 'K', kind: 'int', min: 1, max: 64, default: 8 },
-  { prop: 'seed', key: 'seed', label: 'seed', kind: 'int', min: 0, max: 2 ** 31 - 1, default: T.seed },
-  { prop: 'batch', key: 'batch', label: 'batch size', kind: 'int', min: 1, max: 4096, default: T.batch },
-  { prop: 'step', key: 'step', label: 'step size', kind: 'number', min: 0, max: 1, minExclusive: true, default: T.step },
-  { prop: 'pseudocount', key: 'pc', label: 'pseudocount', kind: 'number', min: 0, max: 10, default: T.pseudocount },
+  // K = 8, not the CLI's 32: the browser's CPU fallback takes minutes per epoch at K = 32.
+  { prop: 'K', key: 'k', label: 'K', ...range('K'), default: 8 },
+  { prop: 'seed', key: 'seed', label: 'seed', ...range('seed'), default: T.seed },
+  { prop: 'batch', key: 'batch', label: 'batch size', ...range('batch'), default: T.batch },
+  { prop: 'step', key: 'step', label: 'step size', ...range('step'), default: T.step },
+  { prop: 'pseudocount', key: 'pc', label: 'pseudocount', ...range('pseudocount'), default: T.pseudocount },
   // A shorter schedule than the CLI's (10 epochs, no rounds): a first Play in the browser should show
   // the point of the method, prunes and grows, within a minute or two.
-  { prop: 'epochs', key: 'epochs', label: 'initial epochs', kind: 'int', min: 0, max: 100, default: 4 },
-  { prop: 'roundEpochs', key: 're', label: 'epochs per round', kind: 'int', min: 0, max: 100, default: 2 },
-  { prop: 'rounds', key: 'rounds', label: 'rounds', kind: 'int', min: 0, max: 10, default: 2 },
-  // 0.99, not 1: pruning every edge would leave nothing to grow back from.
-  { prop: 'prune', key: 'prune', label: 'prune fraction', kind: 'number', min: 0, max: 0.99, default: T.prune },
+  { prop: 'epochs', key: 'epochs', label: 'initial epochs', ...range('epochs'), default: 4 },
+  { prop: 'roundEpochs', key: 're', label: 'epochs per round', ...range('roundEpochs'), default: 2 },
+  { prop: 'rounds', key: 'rounds', label: 'rounds', ...range('rounds'), default: 2 },
+  { prop: 'prune', key: 'prune', label: 'prune fraction', ...range('prune'), default: T.prune },
   { prop: 'criterion', key: 'crit', label: 'prune criterion', kind: 'enum', values: PRUNE_CRITERIA, default: T.criterion },
-  { prop: 'sigma', key: 'sigma', label: 'growth noise (sigma)', kind: 'number', min: 0, max: 2, default: T.sigma },
-  // 0.1 as in `cli train --valid-frac`; at most half, so training keeps most of the data.
-  { prop: 'validFrac', key: 'vf', label: 'validation fraction', kind: 'number', min: 0, max: 0.5, default: 0.1 },
-  // 0 (all) by default; the limit is full MNIST's training set.
-  { prop: 'images', key: 'n', label: 'images used', kind: 'int', min: 0, max: 60000, default: 0 },
+  { prop: 'sigma', key: 'sigma', label: 'growth noise (sigma)', ...range('sigma'), default: T.sigma },
+  // 0.1 as in `cli train --valid-frac`.
+  { prop: 'validFrac', key: 'vf', label: 'validation fraction', ...range('validFrac'), default: 0.1 },
+  // 0 (all) by default.
+  { prop: 'images', key: 'n', label: 'images used', ...range('images'), default: 0 },
   { prop: 'view', key: 'view', label: 'view', kind: 'enum', values: VIEWS, default: 'train' },
   { prop: 'replay', key: 'replay', label: 'replay', kind: 'bool', default: false },
 ];

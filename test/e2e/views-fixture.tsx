@@ -7,7 +7,7 @@
 import { StrictMode, useMemo, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import type { EpochEvent, GrowEvent, PruneEvent, TrainEvent } from '../../src/training/trainer.ts';
-import type { CircuitSnapshot, PrunePreview, RegionDetail } from '../../src/ui/protocol.ts';
+import type { CircuitSnapshot, PrunePreview, RegionDetail } from '../../src/worker/protocol.ts';
 import '../../src/ui/styles.css';
 import { CircuitView } from '../../src/ui/views/CircuitView.tsx';
 import { Curves } from '../../src/ui/views/Curves.tsx';

@@ -5,7 +5,7 @@ import { createNodeEngine, ENGINE_KINDS, type EngineKind } from '../../engines/c
 import { HEIGHT_KERNEL_CHOICES, type HeightKernelChoice } from '../../engines/gpu/engine.ts';
 import { benchOne, benchSample, describeBenchRow } from '../../training/bench.ts';
 import { UserError } from '../../util/errors.ts';
-import { positiveInt, pruneFraction, type FlagTable, type ParsedFlags } from '../args.ts';
+import { positiveInt, setting, type FlagTable, type ParsedFlags } from '../args.ts';
 import { createReporter } from '../output.ts';
 
 const GPU_TUNE_CHOICES = ['auto', 'on', 'off'] as const;
@@ -13,7 +13,7 @@ const GPU_TUNE_CHOICES = ['auto', 'on', 'off'] as const;
 export const benchFlags: FlagTable = {
   k: { type: 'list', default: '16,32', help: 'comma-separated K values' },
   engine: { type: 'list', default: 'cpu', choices: ENGINE_KINDS, help: 'comma-separated engines' },
-  prune: { type: 'number', check: pruneFraction, help: 'also measure after pruning this fraction of sum edges (by flow)' },
+  prune: { type: 'number', check: setting('prune'), help: 'also measure after pruning this fraction of sum edges (by flow)' },
   batch: { type: 'int', default: 512, check: positiveInt, help: 'mini-batch size' },
   batches: { type: 'int', default: 4, check: positiveInt, help: 'mini-batches timed per measurement (after one warm-up)' },
   threads: { type: 'int', default: 2, check: positiveInt, help: 'CPU engine threads' },

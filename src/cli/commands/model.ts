@@ -6,7 +6,7 @@ import { createNodeEngine, ENGINE_KINDS, type EngineKind } from '../../engines/c
 import { DEFAULT_TRAIN_CONFIG, meanLogLikelihood, Trainer } from '../../training/trainer.ts';
 import { UserError } from '../../util/errors.ts';
 import { bitsPerDim } from '../../util/math.ts';
-import { nonNegative, positiveInt, pruneFraction, type FlagTable, type ParsedFlags } from '../args.ts';
+import { positiveInt, setting, type FlagTable, type ParsedFlags } from '../args.ts';
 import { readModel, writeModel } from '../model-files.ts';
 import { createReporter, describeGrow, describePrune, fmt } from '../output.ts';
 import { mustBeWritableDir, mustExist } from './train.ts';
@@ -26,7 +26,7 @@ export const evalFlags: FlagTable = {
 export const pruneFlags: FlagTable = {
   in: { type: 'string', help: 'input model file' },
   out: { type: 'string', help: 'output model file' },
-  prune: { type: 'number', default: DEFAULT_TRAIN_CONFIG.prune, check: pruneFraction, help: 'fraction of sum edges to remove' },
+  prune: { type: 'number', default: DEFAULT_TRAIN_CONFIG.prune, check: setting('prune'), help: 'fraction of sum edges to remove' },
   criterion: { type: 'string', default: 'flow', choices: PRUNE_CRITERIA, help: 'pruning criterion' },
   data: { type: 'string', default: 'embedded', help: 'data the edges are scored on ("embedded" or an IDX file)' },
   seed: { type: 'int', default: 1, help: 'seed (random criterion)' },
@@ -36,7 +36,7 @@ export const pruneFlags: FlagTable = {
 export const growFlags: FlagTable = {
   in: { type: 'string', help: 'input model file' },
   out: { type: 'string', help: 'output model file' },
-  sigma: { type: 'number', default: DEFAULT_TRAIN_CONFIG.sigma, check: nonNegative, help: 'noise on log-weights' },
+  sigma: { type: 'number', default: DEFAULT_TRAIN_CONFIG.sigma, check: setting('sigma'), help: 'noise on log-weights' },
   seed: { type: 'int', default: 1, help: 'seed for the noise' },
   ...common,
 };

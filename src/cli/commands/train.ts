@@ -9,7 +9,7 @@ import { PRUNE_CRITERIA, type PruneCriterion } from '../../circuit/prune.ts';
 import { datasetBpd, DEFAULT_TRAIN_CONFIG, Trainer, type TrainConfig } from '../../training/trainer.ts';
 import { PAPER_SCHEDULE, SCHEDULES, type ScheduleName } from '../../training/schedule.ts';
 import { UserError } from '../../util/errors.ts';
-import { nonNegative, nonNegativeInt, positiveInt, pruneFraction, stepSize, validFraction, type FlagTable, type ParsedFlags } from '../args.ts';
+import { positiveInt, setting, type FlagTable, type ParsedFlags } from '../args.ts';
 import { writeModel } from '../model-files.ts';
 import { createReporter, describeGrow, describePrune, fmt } from '../output.ts';
 
@@ -17,23 +17,23 @@ const d = DEFAULT_TRAIN_CONFIG;
 export const trainFlags: FlagTable = {
   train: { type: 'string', default: 'embedded', help: '"embedded" or an IDX images file (raw or .gz)' },
   test: { type: 'string', help: 'IDX images file to report test bpd on' },
-  'valid-frac': { type: 'number', default: 0.1, check: validFraction, help: 'fraction of the training data held out for validation' },
-  k: { type: 'int', default: d.K, check: positiveInt, help: 'latent states per variable' },
+  'valid-frac': { type: 'number', default: 0.1, check: setting('validFrac'), help: 'fraction of the training data held out for validation' },
+  k: { type: 'int', default: d.K, check: setting('K'), help: 'latent states per variable' },
   schedule: { type: 'string', default: d.schedule, choices: SCHEDULES, help: 'plain (fixed step, --epochs / --round-epochs) or paper (the paper\'s annealed EM phases, early stopping, best round kept; sets the defaults marked "paper")' },
   'phase-epochs': { type: 'int', default: PAPER_SCHEDULE.phaseEpochs, check: positiveInt, help: 'paper schedule: epochs per EM phase (three phases per round)' },
-  epochs: { type: 'int', default: d.epochs, check: nonNegativeInt, help: 'plain schedule: EM epochs on the initial HCLT' },
-  batch: { type: 'int', default: d.batch, check: positiveInt, help: 'mini-batch size' },
-  step: { type: 'number', default: d.step, check: stepSize, help: 'plain schedule: mini-batch EM step size' },
-  pseudocount: { type: 'number', check: nonNegative, help: `EM pseudocount (default ${d.pseudocount}; paper ${PAPER_SCHEDULE.pseudocount})` },
+  epochs: { type: 'int', default: d.epochs, check: setting('epochs'), help: 'plain schedule: EM epochs on the initial HCLT' },
+  batch: { type: 'int', default: d.batch, check: setting('batch'), help: 'mini-batch size' },
+  step: { type: 'number', default: d.step, check: setting('step'), help: 'plain schedule: mini-batch EM step size' },
+  pseudocount: { type: 'number', check: setting('pseudocount'), help: `EM pseudocount (default ${d.pseudocount}; paper ${PAPER_SCHEDULE.pseudocount})` },
   'full-batch': { type: 'bool', help: 'full-batch EM (one update per epoch, step 1)' },
-  seed: { type: 'int', default: d.seed, help: 'random seed (same seed, same run)' },
+  seed: { type: 'int', default: d.seed, check: setting('seed'), help: 'random seed (same seed, same run)' },
   engine: { type: 'string', default: 'cpu', choices: ENGINE_KINDS, help: 'cpu or gpu' },
   threads: { type: 'int', default: 2, check: positiveInt, help: 'CPU engine threads' },
-  rounds: { type: 'int', check: nonNegativeInt, help: `prune -> grow -> EM rounds (default ${d.rounds}; paper ${PAPER_SCHEDULE.rounds})` },
-  prune: { type: 'number', default: d.prune, check: pruneFraction, help: 'fraction of the prunable sum edges (those of sum nodes with several children) removed per round' },
+  rounds: { type: 'int', check: setting('rounds'), help: `prune -> grow -> EM rounds (default ${d.rounds}; paper ${PAPER_SCHEDULE.rounds})` },
+  prune: { type: 'number', default: d.prune, check: setting('prune'), help: 'fraction of the prunable sum edges (those of sum nodes with several children) removed per round' },
   criterion: { type: 'string', default: d.criterion, choices: PRUNE_CRITERIA, help: 'pruning criterion' },
-  sigma: { type: 'number', check: nonNegative, help: `growth noise on log-weights (default ${d.sigma}; paper ${PAPER_SCHEDULE.sigma})` },
-  'round-epochs': { type: 'int', check: nonNegativeInt, help: 'plain schedule: EM epochs after each prune + grow (default: --epochs)' },
+  sigma: { type: 'number', check: setting('sigma'), help: `growth noise on log-weights (default ${d.sigma}; paper ${PAPER_SCHEDULE.sigma})` },
+  'round-epochs': { type: 'int', check: setting('roundEpochs'), help: 'plain schedule: EM epochs after each prune + grow (default: --epochs)' },
   patience: { type: 'int', default: d.patience, check: positiveInt, help: 'rounds without validation improvement before stopping' },
   out: { type: 'string', help: 'save the final model (.spc, or .jpc for Juice.jl)' },
   json: { type: 'bool', help: 'one JSON object per line' },

@@ -7,7 +7,7 @@
 // Props only; the canvas is redrawn imperatively (no React work per animation frame).
 
 import { useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent, type PointerEvent } from 'react';
-import type { CircuitSnapshot, PrunePreview } from '../protocol.ts';
+import type { CircuitSnapshot, PrunePreview } from '../../worker/protocol.ts';
 import { pick, prepareCanvas, useDevicePixelRatio, useElementSize, useThemeColors } from './canvas-hooks.ts';
 import { dotGrid, dotGridHeight, growDotPositions, growProgress, GROW_MS } from './grow-anim.ts';
 import { keptFractions, moveFocus, pixelAt, pixelCentre, treeSegments } from './grid.ts';

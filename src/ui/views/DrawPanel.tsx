@@ -8,7 +8,7 @@
 
 import { useCallback, useEffect, useId, useMemo, useRef, useState, type PointerEvent as ReactPointerEvent } from 'react';
 import { MNIST_SIDE, preprocessDrawing } from '../../data/preprocess.ts';
-import type { Histogram, ImagesResult, ScoreResult } from '../protocol.ts';
+import type { Histogram, ImagesResult, ScoreResult } from '../../worker/protocol.ts';
 import { infernoGradientCss, SURPRISE_SCALE_NATS, surpriseToRgba } from './draw-colour.ts';
 import { betterThanPercent } from './draw-histogram.ts';
 import { changed, finished, flushed, initialLiveState, plan, reset, skipped, started, type LiveState } from './draw-live.ts';

@@ -1,5 +1,5 @@
 // The Experiments view: runs the prune-curve experiment at a small size live, in its own Web Worker
-// (src/ui/experiment-worker.ts, CPU engine, one thread), and draws the same chart as the CLI's
+// (src/worker/experiment-worker.ts, CPU engine, one thread), and draws the same chart as the CLI's
 // docs/results/prune-curve.svg: both come from src/experiments/plot.ts (plot model -> layout with d3
 // scales and paths); this file only turns the layout into JSX. Props only: where the embedded digits
 // are, and (for tests) how to make the worker.
@@ -21,7 +21,7 @@ export interface ExperimentsViewProps {
   initialSize?: LiveSize;
 }
 
-const defaultSpawn = (): Worker => new Worker(new URL('../experiment-worker.ts', import.meta.url), { type: 'module' });
+const defaultSpawn = (): Worker => new Worker(new URL('../../worker/experiment-worker.ts', import.meta.url), { type: 'module' });
 
 // Measured in Node on one thread of the development machine: tiny 3 s, small 17 s (browsers are similar).
 const SIZE_NAMES: Record<LiveSize, string> = { tiny: 'Tiny (a few seconds)', live: 'Small (about 20 seconds)' };

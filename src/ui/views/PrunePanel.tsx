@@ -6,7 +6,7 @@
 import { scaleLinear } from 'd3';
 import { useId, useRef } from 'react';
 import type { PruneEvent } from '../../training/trainer.ts';
-import type { PrunePreview } from '../protocol.ts';
+import type { PrunePreview } from '../../worker/protocol.ts';
 import { useElementSize } from './canvas-hooks.ts';
 import { plainNumber } from './history.ts';
 import { histogramLayout } from './histogram-layout.ts';

@@ -7,7 +7,7 @@
 // hover tooltip only redraws its overlay. Props only.
 
 import { useEffect, useId, useMemo, useRef, useState, type PointerEvent } from 'react';
-import type { RegionDetail } from '../protocol.ts';
+import type { RegionDetail } from '../../worker/protocol.ts';
 import { bipartiteHit, bipartiteLayout, findEntry, matrixHit, matrixLayout, nodeX, type BipartiteLayout, type MatrixLayout } from './block-layout.ts';
 import { pick, prepareCanvas, useDevicePixelRatio, useElementSize, useThemeColors } from './canvas-hooks.ts';
 import { colorLut, finiteMax, logT, lutIndex, positiveMin, rampThrough, rgba } from './scales.ts';

@@ -4,7 +4,7 @@
 // with pixelated rendering, so digits stay crisp at any zoom.
 
 import { useEffect, useId, useRef, useState } from 'react';
-import type { ImagesResult } from '../protocol.ts';
+import type { ImagesResult } from '../../worker/protocol.ts';
 import { gridLayout, imagesToRgba } from './draw-grid.ts';
 import './draw.css';
 

@@ -2,7 +2,7 @@
 // value (values are assumed spread evenly inside each bin, so the answer moves smoothly as the visitor
 // draws). The histograms come from ../histogram.ts (the worker's `bpdDistribution`). Pure.
 
-import type { Histogram } from '../protocol.ts';
+import type { Histogram } from '../../worker/protocol.ts';
 
 /**
  * Percentage (0..100) of the histogram's values below `value`: whole bins below it, plus the part of

@@ -4,7 +4,7 @@
 // removed score) goes. Removed edges are counted per bin by the worker, not inferred from the cut:
 // every sum node keeps its best edge, so some edges below the cut stay. Pure (no DOM).
 
-import type { Histogram } from '../protocol.ts';
+import type { Histogram } from '../../worker/protocol.ts';
 
 export interface Bar {
   /** Score range [lo, hi) in log10 units. */

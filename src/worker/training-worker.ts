@@ -1,8 +1,8 @@
 // The playground's training thread: every bit of learning runs here so the page never freezes. A thin
-// adapter: the work is PlaygroundSession (src/ui/session.ts, the same class the Node tests drive);
+// adapter: the work is PlaygroundSession (src/worker/session.ts, the same class the Node tests drive);
 // this file gives it the browser's ways to post messages, fetch or decode datasets, make an engine
 // (WebGPU with a CPU fallback, src/engines/create-browser.ts) and wait. The messages are
-// src/ui/protocol.ts; reset is the page terminating this worker.
+// src/worker/protocol.ts; reset is the page terminating this worker.
 
 import { fetchEmbeddedDataset } from '../data/fetch.ts';
 import { decodeIdxImages } from '../data/idx.ts';

@@ -1,7 +1,7 @@
 // The playground's training session: everything the training worker does, as a plain class with its
 // dependencies passed in (post a message, make an engine, load a dataset, sleep), so the same code runs
-// in the browser's Web Worker (src/ui/training-worker.ts) and in Node tests with the CPU engine.
-// The message contract is src/ui/protocol.ts.
+// in the browser's Web Worker (src/worker/training-worker.ts) and in Node tests with the CPU engine.
+// The message contract is src/worker/protocol.ts.
 //
 // Order of work. Every message goes through `handle`; work that touches the engine runs one piece at a
 // time from a queue (init, play, step; queries are served first). Training runs mini-batch by
@@ -16,16 +16,16 @@
 import type { CompiledCircuit } from '../circuit/compile.ts';
 import { exportJpc, importJpc } from '../circuit/formats/jpc.ts';
 import { decodeSpc, encodeSpc } from '../circuit/formats/spc.ts';
-import { PRUNE_CRITERIA } from '../circuit/prune.ts';
 import { countNodes, countParams, latentStates, type Circuit } from '../circuit/structure.ts';
 import { subset, type Dataset } from '../data/dataset.ts';
 import { splitTrainValid } from '../data/split.ts';
 import { CpuQueries } from '../engines/cpu/queries.ts';
-import type { Engine } from '../engines/engine.ts';
-import { batchesOf, DEFAULT_TRAIN_CONFIG, Trainer, type EpochEvent, type PrunePlan, type TrainConfig, type TrainerProgress } from '../training/trainer.ts';
-import { isUserError, UserError } from '../util/errors.ts';
+import type { EngineHandle } from '../engines/engine.ts';
+import { batchesOf, Trainer, type EpochEvent, type PrunePlan, type TrainConfig, type TrainerProgress } from '../training/trainer.ts';
+import { UserError } from '../util/errors.ts';
 import { bitsPerDim } from '../util/math.ts';
 import { binOf, histogramOf } from './histogram.ts';
+import { checkDraws, checkImage, checkRunConfig, describeError, sentence, toTrainConfig } from './validation.ts';
 import type {
   CircuitSnapshot,
   DatasetSource,
@@ -43,13 +43,6 @@ import type {
   StepUnit,
   ToWorker,
 } from './protocol.ts';
-
-/** An engine and, for a GPU one, how many bytes of GPU buffers it holds now. */
-export interface EngineHandle {
-  engine: Engine;
-  /** Bytes of GPU buffers in use (absent or 0 on the CPU engine). */
-  gpuBytes?(): number;
-}
 
 export interface SessionDeps {
   /** Sends a message to the page (the worker's postMessage; a recorder in tests). */
@@ -76,8 +69,6 @@ export const SNAPSHOT_FLOW_IMAGES = 1000;
 export const SURPRISE_FLOOR = -50;
 /** Bins of the bpd and prune-score histograms. */
 export const HISTOGRAM_BINS = 40;
-/** Largest number of images one samples / inpaint query draws. */
-export const MAX_DRAWS = 256;
 /** Settings a `configure` message may change between steps. */
 const CONFIGURABLE = ['batch', 'step', 'pseudocount', 'epochs', 'roundEpochs', 'rounds', 'prune', 'criterion', 'sigma'] as const;
 /** Memory for the float64 query evaluator (3 x nodes x capacity doubles): its capacity adapts to the
@@ -113,18 +104,6 @@ interface FlowRecord {
 
 type UnitOutcome = 'done' | 'stopped';
 
-/** One sentence ending in a full stop. */
-function sentence(text: string): string {
-  const t = text.trim();
-  return /[.!?]$/.test(t) ? t : `${t}.`;
-}
-
-function describeError(e: unknown, prefix: string): string {
-  if (isUserError(e)) return sentence(e.message);
-  const msg = e instanceof Error ? e.message : String(e);
-  return sentence(`${prefix}: ${msg.split('\n')[0]}`);
-}
-
 /**
  * Per variable, the mutual information (bits) between parent state j and child state i under the
  * block's dataset edge flows normalised to a joint distribution (protocol.ts CircuitSnapshot).
@@ -159,57 +138,6 @@ export function edgeInformation(c: Circuit, cc: CompiledCircuit, edgeFlows: Floa
     out[v] = Number.isFinite(mi) ? Math.max(0, mi) : 0;
   }
   return out;
-}
-
-function checkInt(name: string, v: unknown, min: number, max: number): void {
-  if (!(typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max)) {
-    throw new UserError(`The setting ${name} must be a whole number from ${min} to ${max}, got ${String(v)}.`);
-  }
-}
-
-function checkNumber(name: string, v: unknown, min: number, max: number, minExclusive = false): void {
-  if (!(typeof v === 'number' && Number.isFinite(v) && (minExclusive ? v > min : v >= min) && v <= max)) {
-    throw new UserError(`The setting ${name} must be a number ${minExclusive ? 'above' : 'from'} ${min} ${minExclusive ? 'and at most' : 'to'} ${max}, got ${String(v)}.`);
-  }
-}
-
-/** Checks the fields of a (partial) run configuration; bad ones are one UserError sentence. */
-export function checkRunConfig(c: Partial<RunConfig>): void {
-  if (c.K !== undefined) checkInt('K', c.K, 1, 1024);
-  if (c.seed !== undefined) checkInt('seed', c.seed, 0, 2 ** 32 - 1);
-  if (c.batch !== undefined) checkInt('batch', c.batch, 1, 65536);
-  if (c.step !== undefined) checkNumber('step', c.step, 0, 1, true);
-  if (c.pseudocount !== undefined) checkNumber('pseudocount', c.pseudocount, 0, 1e6);
-  if (c.epochs !== undefined) checkInt('epochs', c.epochs, 0, 10000);
-  if (c.roundEpochs !== undefined) checkInt('roundEpochs', c.roundEpochs, 0, 10000);
-  if (c.rounds !== undefined) checkInt('rounds', c.rounds, 0, 1000);
-  if (c.prune !== undefined) checkNumber('prune', c.prune, 0, 0.999);
-  if (c.criterion !== undefined && !(PRUNE_CRITERIA as readonly string[]).includes(c.criterion)) {
-    throw new UserError(`The setting criterion must be one of ${PRUNE_CRITERIA.join(', ')}, got ${String(c.criterion)}.`);
-  }
-  if (c.sigma !== undefined) checkNumber('sigma', c.sigma, 0, 100);
-  if (c.validFrac !== undefined) checkNumber('validFrac', c.validFrac, 0, 0.99);
-  if (c.images !== undefined) checkInt('images', c.images, 0, 2 ** 31 - 1);
-}
-
-/** The Trainer's configuration for a run (mini-batch EM; patience never stops a round early). */
-export function toTrainConfig(c: RunConfig): TrainConfig {
-  return {
-    ...DEFAULT_TRAIN_CONFIG,
-    K: c.K,
-    seed: c.seed,
-    epochs: c.epochs,
-    batch: c.batch,
-    step: c.step,
-    pseudocount: c.pseudocount,
-    fullBatch: false,
-    rounds: c.rounds,
-    prune: c.prune,
-    criterion: c.criterion,
-    sigma: c.sigma,
-    roundEpochs: c.roundEpochs,
-    patience: Infinity,
-  };
 }
 
 /** The first `n` rows of a dataset (a view, no copy). */
@@ -691,34 +619,13 @@ export class PlaygroundSession {
     return q;
   }
 
-  private checkImage(what: string, pixels: unknown, limit: number): Uint8Array {
-    const D = this.model!.dataset.numVars;
-    if (!(pixels instanceof Uint8Array) || pixels.length !== D) {
-      const got = pixels instanceof Uint8Array ? `${pixels.length} values` : 'no byte array';
-      throw new UserError(`The ${what} must have ${D} values (one per pixel), got ${got}.`);
-    }
-    for (let v = 0; v < D; v++) {
-      if (pixels[v] >= limit) throw new UserError(`The ${what} has value ${pixels[v]} at pixel ${v}, but the largest allowed is ${limit - 1}.`);
-    }
-    return pixels;
-  }
-
-  private checkDraws(count: unknown, seed: unknown): void {
-    if (!(typeof count === 'number' && Number.isInteger(count) && count >= 1 && count <= MAX_DRAWS)) {
-      throw new UserError(`The number of images to draw must be a whole number from 1 to ${MAX_DRAWS}, got ${String(count)}.`);
-    }
-    if (!(typeof seed === 'number' && Number.isInteger(seed) && seed >= 0 && seed <= 2 ** 32 - 1)) {
-      throw new UserError(`The sampling seed must be a whole number from 0 to ${2 ** 32 - 1}, got ${String(seed)}.`);
-    }
-  }
-
   private async answer(query: Query): Promise<{ result: QueryResult; after?: () => Promise<void> }> {
     if (!query || typeof query !== 'object') throw new UserError('The query is empty.');
     const m = this.requireModel();
     const V = m.dataset.numValues;
     switch (query.kind) {
       case 'score': {
-        const pixels = this.checkImage('image', query.pixels, V);
+        const pixels = checkImage('image', query.pixels, m.dataset.numVars, V);
         const q = await this.cpuQueries();
         const ll = q.marginalSync({ pixels, count: 1 })[0];
         if (!(ll > -Infinity)) throw new UserError('This image has probability zero under the model (a pixel value no input allows), so it has no likelihood to show.');
@@ -728,9 +635,9 @@ export class PlaygroundSession {
         return { result: { kind: 'score', logLikelihood: ll, bpd: bitsPerDim(ll, m.dataset.numVars), surprise } };
       }
       case 'inpaint': {
-        const pixels = this.checkImage('image', query.pixels, V);
-        const missing = this.checkImage('missing-pixel mask', query.missing, 2);
-        this.checkDraws(query.count, query.seed);
+        const pixels = checkImage('image', query.pixels, m.dataset.numVars, V);
+        const missing = checkImage('missing-pixel mask', query.missing, m.dataset.numVars, 2);
+        checkDraws(query.count, query.seed);
         const q = await this.cpuQueries();
         const ll = q.marginalSync({ pixels, count: 1, missing })[0];
         if (!(ll > -Infinity)) throw new UserError('The visible pixels have probability zero under the model, so there is nothing to inpaint from.');
@@ -738,7 +645,7 @@ export class PlaygroundSession {
         return { result: { kind: 'images', count: query.count, pixels: out } };
       }
       case 'samples': {
-        this.checkDraws(query.count, query.seed);
+        checkDraws(query.count, query.seed);
         const q = await this.cpuQueries();
         return { result: { kind: 'images', count: query.count, pixels: q.sampleSync(query.count, query.seed) } };
       }

@@ -12,8 +12,9 @@
 // mini-batch). Reset is the page terminating the worker.
 
 import type { PruneCriterion } from '../circuit/prune.ts';
+import type { EnginePreference } from '../engines/engine.ts';
 import type { EpochEvent, GrowEvent, PruneEvent } from '../training/trainer.ts';
-import type { PlaygroundUrlState } from './url-state.ts';
+import type { PlaygroundUrlState } from '../ui/url-state.ts';
 
 /** The hyper-parameters of a run: the URL state's learning fields (url-state.ts documents each). */
 export type RunConfig = Pick<
@@ -33,8 +34,7 @@ export type DatasetSource =
   /** The visitor's IDX images file (raw or .gz), e.g. full MNIST or Fashion-MNIST training images. */
   | { kind: 'idx'; images: DroppedFile };
 
-/** `auto`: WebGPU when the browser offers an adapter, else the CPU engine. */
-export type EnginePreference = 'auto' | 'gpu' | 'cpu';
+export type { EnginePreference };
 
 /**
  * Animation pacing of `play`: `slow` trains one mini-batch at a time with a pause between them and
