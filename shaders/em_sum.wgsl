@@ -1,7 +1,7 @@
 // EM for sum nodes, one thread per sum node (its edges are contiguous):
 //   new_e = (F_e + a / |ch(j)|) / (sum_{e' of j} F_e' + a)
 //   theta_e <- (1 - s) theta_e + s new_e       (stored twice: linear for the kernels, log for read-back)
-// A node with no flow and no pseudocount keeps its weights (as src/training/em.ts).
+// A node with no flow and no pseudocount keeps its weights (as src/engines/em.ts).
 // Layer uniform: sum nodes [firstSum, firstSum + sums) of `sumNodes`. em: step s, pseudocount a.
 
 override WG: u32 = 256;

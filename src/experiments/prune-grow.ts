@@ -191,8 +191,10 @@ export async function runPruneGrow(makeEngine: EngineFactory, data: ExperimentDa
       };
     };
     rows.push(await row(0, performance.now(), null, null));
-    // The paper's loop: rounds until `patience` rounds bring no better validation bpd.
-    let bestValid = rows[0].valid_bpd;
+    // The paper's loop (samesize_loop.jl `train`): rounds until `patience` rounds bring no better
+    // validation bpd than the best round so far. Only the loop's rounds count: the starting HCLT is
+    // not among them, so the first round always runs (and the second, with patience 1).
+    let bestValid = Infinity;
     let stale = 0;
     for (let r = 1; r <= opts.rounds && stale < opts.patience; r++) {
       const t = performance.now();

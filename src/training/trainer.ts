@@ -550,22 +550,34 @@ export class Trainer {
   }
 
   /** The whole schedule: the HCLT's EM, then rounds of prune -> grow -> EM until `rounds` or until
-   *  `patience` rounds bring no better validation bpd; the best epoch's circuit is kept. */
+   *  `patience` rounds bring no better validation bpd; the best epoch's circuit is kept.
+   *
+   *  Under the paper's schedule the loop compares its own rounds only, as samesize_loop.jl `train`
+   *  does (it pushes each round's validation likelihood, never the starting HCLT's): the first round
+   *  always runs, the next ones until `patience` rounds bring no better validation bpd than the best
+   *  round so far, and the model kept (`best`) is the best round, never the HCLT it started from.
+   *  The plain schedule keeps the best epoch of the whole run, the HCLT included. */
   async run(onEvent: (e: TrainEvent) => void, onBatch?: (done: number, total: number) => void): Promise<void> {
     await this.trainRound(onEvent, onBatch);
+    const paper = this.config.schedule === 'paper';
+    let loopBest: { bpd: number; circuit: Circuit; round: number } | null = null;
     let stale = 0;
     for (let r = 1; r <= this.config.rounds; r++) {
-      const bestBefore = this.best?.bpd ?? Infinity;
+      const bestBefore = paper ? (loopBest?.bpd ?? Infinity) : (this.best?.bpd ?? Infinity);
       this.round = r;
       this.epochInRound = 0;
       onEvent(await this.prune());
       onEvent(await this.grow());
       await this.trainRound(onEvent, onBatch);
       if (this.valid) {
-        stale = (this.best?.bpd ?? Infinity) < bestBefore ? 0 : stale + 1;
+        const rb = this.roundBest;
+        if (paper && rb && rb.round === r && rb.bpd < bestBefore) loopBest = rb;
+        const now = paper ? (loopBest?.bpd ?? Infinity) : (this.best?.bpd ?? Infinity);
+        stale = now < bestBefore ? 0 : stale + 1;
         if (stale >= this.config.patience) break;
       }
     }
+    if (paper && loopBest) this.best = loopBest;
     // Keep the best epoch by validation bpd (its parameters were snapshotted when it was reached).
     if (this.best) await this.setCircuit(cloneCircuit(this.best.circuit));
   }
