@@ -236,8 +236,18 @@ export function layoutFigure(fig: Figure, width = 960, panelHeight = 300): Figur
     const xs: number[] = [];
     const ys: number[] = [];
     for (const s of p.series) {
-      for (const [x, y] of s.points) if (finite(x) && finite(y)) xs.push(x), ys.push(y);
-      for (const [x, lo, hi] of s.band ?? []) if (finite(x) && finite(lo) && finite(hi)) xs.push(x), ys.push(lo, hi);
+      for (const [x, y] of s.points) {
+        if (finite(x) && finite(y)) {
+          xs.push(x);
+          ys.push(y);
+        }
+      }
+      for (const [x, lo, hi] of s.band ?? []) {
+        if (finite(x) && finite(lo) && finite(hi)) {
+          xs.push(x);
+          ys.push(lo, hi);
+        }
+      }
     }
     for (const l of p.refLines ?? []) if (finite(l.y)) ys.push(l.y);
     const xDom = extent(xs, xLog);

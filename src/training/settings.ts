@@ -5,7 +5,55 @@
 // Each setting has the range the learner accepts (`max`), and where a browser tab should ask for less
 // (a shared link or the playground's own controls; the tab's memory and time are the visitor's), the
 // playground's limit (`browserMax`). The CLI uses `max`; the URL schema and the session use
-// `browserMax ?? max`. Pure: no DOM, no Node.
+// `browserMax ?? max`. Also the run configuration itself (TrainConfig) and its defaults. Pure: no DOM,
+// no Node, no engine.
+
+import type { PruneCriterion } from '../circuit/prune.ts';
+import { PAPER_SCHEDULE, type ScheduleName } from './schedule.ts';
+
+export interface TrainConfig {
+  K: number;
+  seed: number;
+  /** EM epochs on the initial HCLT. */
+  epochs: number;
+  batch: number;
+  step: number;
+  pseudocount: number;
+  /** Full-batch EM (flows over the whole training set, step 1) instead of mini-batches. */
+  fullBatch: boolean;
+  rounds: number;
+  prune: number;
+  criterion: PruneCriterion;
+  sigma: number;
+  /** EM epochs after each prune + grow. */
+  roundEpochs: number;
+  /** Rounds without a better validation bpd before the schedule stops. */
+  patience: number;
+  /** `plain`: fixed step, `epochs` then `roundEpochs` per round; `paper`: the paper's annealed EM
+   *  phases with early stopping (schedule.ts). */
+  schedule: ScheduleName;
+  /** `paper`: epochs per EM phase (the paper: 50). */
+  phaseEpochs: number;
+}
+
+export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
+  K: 32,
+  seed: 1,
+  epochs: 10,
+  batch: 512,
+  step: 0.1,
+  pseudocount: 0.1,
+  fullBatch: false,
+  rounds: 0,
+  prune: 0.75,
+  criterion: 'flow',
+  sigma: 0.5,
+  roundEpochs: 10,
+  patience: 1,
+  schedule: 'plain',
+  phaseEpochs: PAPER_SCHEDULE.phaseEpochs,
+};
+
 
 export interface SettingRange {
   /** Whole numbers only. */

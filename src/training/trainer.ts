@@ -18,50 +18,12 @@ import type { Batch, Engine } from '../engines/engine.ts';
 import { bitsPerDim } from '../util/math.ts';
 import { Rng } from '../util/rng.ts';
 import type { EmOptions } from '../engines/em.ts';
-import { PAPER_SCHEDULE, phaseStep, roundPlan, type ScheduleName } from './schedule.ts';
+import { phaseStep, roundPlan } from './schedule.ts';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './settings.ts';
 
-export interface TrainConfig {
-  K: number;
-  seed: number;
-  /** EM epochs on the initial HCLT. */
-  epochs: number;
-  batch: number;
-  step: number;
-  pseudocount: number;
-  /** Full-batch EM (flows over the whole training set, step 1) instead of mini-batches. */
-  fullBatch: boolean;
-  rounds: number;
-  prune: number;
-  criterion: PruneCriterion;
-  sigma: number;
-  /** EM epochs after each prune + grow. */
-  roundEpochs: number;
-  /** Rounds without a better validation bpd before the schedule stops. */
-  patience: number;
-  /** `plain`: fixed step, `epochs` then `roundEpochs` per round; `paper`: the paper's annealed EM
-   *  phases with early stopping (schedule.ts). */
-  schedule: ScheduleName;
-  /** `paper`: epochs per EM phase (the paper: 50). */
-  phaseEpochs: number;
-}
-
-export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
-  K: 32,
-  seed: 1,
-  epochs: 10,
-  batch: 512,
-  step: 0.1,
-  pseudocount: 0.1,
-  fullBatch: false,
-  rounds: 0,
-  prune: 0.75,
-  criterion: 'flow',
-  sigma: 0.5,
-  roundEpochs: 10,
-  patience: 1,
-  schedule: 'plain',
-  phaseEpochs: PAPER_SCHEDULE.phaseEpochs,
-};
+// The run configuration lives with the setting ranges (settings.ts), so the page can read the
+// defaults without bundling the trainer; re-exported here for the learner's callers.
+export { DEFAULT_TRAIN_CONFIG, type TrainConfig };
 
 export interface EpochEvent {
   event: 'epoch';

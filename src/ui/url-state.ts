@@ -7,8 +7,7 @@
 // plain-text notice that never repeats more than a few safe characters of what the link said.
 
 import { PRUNE_CRITERIA, type PruneCriterion } from '../circuit/prune.ts';
-import { settingRange, type SettingName } from '../training/settings.ts';
-import { DEFAULT_TRAIN_CONFIG } from '../training/trainer.ts';
+import { DEFAULT_TRAIN_CONFIG, settingRange, type SettingName } from '../training/settings.ts';
 
 /** Bump when a key changes meaning; old links then open with the defaults and a notice. */
 export const URL_STATE_VERSION = 1;

@@ -194,7 +194,7 @@ function makeHistory(): TrainEvent[] {
     measured_ll_drop: 0.0312,
     edges_before: edges,
     edges: (edges -= 150_348),
-    params: (params -= 150_348),
+    params: params - 150_348,
     orphaned_states: 0,
     orphaned_sums: 0,
     orphaned_edges: 0,

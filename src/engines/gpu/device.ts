@@ -92,7 +92,7 @@ export async function requestGpuDevice(gpu: GPU | null | undefined, opts: GpuDev
       'WebGPU is not available here (no navigator.gpu): use a browser with WebGPU enabled (Chrome 113+), or the CPU engine.',
     );
   }
-  let adapter: GPUAdapter | null = null;
+  let adapter: GPUAdapter | null;
   try {
     adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined);
   } catch (e) {
