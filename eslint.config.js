@@ -32,7 +32,11 @@ export default tseslint.config(
     },
   },
   // The pure math and data modules import no engine, trainer, worker, page, experiment or CLI.
-  boundary(['src/circuit/**', 'src/data/**', 'src/util/**'], ['**/engines/**', '**/training/**', '**/worker/**', '**/ui/**', '**/experiments/**', '**/cli/**'], `the circuit, data and util modules are pure: this import ${BELOW_ENGINES}`),
+  boundary(
+    ['src/circuit/**', 'src/data/**', 'src/util/**'],
+    ['**/engines/**', '**/training/**', '**/worker/**', '**/ui/**', '**/experiments/**', '**/cli/**'],
+    `the circuit, data and util modules are pure: this import ${BELOW_ENGINES}`,
+  ),
   // Engines implement the Engine interface; they never reach up into training, workers or the page.
   boundary(['src/engines/**'], ['**/training/**', '**/worker/**', '**/ui/**', '**/experiments/**', '**/cli/**'], `an engine ${BELOW_ENGINES}`),
   boundary(['src/training/**'], ['**/worker/**', '**/ui/**', '**/experiments/**', '**/cli/**'], `training ${BELOW_ENGINES}`),
@@ -43,7 +47,15 @@ export default tseslint.config(
   {
     ...boundary(
       ['src/ui/**'],
-      ['**/engines/cpu/**', '**/engines/gpu/engine.ts', '**/engines/gpu/fallback.ts', '**/engines/create-*.ts', '**/training/trainer.ts', '**/engines/em.ts', '**/worker/session.ts'],
+      [
+        '**/engines/cpu/**',
+        '**/engines/gpu/engine.ts',
+        '**/engines/gpu/fallback.ts',
+        '**/engines/create-*.ts',
+        '**/training/trainer.ts',
+        '**/engines/em.ts',
+        '**/worker/session.ts',
+      ],
       'the page never trains: only the training worker (src/worker/) runs engines and the trainer',
       true,
     ),

@@ -36,7 +36,12 @@ async function main(): Promise<void> {
   const spec = f.train as string;
   let data = spec === 'embedded' ? await loadEmbeddedDataset() : await loadDataset(spec);
   const n = f.images as number;
-  if (n > 0 && n < data.count) data = subset(data, Int32Array.from({ length: n }, (_, i) => i), `${data.name} (first ${n})`);
+  if (n > 0 && n < data.count)
+    data = subset(
+      data,
+      Int32Array.from({ length: n }, (_, i) => i),
+      `${data.name} (first ${n})`,
+    );
   const { train, valid } = splitTrainValid(data, 0.1, f.seed as number);
   const config = { ...DEFAULT_TRAIN_CONFIG, K: f.k as number, seed: f.seed as number, sigma: f.sigma as number };
   const engine = await createNodeEngine('cpu', { threads: f.threads as number });
@@ -47,7 +52,9 @@ async function main(): Promise<void> {
   for (let e = 0; e < (f.epochs as number); e++) bpd = await epoch();
   console.log(`${data.name}: ${train.count} training images, HCLT K=${config.K}, ${t.edges} sum edges, validation ${bpd.toFixed(4)} bpd`);
   console.log('');
-  console.log("| round | sum edges before the prune | after it (ours / paper's rule) | after the grow | latent states orphaned (ours / paper's rule) | K per region after the grow (min / median / max) | validation bpd after the round |");
+  console.log(
+    "| round | sum edges before the prune | after it (ours / paper's rule) | after the grow | latent states orphaned (ours / paper's rule) | K per region after the grow (min / median / max) | validation bpd after the round |",
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (let round = 1; round <= (f.rounds as number); round++) {
     t.round = round;

@@ -24,16 +24,39 @@ function idxImages(pixels: Uint8Array, count: number): Uint8Array {
 function train(engine: string, file: string): Array<Record<string, unknown>> {
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'train', '--train', file, '--engine', engine, '--k', '3', '--epochs', '2', '--batch', '256', '--valid-frac', '0.3', '--threads', '1', '--json'],
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'train',
+      '--train',
+      file,
+      '--engine',
+      engine,
+      '--k',
+      '3',
+      '--epochs',
+      '2',
+      '--batch',
+      '256',
+      '--valid-frac',
+      '0.3',
+      '--threads',
+      '1',
+      '--json',
+    ],
     { cwd: root, encoding: 'utf8' },
   );
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
-  return r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 describe('cli train --engine gpu', () => {
-  it('reaches the CPU engine\'s validation bpd within 0.01 with the same seed', async () => {
+  it("reaches the CPU engine's validation bpd within 0.01 with the same seed", async () => {
     const data = await embeddedSubset(1500, 11);
     const dir = mkdtempSync(join(tmpdir(), 'spc-gpu-'));
     const file = join(dir, 'digits-images-idx3-ubyte');

@@ -12,7 +12,11 @@ function cli(...args: string[]): { code: number; stdout: string; stderr: string 
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-const lines = (s: string) => s.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+const lines = (s: string) =>
+  s
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('cli flag errors: one line, non-zero exit, before any work', () => {
   const dir = mkdtempSync(join(tmpdir(), 'spc-cli-'));
@@ -53,7 +57,24 @@ describe('cli train / eval / prune / grow', () => {
   const dir = mkdtempSync(join(tmpdir(), 'spc-cli-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const model = join(dir, 'm.spc');
-  const trainArgs = ['train', '--k', '2', '--epochs', '1', '--rounds', '1', '--round-epochs', '1', '--prune', '0.5', '--valid-frac', '0.5', '--batch', '500', '--json'];
+  const trainArgs = [
+    'train',
+    '--k',
+    '2',
+    '--epochs',
+    '1',
+    '--rounds',
+    '1',
+    '--round-epochs',
+    '1',
+    '--prune',
+    '0.5',
+    '--valid-frac',
+    '0.5',
+    '--batch',
+    '500',
+    '--json',
+  ];
 
   it('train --json prints epoch, prune, grow and done events with every field, and is deterministic', () => {
     const r = cli(...trainArgs, '--out', model);
@@ -68,7 +89,19 @@ describe('cli train / eval / prune / grow', () => {
     expect(ev[1]).toMatchObject({ criterion: 'flow', edges_before: 3134 });
     expect(Number(ev[1].removed_edges)).toBeLessThanOrEqual(1567);
     expect(Number(ev[1].removed_edges)).toBeGreaterThan(1567 - 783);
-    for (const k of ['bound_ll_drop', 'measured_ll_drop', 'edges', 'params', 'orphaned_states', 'orphaned_sums', 'orphaned_edges', 'k_min', 'k_median', 'k_max']) expect(ev[1]).toHaveProperty(k);
+    for (const k of [
+      'bound_ll_drop',
+      'measured_ll_drop',
+      'edges',
+      'params',
+      'orphaned_states',
+      'orphaned_sums',
+      'orphaned_edges',
+      'k_min',
+      'k_median',
+      'k_max',
+    ])
+      expect(ev[1]).toHaveProperty(k);
     expect(Number(ev[1].edges)).toBe(3134 - Number(ev[1].removed_edges) - Number(ev[1].orphaned_edges));
     expect(Number(ev[2].k) % 2).toBe(0);
     expect(ev[2]).toMatchObject({ edges_before: ev[1].edges, k_median: 2 * Number(ev[1].k_median), k_max: 2 * Number(ev[1].k_max) });

@@ -46,7 +46,10 @@ describe('compiled circuit', () => {
       return out;
     };
     expect(parents(0)).toEqual([[6, -1]]);
-    expect(parents(6)).toEqual([[10, 0], [11, 2]]);
+    expect(parents(6)).toEqual([
+      [10, 0],
+      [11, 2],
+    ]);
     expect(parents(14)).toEqual([[16, 8]]);
     expect(parents(10)).toEqual([[14, -1]]);
     expect(parents(16)).toEqual([]);

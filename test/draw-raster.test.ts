@@ -52,7 +52,15 @@ describe('paintSegment', () => {
     expect(r.data[4 * 8 + 4]).toBe(128);
     expect(hasInk(r)).toBe(true);
     const s = createRaster(30, 10);
-    paintStroke(s, [[2.5, 5.5], [12.5, 5.5], [25.5, 5.5]], 1);
+    paintStroke(
+      s,
+      [
+        [2.5, 5.5],
+        [12.5, 5.5],
+        [25.5, 5.5],
+      ],
+      1,
+    );
     let inked = 0;
     for (let x = 0; x < 30; x++) if (s.data[5 * 30 + x] === 255) inked++;
     // Full ink where the pixel centre is within 0.5 of the polyline: centres 2.5 .. 25.5, pixels 2..25.

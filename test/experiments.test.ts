@@ -106,7 +106,7 @@ describe('prune-curve (quick)', () => {
 });
 
 describe('prune-grow (quick)', () => {
-  it('runs the paper\'s loop: a row per round with its structure invariants, and Table 1 against the dense HCLT with the same sum edges', async () => {
+  it("runs the paper's loop: a row per round with its structure invariants, and Table 1 against the dense HCLT with the same sum edges", async () => {
     const size = PRUNE_GROW_SIZES.quick;
     const data = prepareExperimentData(await embedded(), null, { seed: 1, ...size.data }, 'embedded-holdout');
     const r = await runPruneGrow(engine, data, size.options);
@@ -162,7 +162,10 @@ describe('the experiment command line', () => {
       const run = cli(['compress', '--quick', '--json', '--threads', '1', '--out', dir]);
       expect(run.stderr).toBe('');
       expect(run.status).toBe(0);
-      const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      const lines = run.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines[0].event).toBe('start');
       expect(lines.filter((l) => l.event === 'progress').length).toBeGreaterThan(3);
       const last = lines.at(-1);
@@ -219,8 +222,45 @@ describe('the plot writer', () => {
     const fig: Figure = {
       title: 'A <title> & more',
       panels: [
-        { title: 'p1', xLabel: 'x', yLabel: 'y', series: [{ label: 's', color: '#000', points: [[0, 1], [1, NaN], [2, 3], [Infinity, 2]] }] },
-        { title: 'p2', xLabel: 'x', yLabel: 'y', xScale: 'log', yScale: 'log', series: [{ label: 't', color: '#111', points: [[0, 1], [10, 100], [100, 10]], band: [[10, 50, 200], [100, 5, 20]] }] },
+        {
+          title: 'p1',
+          xLabel: 'x',
+          yLabel: 'y',
+          series: [
+            {
+              label: 's',
+              color: '#000',
+              points: [
+                [0, 1],
+                [1, NaN],
+                [2, 3],
+                [Infinity, 2],
+              ],
+            },
+          ],
+        },
+        {
+          title: 'p2',
+          xLabel: 'x',
+          yLabel: 'y',
+          xScale: 'log',
+          yScale: 'log',
+          series: [
+            {
+              label: 't',
+              color: '#111',
+              points: [
+                [0, 1],
+                [10, 100],
+                [100, 10],
+              ],
+              band: [
+                [10, 50, 200],
+                [100, 5, 20],
+              ],
+            },
+          ],
+        },
       ],
     };
     const l = layoutFigure(fig, 800);

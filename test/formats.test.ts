@@ -135,7 +135,11 @@ function jpcLogProb(text: string, x: number[]): number {
     if (line === '' || line.startsWith('c') || t[0] === 'jpc') continue;
     const id = t[1];
     if (t[0] === 'C') val.set(id, Number(t[4 + x[Number(t[3]) - 1]]));
-    else if (t[0] === 'P') val.set(id, t.slice(4).reduce((s, ch) => s + val.get(ch)!, 0));
+    else if (t[0] === 'P')
+      val.set(
+        id,
+        t.slice(4).reduce((s, ch) => s + val.get(ch)!, 0),
+      );
     else {
       let s = 0;
       for (let k = 4; k < t.length; k += 2) s += Math.exp(Number(t[k + 1]) + val.get(t[k])!);
@@ -226,8 +230,20 @@ function userError(f: () => unknown): string {
 }
 
 const cases: Array<{ name: string; make: () => Circuit }> = [
-  ...[1, 2, 3].map((seed) => ({ name: `dense tree seed ${seed}`, make: () => { const rng = new Rng(seed); return buildTreeCircuit(randomTree(3 + seed * 2, rng), 2 + seed, 1 + seed, rng); } })),
-  ...[4, 5, 6].map((seed) => ({ name: `sparsified tree seed ${seed}`, make: () => { const rng = new Rng(seed); return sparsify(buildTreeCircuit(randomTree(6, rng), 4, 5, rng), rng, 0.4); } })),
+  ...[1, 2, 3].map((seed) => ({
+    name: `dense tree seed ${seed}`,
+    make: () => {
+      const rng = new Rng(seed);
+      return buildTreeCircuit(randomTree(3 + seed * 2, rng), 2 + seed, 1 + seed, rng);
+    },
+  })),
+  ...[4, 5, 6].map((seed) => ({
+    name: `sparsified tree seed ${seed}`,
+    make: () => {
+      const rng = new Rng(seed);
+      return sparsify(buildTreeCircuit(randomTree(6, rng), 4, 5, rng), rng, 0.4);
+    },
+  })),
   ...[7, 8, 9].map((seed) => ({ name: `uneven regions seed ${seed}`, make: () => unevenCircuit(7, 3, 4, new Rng(seed)) })),
   { name: 'single variable', make: () => buildTreeCircuit(Int32Array.of(-1), 5, 3, new Rng(10)) },
 ];
@@ -351,7 +367,9 @@ describe('.spc rejects bad files with one sentence naming the file', () => {
     const r = c.regions[0];
     const at = SPC_HEADER_BYTES + 4 + metaLen + 12 + 8 + 4 * r.children.length + 16 + 4 * (r.block.rows + 1) + 4 * r.block.colIdx.length;
     new DataView(b.buffer).setFloat64(at, 5, true);
-    expect(userError(() => decodeSpc(reCrc(b), 'model.spc'))).toMatch(/^model\.spc does not hold a valid circuit: region 0 sum node 0 weights sum to [\d.e+]+, expected 1\.$/);
+    expect(userError(() => decodeSpc(reCrc(b), 'model.spc'))).toMatch(
+      /^model\.spc does not hold a valid circuit: region 0 sum node 0 weights sum to [\d.e+]+, expected 1\.$/,
+    );
   });
   it('metadata that is not a JSON object', () => {
     const bad = encodeSpc(c, { K: 3 });
@@ -480,9 +498,13 @@ describe('.jpc rejects malformed files with the file name and line', () => {
     expect(Array.from(c.regions[0].inputLogProbs)).toEqual([h, h]);
   });
   it('bad header', () => {
-    expect(userError(() => importJpc(with_(1, 'jpx 3'), 'model.jpc'))).toBe('model.jpc line 2: expected the header "jpc <node count>" before any node, found "jpx".');
+    expect(userError(() => importJpc(with_(1, 'jpx 3'), 'model.jpc'))).toBe(
+      'model.jpc line 2: expected the header "jpc <node count>" before any node, found "jpx".',
+    );
     expect(userError(() => importJpc(with_(1, 'jpc three'), 'model.jpc'))).toBe('model.jpc line 2: the node count "three" is not a positive integer.');
-    expect(userError(() => importJpc(with_(1, 'jpc 99999999999'), 'model.jpc'))).toBe('model.jpc line 2: the header announces 99999999999 nodes but only 3 lines follow.');
+    expect(userError(() => importJpc(with_(1, 'jpc 99999999999'), 'model.jpc'))).toBe(
+      'model.jpc line 2: the header announces 99999999999 nodes but only 3 lines follow.',
+    );
     expect(userError(() => importJpc('c nothing here\n', 'model.jpc'))).toBe('model.jpc has no "jpc <node count>" header line: it is not a .jpc circuit.');
     expect(userError(() => importJpc(with_(1, 'jpc 4'), 'model.jpc'))).toBe('model.jpc defines 3 nodes but its header announces 4.');
   });
@@ -494,21 +516,35 @@ describe('.jpc rejects malformed files with the file name and line', () => {
     expect(userError(() => importJpc(with_(4, 'S 2 0 2 1 0'), 'model.jpc'))).toBe(
       'model.jpc line 5: sum node 2 announces 2 children but the line has 2 fields after the count (expected 4: child id and log-weight per child).',
     );
-    expect(userError(() => importJpc(with_(3, 'P 1 0 2 0'), 'model.jpc'))).toBe('model.jpc line 4: product 1 announces 2 children but the line has 1 fields after the count (1 children).');
-    expect(userError(() => importJpc(with_(2, 'C 0 0 1 0'), 'model.jpc'))).toBe('model.jpc line 3: categorical node 0 lists 1 log-probabilities; at least 2 are needed.');
+    expect(userError(() => importJpc(with_(3, 'P 1 0 2 0'), 'model.jpc'))).toBe(
+      'model.jpc line 4: product 1 announces 2 children but the line has 1 fields after the count (1 children).',
+    );
+    expect(userError(() => importJpc(with_(2, 'C 0 0 1 0'), 'model.jpc'))).toBe(
+      'model.jpc line 3: categorical node 0 lists 1 log-probabilities; at least 2 are needed.',
+    );
   });
   it('non-numbers and bad ids', () => {
-    expect(userError(() => importJpc(with_(2, `C 0 0 1 abc ${h}`), 'model.jpc'))).toBe('model.jpc line 3: log-probability "abc" of categorical node 0 is not a number.');
+    expect(userError(() => importJpc(with_(2, `C 0 0 1 abc ${h}`), 'model.jpc'))).toBe(
+      'model.jpc line 3: log-probability "abc" of categorical node 0 is not a number.',
+    );
     expect(userError(() => importJpc(with_(4, 'S 2 0 1 1 zero'), 'model.jpc'))).toBe('model.jpc line 5: log-weight "zero" of sum node 2 is not a number.');
     expect(userError(() => importJpc(with_(3, 'P x 0 1 0'), 'model.jpc'))).toBe('model.jpc line 4: node id "x" is not a non-negative integer.');
     expect(userError(() => importJpc(with_(3, 'P 0 0 1 0'), 'model.jpc'))).toBe('model.jpc line 4: node 0 is defined twice (first on line 3).');
-    expect(userError(() => importJpc(with_(2, `C 0 0 0 ${h} ${h}`), 'model.jpc'))).toBe('model.jpc line 3: categorical node 0 has variable "0"; variables are integers from 1.');
-    expect(userError(() => importJpc(with_(2, 'L 0 0 1'), 'model.jpc'))).toBe('model.jpc line 3: literal (L) input nodes are not supported; this playground loads categorical (C) inputs only.');
+    expect(userError(() => importJpc(with_(2, `C 0 0 0 ${h} ${h}`), 'model.jpc'))).toBe(
+      'model.jpc line 3: categorical node 0 has variable "0"; variables are integers from 1.',
+    );
+    expect(userError(() => importJpc(with_(2, 'L 0 0 1'), 'model.jpc'))).toBe(
+      'model.jpc line 3: literal (L) input nodes are not supported; this playground loads categorical (C) inputs only.',
+    );
     expect(userError(() => importJpc(with_(2, 'X 0 0 1'), 'model.jpc'))).toBe('model.jpc line 3: unknown node type "X" (expected C, P or S).');
   });
   it('weights or probabilities that are not normalised', () => {
-    expect(userError(() => importJpc(with_(4, 'S 2 0 1 1 -0.1'), 'model.jpc'))).toBe(`model.jpc line 5: the weights of sum node 2 sum to ${Math.exp(-0.1)}, not 1.`);
-    expect(userError(() => importJpc(with_(2, 'C 0 0 1 -1 -1'), 'model.jpc'))).toBe(`model.jpc line 3: the probabilities of categorical node 0 sum to ${2 * Math.exp(-1)}, not 1.`);
+    expect(userError(() => importJpc(with_(4, 'S 2 0 1 1 -0.1'), 'model.jpc'))).toBe(
+      `model.jpc line 5: the weights of sum node 2 sum to ${Math.exp(-0.1)}, not 1.`,
+    );
+    expect(userError(() => importJpc(with_(2, 'C 0 0 1 -1 -1'), 'model.jpc'))).toBe(
+      `model.jpc line 3: the probabilities of categorical node 0 sum to ${2 * Math.exp(-1)}, not 1.`,
+    );
     // within tolerance (Float32 files): kept exactly as written
     const w = -5e-7;
     const c = importJpc(with_(4, `S 2 0 1 1 ${w}`), 'model.jpc');
@@ -516,7 +552,9 @@ describe('.jpc rejects malformed files with the file name and line', () => {
   });
   it('a binary .spc handed to the text importer', () => {
     const spc = encodeSpc(buildTreeCircuit(Int32Array.of(-1), 2, 1, new Rng(1)));
-    expect(userError(() => importJpc(new TextDecoder().decode(spc), 'model.spc'))).toBe('model.spc looks like a binary .spc model, not .jpc text: load it as .spc.');
+    expect(userError(() => importJpc(new TextDecoder().decode(spc), 'model.spc'))).toBe(
+      'model.spc looks like a binary .spc model, not .jpc text: load it as .spc.',
+    );
   });
 
   const prefix = (f: string) => `${f} is not a tree-structured circuit this playground can load: `;
@@ -534,22 +572,38 @@ describe('.jpc rejects malformed files with the file name and line', () => {
     // variables 2 and 3 both multiply sum node 2 over variable 4
     const text = [
       'jpc 12',
-      C(0, 4), 'P 1 0 1 0', 'S 2 0 1 1 0',
-      C(3, 2), 'P 4 0 2 2 3', 'S 5 0 1 4 0',
-      C(6, 3), 'P 7 0 2 2 6', 'S 8 0 1 7 0',
-      C(9, 1), 'P 10 0 3 5 8 9', 'S 11 0 1 10 0',
+      C(0, 4),
+      'P 1 0 1 0',
+      'S 2 0 1 1 0',
+      C(3, 2),
+      'P 4 0 2 2 3',
+      'S 5 0 1 4 0',
+      C(6, 3),
+      'P 7 0 2 2 6',
+      'S 8 0 1 7 0',
+      C(9, 1),
+      'P 10 0 3 5 8 9',
+      'S 11 0 1 10 0',
     ].join('\n');
     expect(userError(() => importJpc(text, 'model.jpc'))).toBe(prefix('model.jpc') + 'variable 4 appears in two separate parts of the circuit.');
   });
   it('a sum over a sum, and variables with gaps', () => {
     const text = ['jpc 4', C(0, 1), 'P 1 0 1 0', 'S 2 0 1 1 0', 'S 3 0 1 2 0'].join('\n');
-    expect(userError(() => importJpc(text, 'model.jpc'))).toBe(prefix('model.jpc') + 'sum node 3 has sum node 2 as a child, but sums must mix products or input nodes.');
+    expect(userError(() => importJpc(text, 'model.jpc'))).toBe(
+      prefix('model.jpc') + 'sum node 3 has sum node 2 as a child, but sums must mix products or input nodes.',
+    );
     const gap = ['jpc 3', C(0, 2), 'P 1 0 1 0', 'S 2 0 1 1 0'].join('\n');
-    expect(userError(() => importJpc(gap, 'model.jpc'))).toBe(prefix('model.jpc') + 'the circuit never uses variable 1, but variables must be numbered 1..2 without gaps.');
+    expect(userError(() => importJpc(gap, 'model.jpc'))).toBe(
+      prefix('model.jpc') + 'the circuit never uses variable 1, but variables must be numbered 1..2 without gaps.',
+    );
   });
   it('products of one region that multiply different variables', () => {
-    const text = ['jpc 9', C(0, 2), 'P 1 0 1 0', 'S 2 0 1 1 0', C(3, 3), 'P 4 0 1 3', 'S 5 0 1 4 0', C(6, 1), C(7, 1), 'P 8 0 2 2 6'].join('\n') + `\nP 9 0 2 5 7\nS 10 0 2 8 ${h} 9 ${h}`;
+    const text =
+      ['jpc 9', C(0, 2), 'P 1 0 1 0', 'S 2 0 1 1 0', C(3, 3), 'P 4 0 1 3', 'S 5 0 1 4 0', C(6, 1), C(7, 1), 'P 8 0 2 2 6'].join('\n') +
+      `\nP 9 0 2 5 7\nS 10 0 2 8 ${h} 9 ${h}`;
     const fixed = text.replace('jpc 9', 'jpc 11');
-    expect(userError(() => importJpc(fixed, 'model.jpc'))).toBe(prefix('model.jpc') + 'products 8 and 9 of variable 1 multiply nodes over different variables.');
+    expect(userError(() => importJpc(fixed, 'model.jpc'))).toBe(
+      prefix('model.jpc') + 'products 8 and 9 of variable 1 multiply nodes over different variables.',
+    );
   });
 });

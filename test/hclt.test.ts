@@ -21,7 +21,12 @@ function eccentricities(parent: Int32Array): Int32Array {
     const dist = new Int32Array(D).fill(-1);
     dist[s] = 0;
     const q = [s];
-    for (let h = 0; h < q.length; h++) for (const w of adj[q[h]]) if (dist[w] < 0) { dist[w] = dist[q[h]] + 1; q.push(w); }
+    for (let h = 0; h < q.length; h++)
+      for (const w of adj[q[h]])
+        if (dist[w] < 0) {
+          dist[w] = dist[q[h]] + 1;
+          q.push(w);
+        }
     ecc[s] = Math.max(...dist);
     expect(Math.min(...dist)).toBe(0); // connected
   }
@@ -93,7 +98,7 @@ describe('HCLT', async () => {
     const parent = Int32Array.from(c.regions, (r) => r.parent);
     const again = buildTreeCircuit(parent, data.numValues, K, new Rng(5));
     const other = buildTreeCircuit(parent, data.numValues, K, new Rng(6));
-        expect(again.regions[10].inputLogProbs).toEqual(c.regions[10].inputLogProbs);
+    expect(again.regions[10].inputLogProbs).toEqual(c.regions[10].inputLogProbs);
     expect(again.regions[10].block.logWeights).toEqual(c.regions[10].block.logWeights);
     expect(other.regions[10].block.logWeights).not.toEqual(c.regions[10].block.logWeights);
   });

@@ -47,9 +47,17 @@ describe('preprocessDrawing', () => {
       const out = preprocessDrawing(big, 84, 84);
       if (out.every((v, k) => v === img[k])) exact++;
       // Pearson correlation with the original digit.
-      let sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+      let sa = 0,
+        sb = 0,
+        saa = 0,
+        sbb = 0,
+        sab = 0;
       for (let k = 0; k < 784; k++) {
-        sa += img[k]; sb += out[k]; saa += img[k] * img[k]; sbb += out[k] * out[k]; sab += img[k] * out[k];
+        sa += img[k];
+        sb += out[k];
+        saa += img[k] * img[k];
+        sbb += out[k] * out[k];
+        sab += img[k] * out[k];
       }
       const n = 784;
       const r = (sab - (sa * sb) / n) / Math.sqrt((saa - (sa * sa) / n) * (sbb - (sb * sb) / n));

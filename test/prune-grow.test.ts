@@ -23,15 +23,25 @@ describe('pruning', () => {
     // Rows of one edge (after a first prune) are never candidates.
     const once = removeEdges(c, cc, selectEdgesToPrune(cc, edgeScores(cc, 'random', null, 1), 0.7));
     const cc1 = compileCircuit(once);
-    for (const [circuit, compiled] of [[c, cc], [once, cc1]] as const) {
+    for (const [circuit, compiled] of [
+      [c, cc],
+      [once, cc1],
+    ] as const) {
       for (const criterion of ['magnitude', 'random'] as const) {
         const scores = edgeScores(compiled, criterion, null, 3);
         const marked = selectEdgesToPrune(compiled, scores, 0.5);
         // The paper's rule: the floor(50 %) lowest-scoring edges of sum nodes with several children,
         // less one edge (the best-scoring) of each node that would lose them all.
         const nodes: number[][] = [];
-        for (const r of compiled.regions) for (let j = 0; j < r.rows; j++) nodes.push(Array.from({ length: compiled.edgePtr[r.sumStart + j + 1] - compiled.edgePtr[r.sumStart + j] }, (_, k) => compiled.edgePtr[r.sumStart + j] + k));
-        const candidates = nodes.filter((n) => n.length > 1).flat().sort((a, b) => scores[a] - scores[b] || a - b);
+        for (const r of compiled.regions)
+          for (let j = 0; j < r.rows; j++)
+            nodes.push(
+              Array.from({ length: compiled.edgePtr[r.sumStart + j + 1] - compiled.edgePtr[r.sumStart + j] }, (_, k) => compiled.edgePtr[r.sumStart + j] + k),
+            );
+        const candidates = nodes
+          .filter((n) => n.length > 1)
+          .flat()
+          .sort((a, b) => scores[a] - scores[b] || a - b);
         const cut = new Set(candidates.slice(0, Math.floor(0.5 * candidates.length)));
         const emptied = nodes.filter((n) => n.length > 1 && n.every((e) => cut.has(e)));
         expect(marked.reduce((t, x) => t + x, 0)).toBe(cut.size - emptied.length);
@@ -61,7 +71,12 @@ describe('pruning', () => {
     const rng = new Rng(5);
     const c = buildTreeCircuit(randomTree(8, rng), 3, 4, rng);
     const data = randomDataset(200, 8, 3, 9);
-    for (const [criterion, fraction] of [['flow', 0.3], ['flow', 0.6], ['magnitude', 0.5], ['random', 0.4]] as const) {
+    for (const [criterion, fraction] of [
+      ['flow', 0.3],
+      ['flow', 0.6],
+      ['magnitude', 0.5],
+      ['random', 0.4],
+    ] as const) {
       const engine = new CpuEngine({ precision: 'float64' });
       const trainer = await Trainer.create({ ...DEFAULT_TRAIN_CONFIG }, engine, data, null, cloneCircuit(c));
       let details: PruneDetails | null = null;
@@ -125,7 +140,11 @@ describe('growing', () => {
         const after = logLikelihoods(grown, data.pixels, data.count);
         for (let s = 0; s < data.count; s++) expect(Math.abs(before[s] - after[s])).toBeLessThan(1e-9);
       }
-      expect(pruned.regions.some((r) => r.variable !== pruned.root && Array.from({ length: r.block.rows }, (_, j) => r.block.rowPtr[j + 1] - r.block.rowPtr[j]).includes(1))).toBe(true);
+      expect(
+        pruned.regions.some(
+          (r) => r.variable !== pruned.root && Array.from({ length: r.block.rows }, (_, j) => r.block.rowPtr[j + 1] - r.block.rowPtr[j]).includes(1),
+        ),
+      ).toBe(true);
     }
   });
 

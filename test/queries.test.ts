@@ -183,7 +183,10 @@ describe('conditionalSurprise', () => {
         else expect(Math.abs(fast[i] - masked[i])).toBeLessThan(1e-10);
       }
     }
-    checkSurprise(c, randomImages(4, 6, 3, 8).map((x) => x.map((v, i) => (i === 3 ? 2 : v))));
+    checkSurprise(
+      c,
+      randomImages(4, 6, 3, 8).map((x) => x.map((v, i) => (i === 3 ? 2 : v))),
+    );
   });
 
   it('is -Infinity for an impossible image and rejects malformed input', () => {

@@ -123,7 +123,8 @@ describe('rounds of prune -> grow -> EM on peaked gray-level circuits', () => {
         await e32.syncParams();
         let worst = 0;
         for (let k = 0; k < cc64.numEdges; k++) worst = Math.max(worst, Math.abs(Math.exp(cc64.edgeLogWeights[k]) - Math.exp(cc32.edgeLogWeights[k])));
-        for (let k = 0; k < cc64.inputLogProbs.length; k++) worst = Math.max(worst, Math.abs(Math.exp(cc64.inputLogProbs[k]) - Math.exp(cc32.inputLogProbs[k])));
+        for (let k = 0; k < cc64.inputLogProbs.length; k++)
+          worst = Math.max(worst, Math.abs(Math.exp(cc64.inputLogProbs[k]) - Math.exp(cc32.inputLogProbs[k])));
         expect(worst).toBeLessThan(1e-5);
         e64.dispose();
         e32.dispose();

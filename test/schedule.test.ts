@@ -34,7 +34,17 @@ describe("the paper's loop (Trainer.run, schedule paper)", () => {
   it('runs at least two rounds, stops on the first round without a better one, and keeps the best round', async () => {
     const { train, valid } = splitTrainValid(await embeddedSubset(600), 0.2, 1);
     const engine = new CpuEngine({ precision: 'float64' });
-    const config = { ...DEFAULT_TRAIN_CONFIG, K: 3, schedule: 'paper' as const, phaseEpochs: 1, rounds: 4, patience: PAPER_SCHEDULE.roundPatience, batch: 100, pseudocount: 0.01, sigma: 0.3 };
+    const config = {
+      ...DEFAULT_TRAIN_CONFIG,
+      K: 3,
+      schedule: 'paper' as const,
+      phaseEpochs: 1,
+      rounds: 4,
+      patience: PAPER_SCHEDULE.roundPatience,
+      batch: 100,
+      pseudocount: 0.01,
+      sigma: 0.3,
+    };
     const t = await Trainer.create(config, engine, train, valid);
     const events: TrainEvent[] = [];
     await t.run((e) => events.push(e));

@@ -15,7 +15,19 @@ import { createBrowserEngine, NO_ADAPTER_NOTICE, NO_WEBGPU_NOTICE } from '../src
 import type { Engine } from '../src/engines/engine.ts';
 import { FallbackEngine } from '../src/engines/gpu/fallback.ts';
 import { createNodeGpuEngine } from '../src/engines/gpu/node-gpu.ts';
-import type { CircuitSnapshot, FromWorker, Histogram, PrunePreview, Query, QueryResult, RegionDetail, RunConfig, ScoreResult, ImagesResult, ExportResult } from '../src/worker/protocol.ts';
+import type {
+  CircuitSnapshot,
+  FromWorker,
+  Histogram,
+  PrunePreview,
+  Query,
+  QueryResult,
+  RegionDetail,
+  RunConfig,
+  ScoreResult,
+  ImagesResult,
+  ExportResult,
+} from '../src/worker/protocol.ts';
 import { PlaygroundSession, SLOW_BATCH_MS, PREVIEW_HOLD_MS, SURPRISE_FLOOR } from '../src/worker/session.ts';
 import { DEFAULT_TRAIN_CONFIG, Trainer, type TrainEvent } from '../src/training/trainer.ts';
 import { Rng } from '../src/util/rng.ts';
@@ -39,7 +51,10 @@ const CONFIG: RunConfig = {
 const IMAGES = 600;
 
 /** A session over `data`, by default with the CPU engine (float32, one thread: the worker's CPU engine). */
-function harness(data: Dataset, makeEngine: () => Promise<{ engine: Engine; gpuBytes?: () => number }> = async () => ({ engine: new CpuEngine({ threads: 1, precision: 'float32' }) })) {
+function harness(
+  data: Dataset,
+  makeEngine: () => Promise<{ engine: Engine; gpuBytes?: () => number }> = async () => ({ engine: new CpuEngine({ threads: 1, precision: 'float32' }) }),
+) {
   const messages: FromWorker[] = [];
   const sleeps: number[] = [];
   const hooks: Array<(m: FromWorker) => void> = [];
@@ -72,7 +87,9 @@ function harness(data: Dataset, makeEngine: () => Promise<{ engine: Engine; gpuB
   /** Sends a query and resolves with its result or error message. */
   const ask = async (query: Query): Promise<{ result?: QueryResult; error?: string }> => {
     const id = ++queryId;
-    const p = next((m): m is Extract<FromWorker, { type: 'queryResult' | 'queryError' }> => (m.type === 'queryResult' || m.type === 'queryError') && m.id === id);
+    const p = next(
+      (m): m is Extract<FromWorker, { type: 'queryResult' | 'queryError' }> => (m.type === 'queryResult' || m.type === 'queryError') && m.id === id,
+    );
     session.handle({ type: 'query', id, query });
     const m = await p;
     return m.type === 'queryResult' ? { result: m.result } : { error: m.message };
@@ -476,7 +493,14 @@ describe('PlaygroundSession on the WebGPU engine (SwiftShader in Node)', () => {
     const runs: Array<{ events: Array<Record<string, unknown>>; ll: number; info: Extract<FromWorker, { type: 'ready' }>['info'] }> = [];
     for (const mode of ['fused', 'fallback'] as const) {
       const gpu = await createNodeGpuEngine({ maxChunk: 64 });
-      const engine = mode === 'fused' ? gpu : new FallbackEngine(gpu, () => new CpuEngine(), () => {});
+      const engine =
+        mode === 'fused'
+          ? gpu
+          : new FallbackEngine(
+              gpu,
+              () => new CpuEngine(),
+              () => {},
+            );
       const h = harness(small, async () => ({ engine, gpuBytes: () => gpu.liveBytes() }));
       try {
         await h.init(config);

@@ -21,7 +21,17 @@ class FakeWorker implements TrainingWorker {
   }
 }
 
-const INFO: ModelInfo = { backend: 'CPU float32, 1 thread', engine: 'cpu', gpuBytes: 0, edges: 100, params: 500, K: 2, trainCount: 90, validCount: 10, datasetName: 'embedded' };
+const INFO: ModelInfo = {
+  backend: 'CPU float32, 1 thread',
+  engine: 'cpu',
+  gpuBytes: 0,
+  edges: 100,
+  params: 500,
+  K: 2,
+  trainCount: 90,
+  validCount: 10,
+  datasetName: 'embedded',
+};
 
 function epoch(valid: number, edges = 100): EpochEvent {
   return { event: 'epoch', round: 0, epoch: 1, train_bpd: valid + 0.1, valid_bpd: valid, seconds: 1, samples_per_s: 90, edges, params: 500 };
@@ -98,9 +108,41 @@ describe('playground store', () => {
     const w = workers[0];
     w.emit({ type: 'ready', info: INFO });
     const histogram = { min: -5, max: 0, counts: new Int32Array(4), total: 0 };
-    w.emit({ type: 'prunePreview', preview: { fraction: 0.5, criterion: 'flow', histogram, removedCounts: new Int32Array(4), threshold: -2, removedPerRegion: new Int32Array(1), removed: 50, holdMs: 10 } });
+    w.emit({
+      type: 'prunePreview',
+      preview: {
+        fraction: 0.5,
+        criterion: 'flow',
+        histogram,
+        removedCounts: new Int32Array(4),
+        threshold: -2,
+        removedPerRegion: new Int32Array(1),
+        removed: 50,
+        holdMs: 10,
+      },
+    });
     expect(store.getState().preview?.removed).toBe(50);
-    w.emit({ type: 'event', event: { event: 'prune', criterion: 'flow', removed_edges: 50, removed_params: 50, bound_ll_drop: 0.2, removed_flow: 0.1, measured_ll_drop: 0.1, edges_before: 100, edges: 50, params: 450, orphaned_states: 0, orphaned_sums: 0, orphaned_edges: 0, k_min: 2, k_median: 2, k_max: 2 } });
+    w.emit({
+      type: 'event',
+      event: {
+        event: 'prune',
+        criterion: 'flow',
+        removed_edges: 50,
+        removed_params: 50,
+        bound_ll_drop: 0.2,
+        removed_flow: 0.1,
+        measured_ll_drop: 0.1,
+        edges_before: 100,
+        edges: 50,
+        params: 450,
+        orphaned_states: 0,
+        orphaned_sums: 0,
+        orphaned_edges: 0,
+        k_min: 2,
+        k_median: 2,
+        k_max: 2,
+      },
+    });
     expect(store.getState().preview).toBeNull();
     expect(store.getState().lastPreview?.removed).toBe(50);
     expect(store.getState().lastPrune?.removed_edges).toBe(50);

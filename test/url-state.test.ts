@@ -40,7 +40,15 @@ function randomValidState(rng: Rng): PlaygroundUrlState {
       const pick = rng.int(4);
       const u = rng.uniform();
       const v =
-        pick === 0 ? f.max : pick === 1 ? (f.minExclusive ? f.max : f.min) : pick === 2 ? Math.round(u * 100) / 100 * f.max : f.min + (1 - u) * (f.max - f.min);
+        pick === 0
+          ? f.max
+          : pick === 1
+            ? f.minExclusive
+              ? f.max
+              : f.min
+            : pick === 2
+              ? (Math.round(u * 100) / 100) * f.max
+              : f.min + (1 - u) * (f.max - f.min);
       s[f.prop] = f.minExclusive && v <= f.min ? f.max : v;
     }
   }
@@ -178,7 +186,14 @@ describe('url state: hostile links are repaired with one plain-text notice each'
     { name: 'hex', key: 'batch', raw: '0x10', prop: 'batch', value: 512, notice: 'batch size: "0x10" is not a number; used the default 512.' },
     { name: 'empty value', key: 'pc', raw: '', prop: 'pseudocount', value: 0.1, notice: 'pseudocount: an empty value is not a number; used the default 0.1.' },
     { name: 'negative seed', key: 'seed', raw: '-1', prop: 'seed', value: 0, notice: 'seed: "-1" is below the minimum 0; used 0.' },
-    { name: 'huge seed', key: 'seed', raw: '99999999999', prop: 'seed', value: 2147483647, notice: 'seed: "99999999999" is above the maximum 2147483647; used 2147483647.' },
+    {
+      name: 'huge seed',
+      key: 'seed',
+      raw: '99999999999',
+      prop: 'seed',
+      value: 2147483647,
+      notice: 'seed: "99999999999" is above the maximum 2147483647; used 2147483647.',
+    },
     { name: 'batch 0', key: 'batch', raw: '0', prop: 'batch', value: 1, notice: 'batch size: "0" is below the minimum 1; used 1.' },
     { name: 'step 0', key: 'step', raw: '0', prop: 'step', value: 0.1, notice: 'step size: "0" must be above 0; used the default 0.1.' },
     { name: 'step 5', key: 'step', raw: '5', prop: 'step', value: 1, notice: 'step size: "5" is above the maximum 1; used 1.' },
@@ -188,13 +203,55 @@ describe('url state: hostile links are repaired with one plain-text notice each'
     { name: 'rounds 11', key: 'rounds', raw: '11', prop: 'rounds', value: 10, notice: 'rounds: "11" is above the maximum 10; used 10.' },
     { name: 'epochs 101', key: 'epochs', raw: '101', prop: 'epochs', value: 100, notice: 'initial epochs: "101" is above the maximum 100; used 100.' },
     { name: 'round epochs -2', key: 're', raw: '-2', prop: 'roundEpochs', value: 0, notice: 'epochs per round: "-2" is below the minimum 0; used 0.' },
-    { name: 'script text in a number', key: 'k', raw: '<script>alert(1)</script>', prop: 'K', value: 8, notice: 'K: an unreadable value (25 characters) is not a number; used the default 8.' },
-    { name: 'percent-encoded script', key: 'view', raw: '%3Cscript%3E', prop: 'view', value: 'train', notice: 'view: an unreadable value (12 characters) is not one of train, circuit, draw, experiments; used train.' },
-    { name: 'unknown view', key: 'view', raw: 'admin', prop: 'view', value: 'train', notice: 'view: "admin" is not one of train, circuit, draw, experiments; used train.' },
-    { name: 'criterion in the wrong case', key: 'crit', raw: 'FLOW', prop: 'criterion', value: 'flow', notice: 'prune criterion: "FLOW" is not one of flow, magnitude, random; used flow.' },
+    {
+      name: 'script text in a number',
+      key: 'k',
+      raw: '<script>alert(1)</script>',
+      prop: 'K',
+      value: 8,
+      notice: 'K: an unreadable value (25 characters) is not a number; used the default 8.',
+    },
+    {
+      name: 'percent-encoded script',
+      key: 'view',
+      raw: '%3Cscript%3E',
+      prop: 'view',
+      value: 'train',
+      notice: 'view: an unreadable value (12 characters) is not one of train, circuit, draw, experiments; used train.',
+    },
+    {
+      name: 'unknown view',
+      key: 'view',
+      raw: 'admin',
+      prop: 'view',
+      value: 'train',
+      notice: 'view: "admin" is not one of train, circuit, draw, experiments; used train.',
+    },
+    {
+      name: 'criterion in the wrong case',
+      key: 'crit',
+      raw: 'FLOW',
+      prop: 'criterion',
+      value: 'flow',
+      notice: 'prune criterion: "FLOW" is not one of flow, magnitude, random; used flow.',
+    },
     { name: 'replay yes', key: 'replay', raw: 'yes', prop: 'replay', value: false, notice: 'replay: "yes" is not 1 or 0; used the default 0.' },
-    { name: 'a dataset that cannot be shared', key: 'data', raw: 'fashion', prop: 'dataset', value: 'embedded', notice: 'dataset: "fashion" cannot be shared (only the embedded MNIST subset can); used embedded.' },
-    { name: 'a long value', key: 'data', raw: 'a'.repeat(40), prop: 'dataset', value: 'embedded', notice: 'dataset: an unreadable value (40 characters) cannot be shared (only the embedded MNIST subset can); used embedded.' },
+    {
+      name: 'a dataset that cannot be shared',
+      key: 'data',
+      raw: 'fashion',
+      prop: 'dataset',
+      value: 'embedded',
+      notice: 'dataset: "fashion" cannot be shared (only the embedded MNIST subset can); used embedded.',
+    },
+    {
+      name: 'a long value',
+      key: 'data',
+      raw: 'a'.repeat(40),
+      prop: 'dataset',
+      value: 'embedded',
+      notice: 'dataset: an unreadable value (40 characters) cannot be shared (only the embedded MNIST subset can); used embedded.',
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -207,7 +264,11 @@ describe('url state: hostile links are repaired with one plain-text notice each'
   it('several bad fields give one notice each, in schema order', () => {
     const { state, notices } = decodeState('#v=1&k=1e9&seed=-5&view=x');
     expect(state).toEqual({ ...DEFAULT_URL_STATE, K: 64, seed: 0 });
-    expect(notices).toEqual(['K: "1e9" is above the maximum 64; used 64.', 'seed: "-5" is below the minimum 0; used 0.', 'view: "x" is not one of train, circuit, draw, experiments; used train.']);
+    expect(notices).toEqual([
+      'K: "1e9" is above the maximum 64; used 64.',
+      'seed: "-5" is below the minimum 0; used 0.',
+      'view: "x" is not one of train, circuit, draw, experiments; used train.',
+    ]);
   });
 
   it('a duplicated key: the first value wins, with a notice', () => {

@@ -130,7 +130,12 @@ describe('scales', () => {
 });
 
 describe('histogram layout', () => {
-  const hist = (counts: number[], min: number, max: number): Histogram => ({ min, max, counts: Int32Array.from(counts), total: counts.reduce((a, b) => a + b, 0) });
+  const hist = (counts: number[], min: number, max: number): Histogram => ({
+    min,
+    max,
+    counts: Int32Array.from(counts),
+    total: counts.reduce((a, b) => a + b, 0),
+  });
 
   it('rebin merges adjacent bins by a whole factor to at most maxBars', () => {
     const h = hist(
@@ -151,7 +156,7 @@ describe('histogram layout', () => {
     expect(rebin(h, 200)).toBe(h);
   });
 
-  it('places bars, the cut line and each bar\'s removed part (stacked at the bottom, from the per-bin counts)', () => {
+  it("places bars, the cut line and each bar's removed part (stacked at the bottom, from the per-bin counts)", () => {
     const l = histogramLayout(hist([2, 4, 1, 0], -4, 0), -2.5, 400, 100, 60, Int32Array.of(2, 1, 0, 0));
     expect(l.bars.map((b) => [b.x, b.width, b.y, b.height])).toEqual([
       [0, 100, 50, 50],

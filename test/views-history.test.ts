@@ -2,7 +2,18 @@
 // epoch index, the CSV export (header, rows, escaping, no NaN) and the chart series (no non-finite points).
 import { describe, expect, it } from 'vitest';
 import type { EpochEvent, GrowEvent, PruneEvent, TrainEvent } from '../src/training/trainer.ts';
-import { appendEvent, CSV_COLUMNS, csvCell, curveSeries, formatCount, historyFromEvents, historyToCsv, logExtent, paddedExtent, plainNumber } from '../src/ui/views/history.ts';
+import {
+  appendEvent,
+  CSV_COLUMNS,
+  csvCell,
+  curveSeries,
+  formatCount,
+  historyFromEvents,
+  historyToCsv,
+  logExtent,
+  paddedExtent,
+  plainNumber,
+} from '../src/ui/views/history.ts';
 
 const epoch = (round: number, e: number, train: number, valid: number | null, edges = 1000, params = 5000): EpochEvent => ({
   event: 'epoch',
@@ -42,7 +53,20 @@ describe('historyFromEvents', () => {
     const h = historyFromEvents(run);
     expect(h.map((e) => e.kind)).toEqual(['epoch', 'epoch', 'prune', 'grow', 'epoch']);
     expect(h[0]).toMatchObject({ kind: 'epoch', index: 1, round: 0, epoch: 1, trainBpd: 1.9, validBpd: 1.95, samplesPerS: 3600, edges: 1000, params: 5000 });
-    expect(h[2]).toEqual({ kind: 'prune', afterEpoch: 2, criterion: 'flow', removed: 750, boundLlDrop: 0.02, measuredLlDrop: 0.015, removedFlow: 0.01, edgesBefore: 1000, edges: 250, params: 4240, orphanedStates: 3, kSpread: { min: 1, median: 2, max: 2 } });
+    expect(h[2]).toEqual({
+      kind: 'prune',
+      afterEpoch: 2,
+      criterion: 'flow',
+      removed: 750,
+      boundLlDrop: 0.02,
+      measuredLlDrop: 0.015,
+      removedFlow: 0.01,
+      edgesBefore: 1000,
+      edges: 250,
+      params: 4240,
+      orphanedStates: 3,
+      kSpread: { min: 1, median: 2, max: 2 },
+    });
     expect(h[3]).toEqual({ kind: 'grow', afterEpoch: 2, K: 4, edgesBefore: 250, edges: 1000, params: 9000, kSpread: { min: 2, median: 4, max: 4 } });
     expect(h[4]).toMatchObject({ kind: 'epoch', index: 3, round: 1, epoch: 1, validBpd: null });
   });

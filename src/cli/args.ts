@@ -72,9 +72,13 @@ function convert(name: string, spec: FlagSpec, raw: string): string | number | s
       if (spec.choices && !spec.choices.includes(raw)) throw new UserError(`--${name} must be one of ${spec.choices.join(', ')}, got "${raw}"`);
       return raw;
     case 'list': {
-      const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const items = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
       if (items.length === 0) throw new UserError(`--${name} needs a comma-separated list, got "${raw}"`);
-      for (const it of items) if (spec.choices && !spec.choices.includes(it)) throw new UserError(`--${name} items must be among ${spec.choices.join(', ')}, got "${it}"`);
+      for (const it of items)
+        if (spec.choices && !spec.choices.includes(it)) throw new UserError(`--${name} items must be among ${spec.choices.join(', ')}, got "${it}"`);
       return items;
     }
     case 'bool':

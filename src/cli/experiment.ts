@@ -27,17 +27,27 @@ const HOLDOUT = 'embedded-holdout';
 const experimentFlags: FlagTable = {
   train: { type: 'string', default: 'embedded', help: '"embedded" (the embedded MNIST digits) or an IDX images file (raw or .gz) to train and validate on' },
   quick: { type: 'bool', help: 'the CI size (seconds, held-out embedded digits as the test set unless --test says otherwise)' },
-  test: { type: 'string', help: `IDX images file for test bpd, or "${HOLDOUT}" (default: ../shared/data/mnist/t10k-images-idx3-ubyte.gz; with --quick: ${HOLDOUT})` },
+  test: {
+    type: 'string',
+    help: `IDX images file for test bpd, or "${HOLDOUT}" (default: ../shared/data/mnist/t10k-images-idx3-ubyte.gz; with --quick: ${HOLDOUT})`,
+  },
   engine: { type: 'string', default: 'cpu', choices: ENGINE_KINDS, help: 'cpu or gpu' },
   threads: { type: 'int', default: 2, check: positiveInt, help: 'CPU engine threads' },
   seed: { type: 'int', default: 1, help: 'random seed (same seed, same run)' },
   out: { type: 'string', help: 'folder to write <name>.json and <name>.svg into (created if missing)' },
   tag: { type: 'string', help: 'files are named <name>-<tag>.json and .svg (e.g. --tag fashion: prune-grow-fashion.json)' },
-  k: { type: 'int', check: setting('K'), help: 'latent states per region of the (starting) HCLT, instead of the size\'s own' },
-  'phase-epochs': { type: 'int', check: positiveInt, help: 'prune-grow: epochs per EM phase (three phases per round; the paper: 50), instead of the size\'s own' },
-  rounds: { type: 'int', check: positiveInt, help: 'prune-grow: most rounds of prune -> grow -> EM (the paper: 20), instead of the size\'s own' },
+  k: { type: 'int', check: setting('K'), help: "latent states per region of the (starting) HCLT, instead of the size's own" },
+  'phase-epochs': {
+    type: 'int',
+    check: positiveInt,
+    help: "prune-grow: epochs per EM phase (three phases per round; the paper: 50), instead of the size's own",
+  },
+  rounds: { type: 'int', check: positiveInt, help: "prune-grow: most rounds of prune -> grow -> EM (the paper: 20), instead of the size's own" },
   json: { type: 'bool', help: 'one JSON object per line: progress events, then the result' },
-  replot: { type: 'bool', help: 'only redraw <out>/<name>.svg and refresh the summary in <out>/<name>.json from its measurements (after a code change); runs nothing' },
+  replot: {
+    type: 'bool',
+    help: 'only redraw <out>/<name>.svg and refresh the summary in <out>/<name>.json from its measurements (after a code change); runs nothing',
+  },
 };
 
 function usage(): string {
@@ -149,7 +159,9 @@ async function run(name: ExperimentName, argv: string[]): Promise<void> {
   const testSpec = testFlag ?? (quick || trainSpec !== 'embedded' ? HOLDOUT : DEFAULT_TEST_PATH);
   if (testSpec !== HOLDOUT && !existsSync(testSpec)) {
     if (testFlag === undefined) {
-      throw new UserError(`the official MNIST test split is missing (${relative(process.cwd(), testSpec) || testSpec}): put it there, or pass --test <images-idx3-ubyte file> or --test ${HOLDOUT}.`);
+      throw new UserError(
+        `the official MNIST test split is missing (${relative(process.cwd(), testSpec) || testSpec}): put it there, or pass --test <images-idx3-ubyte file> or --test ${HOLDOUT}.`,
+      );
     }
     throw new UserError(`--test ${testSpec}: no such file (pass an IDX images file or "${HOLDOUT}").`);
   }
@@ -183,7 +195,10 @@ async function run(name: ExperimentName, argv: string[]): Promise<void> {
   const say = (obj: Record<string, unknown>, text: string): void => {
     process.stdout.write((json ? JSON.stringify(obj) : text) + '\n');
   };
-  say({ event: 'start', experiment: name, size: quick ? 'quick' : 'default', train: data.trainSource, test: data.testSource }, `${name} (${quick ? 'quick' : 'default'} size): ${data.trainSource}; test: ${data.testSource}`);
+  say(
+    { event: 'start', experiment: name, size: quick ? 'quick' : 'default', train: data.trainSource, test: data.testSource },
+    `${name} (${quick ? 'quick' : 'default'} size): ${data.trainSource}; test: ${data.testSource}`,
+  );
   const result = await spec.run(makeEngine, data, options, (p) => say(p as unknown as Record<string, unknown>, `[${p.step}/${p.steps}] ${p.message}`));
   const seconds = (performance.now() - t0) / 1000;
   const command = commandLine(argv);
@@ -203,7 +218,9 @@ async function run(name: ExperimentName, argv: string[]): Promise<void> {
   if (json) say({ event: 'result', ...meta, summary: lines, result }, '');
   else {
     for (const l of lines) process.stdout.write(l + '\n');
-    process.stdout.write(`done in ${seconds.toFixed(0)} s${outDir ? `; wrote ${join(outDir, `${fileBase}.json`)} and ${join(outDir, `${fileBase}.svg`)}` : ''}\n`);
+    process.stdout.write(
+      `done in ${seconds.toFixed(0)} s${outDir ? `; wrote ${join(outDir, `${fileBase}.json`)} and ${join(outDir, `${fileBase}.svg`)}` : ''}\n`,
+    );
   }
 }
 

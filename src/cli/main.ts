@@ -21,7 +21,13 @@ const commands: Record<string, Command> = {
 };
 
 function usage(): string {
-  return ['usage: npm run cli -- <command> [flags]', '', ...Object.entries(commands).map(([n, c]) => `  ${n.padEnd(6)} ${c.summary}`), '', 'npm run cli -- <command> --help lists the flags.'].join('\n');
+  return [
+    'usage: npm run cli -- <command> [flags]',
+    '',
+    ...Object.entries(commands).map(([n, c]) => `  ${n.padEnd(6)} ${c.summary}`),
+    '',
+    'npm run cli -- <command> --help lists the flags.',
+  ].join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -36,7 +36,10 @@ export const fmt = (x: number | null, digits = 4): string => (x === null ? 'n/a'
 
 /** The readable line of a prune event (train, prune). */
 export function describePrune(e: PruneEvent): string {
-  const orphans = e.orphaned_states > 0 ? `; ${e.orphaned_states} latent states lost every parent, taking ${e.orphaned_sums} sum nodes and ${e.orphaned_edges} more edges with them` : '';
+  const orphans =
+    e.orphaned_states > 0
+      ? `; ${e.orphaned_states} latent states lost every parent, taking ${e.orphaned_sums} sum nodes and ${e.orphaned_edges} more edges with them`
+      : '';
   return `prune (${e.criterion}): removed ${e.removed_edges} edges${orphans}, log-likelihood drop ${fmt(e.measured_ll_drop)} nats (bound ${e.bound_ll_drop === null ? 'vacuous' : fmt(e.bound_ll_drop)}), ${e.edges_before} -> ${e.edges} edges, K per region ${e.k_min}/${e.k_median}/${e.k_max} (min/median/max)`;
 }
 

@@ -98,7 +98,9 @@ function checkLength(bytes: Uint8Array, fileName: string, headerLen: number, exp
     throw new UserError(`${fileName} is truncated: the header says ${says} = ${expected} bytes but the file has ${have} after the ${headerLen}-byte header.`);
   }
   if (have > expected) {
-    throw new UserError(`${fileName} has ${have - expected} bytes of trailing data: the header says ${says} = ${expected} bytes but the file has ${have} after the ${headerLen}-byte header.`);
+    throw new UserError(
+      `${fileName} has ${have - expected} bytes of trailing data: the header says ${says} = ${expected} bytes but the file has ${have} after the ${headerLen}-byte header.`,
+    );
   }
 }
 

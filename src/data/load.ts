@@ -17,10 +17,13 @@ async function readBytes(path: string): Promise<Uint8Array> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
-      code === 'ENOENT' ? 'no such file' :
-      code === 'EISDIR' ? 'it is a directory' :
-      code === 'EACCES' || code === 'EPERM' ? 'permission denied' :
-      (e as Error).message;
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied'
+            : (e as Error).message;
     throw new UserError(`cannot read ${path}: ${why}.`);
   }
 }

@@ -10,7 +10,12 @@ export const MNIST_BOX = 20;
 export const MNIST_CENTRE = 14.5;
 
 /** Ink bounding box [x0, x1) x [y0, y1), or null when nothing exceeds `threshold`. */
-export function inkBoundingBox(gray: ArrayLike<number>, width: number, height: number, threshold = 0): { x0: number; y0: number; x1: number; y1: number } | null {
+export function inkBoundingBox(
+  gray: ArrayLike<number>,
+  width: number,
+  height: number,
+  threshold = 0,
+): { x0: number; y0: number; x1: number; y1: number } | null {
   let x0 = width;
   let y0 = height;
   let x1 = 0;

@@ -38,9 +38,18 @@ export async function createNodeEngine(kind: EngineKind, opts: NodeEngineOptions
     try {
       // SPC_GPU_NAP_MS > 0 turns on the nap protocol that Dawn needs on NVIDIA (../shared/device/README.md).
       const kernels = opts.gpuKernels ?? 'auto';
-      const gpu = await createNodeGpuEngine({ napBeforeWaitMs: opts.napBeforeWaitMs ?? (Number(process.env.SPC_GPU_NAP_MS) || 0), forwardKernel: kernels, backwardKernel: kernels, tuneKernels: opts.gpuTune });
+      const gpu = await createNodeGpuEngine({
+        napBeforeWaitMs: opts.napBeforeWaitMs ?? (Number(process.env.SPC_GPU_NAP_MS) || 0),
+        forwardKernel: kernels,
+        backwardKernel: kernels,
+        tuneKernels: opts.gpuTune,
+      });
       if (!opts.gpuFallback) return gpu;
-      return new FallbackEngine(gpu, () => cpuEngine(opts), (m) => (opts.onFallback ?? ((s: string) => process.stderr.write(`${s}\n`)))(m));
+      return new FallbackEngine(
+        gpu,
+        () => cpuEngine(opts),
+        (m) => (opts.onFallback ?? ((s: string) => process.stderr.write(`${s}\n`)))(m),
+      );
     } catch (e) {
       if (isGpuError(e)) throw new UserError(`--engine gpu: ${e.message}`);
       throw e;

@@ -14,7 +14,17 @@ import { DEFAULT_TRAIN_CONFIG, datasetBpd, Trainer, type TrainConfig } from '../
 import type { DataPlan } from './data.ts';
 import { COLORS, type Figure } from './plot.ts';
 import { earlyStopped } from './early-stop.ts';
-import { REFERENCE_EM, secondsSince, summarizeData, type DataSummary, type EmSettings, type EngineFactory, type EpochRow, type ExperimentData, type ProgressFn } from './types.ts';
+import {
+  REFERENCE_EM,
+  secondsSince,
+  summarizeData,
+  type DataSummary,
+  type EmSettings,
+  type EngineFactory,
+  type EpochRow,
+  type ExperimentData,
+  type ProgressFn,
+} from './types.ts';
 
 export interface CompressOptions {
   K: number;
@@ -38,7 +48,17 @@ export const COMPRESS_SIZES = {
     data: { validFrac: 0.1, trainCount: 0, validCount: 0, testCount: 2000, holdout: 1000 },
   },
   quick: {
-    options: { K: 8, epochs: 5, patience: 1, em: { batch: 250, step: 0.1, pseudocount: 0.1 }, seed: 1, pruneStep: 0.3, emEpochs: 1, tolerance: 0.01, maxRounds: 12 },
+    options: {
+      K: 8,
+      epochs: 5,
+      patience: 1,
+      em: { batch: 250, step: 0.1, pseudocount: 0.1 },
+      seed: 1,
+      pruneStep: 0.3,
+      emEpochs: 1,
+      tolerance: 0.01,
+      maxRounds: 12,
+    },
     data: { validFrac: 0.1, trainCount: 1000, validCount: 200, testCount: 300, holdout: 1000 },
   },
 } satisfies Record<string, { options: CompressOptions; data: Omit<DataPlan, 'seed'> }>;
@@ -77,12 +97,15 @@ export async function runCompress(makeEngine: EngineFactory, data: ExperimentDat
   if (!data.valid) throw new Error('compress needs a validation set (its stopping rule reads validation bpd)');
   const steps = opts.epochs + 1 + opts.maxRounds;
   let step = 0;
-  const report = (stage: string, message: string, at?: number): void => onProgress?.({ event: 'progress', experiment: 'compress', stage, step: (step = at ?? step + 1), steps, message });
+  const report = (stage: string, message: string, at?: number): void =>
+    onProgress?.({ event: 'progress', experiment: 'compress', stage, step: (step = at ?? step + 1), steps, message });
   const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, K: opts.K, seed: opts.seed, epochs: opts.epochs, ...opts.em, rounds: 0 };
   const engine = await makeEngine();
   try {
     const trainer = await Trainer.create(config, engine, data.train, data.valid);
-    const epochs = await earlyStopped(trainer, opts.epochs, opts.patience, (r) => report('train', `HCLT K=${opts.K} epoch ${r.epoch} (at most ${opts.epochs}): validation ${r.valid_bpd!.toFixed(4)} bpd`));
+    const epochs = await earlyStopped(trainer, opts.epochs, opts.patience, (r) =>
+      report('train', `HCLT K=${opts.K} epoch ${r.epoch} (at most ${opts.epochs}): validation ${r.valid_bpd!.toFixed(4)} bpd`),
+    );
     step = opts.epochs;
     const edges0 = trainer.edges;
     const params0 = trainer.params;
@@ -118,7 +141,10 @@ export async function runCompress(makeEngine: EngineFactory, data: ExperimentDat
       for (let e = 0; e < opts.emEpochs; e++) valid = (await trainer.epoch()).valid_bpd;
       const r = await row(round, plan.removed, tRound, valid ?? (await datasetBpd(engine, data.valid)));
       rows.push(r);
-      report('round', `round ${round}: ${r.edges} sum edges (${(r.edges_kept * 100).toFixed(1)} %), ${r.params} parameters (${(r.params_kept * 100).toFixed(1)} %), validation ${r.valid_bpd.toFixed(4)} bpd (${r.valid_worse_by >= 0 ? '+' : ''}${(r.valid_worse_by * 100).toFixed(2)} %), test ${r.test_bpd.toFixed(4)} bpd`);
+      report(
+        'round',
+        `round ${round}: ${r.edges} sum edges (${(r.edges_kept * 100).toFixed(1)} %), ${r.params} parameters (${(r.params_kept * 100).toFixed(1)} %), validation ${r.valid_bpd.toFixed(4)} bpd (${r.valid_worse_by >= 0 ? '+' : ''}${(r.valid_worse_by * 100).toFixed(2)} %), test ${r.test_bpd.toFixed(4)} bpd`,
+      );
       if (!r.within_tolerance) {
         stopped = 'tolerance';
         break;
@@ -160,7 +186,9 @@ export function compressFigure(r: CompressResult, note?: string): Figure {
           { label: 'validation', color: COLORS.valid, points: r.rows.map((x): [number, number] => [x.edges_kept, x.valid_bpd]), pointLabels: labels },
           { label: 'test', color: COLORS.test, dash: '6 3', points: r.rows.map((x): [number, number] => [x.edges_kept, x.test_bpd]) },
         ],
-        refLines: [{ label: `stop: validation ${r.options.tolerance * 100} % worse than the start`, y: start * (1 + r.options.tolerance), color: COLORS.threshold }],
+        refLines: [
+          { label: `stop: validation ${r.options.tolerance * 100} % worse than the start`, y: start * (1 + r.options.tolerance), color: COLORS.threshold },
+        ],
       },
       {
         title: 'What is kept per round',
@@ -168,7 +196,12 @@ export function compressFigure(r: CompressResult, note?: string): Figure {
         yLabel: 'fraction kept',
         series: [
           { label: 'sum edges kept', color: COLORS.flow, points: r.rows.map((x): [number, number] => [x.round, x.edges_kept]) },
-          { label: 'parameters kept (edges + 256 per input node)', color: COLORS.params, dash: '6 3', points: r.rows.map((x): [number, number] => [x.round, x.params_kept]) },
+          {
+            label: 'parameters kept (edges + 256 per input node)',
+            color: COLORS.params,
+            dash: '6 3',
+            points: r.rows.map((x): [number, number] => [x.round, x.params_kept]),
+          },
         ],
       },
     ],

@@ -55,8 +55,12 @@ export function prepareExperimentData(pool: Dataset, test: Dataset | null, plan:
     testSource = `${testSet.count} embedded digits held out from training and validation (${testName})`;
   }
   const split = splitTrainValid(rest, plan.validFrac, plan.seed);
-  const train = plan.trainCount > 0 && plan.trainCount < split.train.count ? seededSubset(split.train, plan.trainCount, plan.seed ^ 0x7a1, split.train.name) : split.train;
-  const valid = split.valid && plan.validCount > 0 && plan.validCount < split.valid.count ? seededSubset(split.valid, plan.validCount, plan.seed ^ 0x7a2, split.valid.name) : split.valid;
+  const train =
+    plan.trainCount > 0 && plan.trainCount < split.train.count ? seededSubset(split.train, plan.trainCount, plan.seed ^ 0x7a1, split.train.name) : split.train;
+  const valid =
+    split.valid && plan.validCount > 0 && plan.validCount < split.valid.count
+      ? seededSubset(split.valid, plan.validCount, plan.seed ^ 0x7a2, split.valid.name)
+      : split.valid;
   const trainSource = `${pool.name}: ${train.count} for training, ${valid?.count ?? 0} for validation`;
   return { train, valid, test: testSet, testSource, trainSource };
 }

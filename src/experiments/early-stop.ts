@@ -21,4 +21,3 @@ export async function earlyStopped(trainer: Trainer, max: number, patience: numb
   if (trainer.best) await trainer.setCircuit(cloneCircuit(trainer.best.circuit));
   return rows;
 }
-

@@ -3,7 +3,15 @@
 
 import type { DataPlan } from './data.ts';
 import type { Figure } from './plot.ts';
-import { percent, PRUNE_CURVE_SIZES, pruneCurveFigure, runPruneCurve, summarizePruneCurve, type PruneCurveOptions, type PruneCurveResult } from './prune-curve.ts';
+import {
+  percent,
+  PRUNE_CURVE_SIZES,
+  pruneCurveFigure,
+  runPruneCurve,
+  summarizePruneCurve,
+  type PruneCurveOptions,
+  type PruneCurveResult,
+} from './prune-curve.ts';
 import { COMPRESS_SIZES, compressFigure, compressSummaryLines, runCompress, type CompressOptions, type CompressResult } from './compress.ts';
 import { PRUNE_GROW_SIZES, pruneGrowFigure, pruneGrowSummaryLines, runPruneGrow, type PruneGrowOptions, type PruneGrowResult } from './prune-grow.ts';
 import type { EngineFactory, ExperimentData, ExperimentName, ProgressFn } from './types.ts';
@@ -47,7 +55,7 @@ export const EXPERIMENTS: Record<ExperimentName, ExperimentSpec> = {
     },
   },
   'prune-grow': {
-    summary: 'The paper\'s loop (HCLT, then prune 75 % -> grow -> annealed EM rounds) against dense HCLTs with the same sum edges, trained to convergence.',
+    summary: "The paper's loop (HCLT, then prune 75 % -> grow -> annealed EM rounds) against dense HCLTs with the same sum edges, trained to convergence.",
     sizes: PRUNE_GROW_SIZES,
     run: (m, d, o, p) => runPruneGrow(m, d, o as PruneGrowOptions, p),
     figure: (r, note) => pruneGrowFigure(r as PruneGrowResult, note),

@@ -22,9 +22,7 @@ export function describeLiveSize(size: LiveSize): string {
 export type ToExperimentWorker = { type: 'run'; dataUrl: string; size: LiveSize; seed: number };
 
 export type FromExperimentWorker =
-  | { type: 'progress'; progress: ExperimentProgress }
-  | { type: 'result'; result: PruneCurveResult }
-  | { type: 'error'; message: string };
+  { type: 'progress'; progress: ExperimentProgress } | { type: 'result'; result: PruneCurveResult } | { type: 'error'; message: string };
 
 /** Runs prune-curve at a live size on `pool` (the embedded digits), held-out digits as the test set. */
 export async function runLive(pool: Dataset, size: LiveSize, seed: number, onProgress: (p: ExperimentProgress) => void): Promise<PruneCurveResult> {

@@ -259,7 +259,10 @@ export function layoutFigure(fig: Figure, width = 960, panelHeight = 300): Figur
     const dots: DotPrim[] = [];
     const bands: Array<{ d: string; color: string }> = [];
     for (const s of p.series) {
-      const band = (s.band ?? []).filter(([bx, lo, hi]) => ok(bx, lo) && ok(bx, hi)).slice().sort((a, b) => a[0] - b[0]);
+      const band = (s.band ?? [])
+        .filter(([bx, lo, hi]) => ok(bx, lo) && ok(bx, hi))
+        .slice()
+        .sort((a, b) => a[0] - b[0]);
       if (band.length > 1) {
         const upper = band.map(([bx, , hi]) => `${r2(x(bx))},${r2(y(hi))}`);
         const lower = band.map(([bx, lo]) => `${r2(x(bx))},${r2(y(lo))}`).reverse();
@@ -276,9 +279,7 @@ export function layoutFigure(fig: Figure, width = 960, panelHeight = 300): Figur
         for (const { q, k } of pts) dots.push({ cx: r2(x(q[0])), cy: r2(y(q[1])), color: s.color, label: s.label, text: s.pointLabels?.[k] });
       }
     }
-    const refLines = (p.refLines ?? [])
-      .filter((l) => ok(xDom[0], l.y))
-      .map((l) => ({ y: r2(y(l.y)), color: l.color, dash: l.dash ?? '4 4', label: l.label }));
+    const refLines = (p.refLines ?? []).filter((l) => ok(xDom[0], l.y)).map((l) => ({ y: r2(y(l.y)), color: l.color, dash: l.dash ?? '4 4', label: l.label }));
     return {
       title: p.title,
       left: r2(left),
@@ -328,14 +329,18 @@ const FONT = 'font-family="system-ui, -apple-system, Segoe UI, sans-serif"';
 export function renderSvg(l: FigureLayout): string {
   const out: string[] = [];
   const e = escapeXml;
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${l.width}" height="${l.height}" viewBox="0 0 ${l.width} ${l.height}" role="img" aria-labelledby="fig-title fig-desc" ${FONT} font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${l.width}" height="${l.height}" viewBox="0 0 ${l.width} ${l.height}" role="img" aria-labelledby="fig-title fig-desc" ${FONT} font-size="12">`,
+  );
   out.push(`<title id="fig-title">${e(l.title)}</title>`);
   out.push(`<desc id="fig-desc">${e(l.panels.map((p) => p.description).join(' '))}</desc>`);
   out.push(`<rect width="${l.width}" height="${l.height}" fill="#ffffff"/>`);
   out.push(`<text x="${MARGIN.left}" y="20" font-size="15" font-weight="600" fill="#111827">${e(l.title)}</text>`);
   l.subtitleLines.forEach((t, i) => out.push(`<text x="${MARGIN.left}" y="${subtitleY(i)}" fill="#4b5563">${e(t)}</text>`));
   for (const it of l.legend) {
-    out.push(`<g transform="translate(${it.x},${it.y})"><line x1="0" x2="26" y1="0" y2="0" stroke="${it.color}" stroke-width="2.5"${it.dash ? ` stroke-dasharray="${it.dash}"` : ''}/><circle cx="13" cy="0" r="2.5" fill="${it.color}"/><text x="32" y="4" fill="#111827">${e(it.label)}</text></g>`);
+    out.push(
+      `<g transform="translate(${it.x},${it.y})"><line x1="0" x2="26" y1="0" y2="0" stroke="${it.color}" stroke-width="2.5"${it.dash ? ` stroke-dasharray="${it.dash}"` : ''}/><circle cx="13" cy="0" r="2.5" fill="${it.color}"/><text x="32" y="4" fill="#111827">${e(it.label)}</text></g>`,
+    );
   }
   for (const p of l.panels) {
     out.push('<g>');
@@ -351,10 +356,18 @@ export function renderSvg(l: FigureLayout): string {
     out.push(`<line x1="${p.left}" x2="${p.right}" y1="${p.bottom}" y2="${p.bottom}" stroke="#6b7280"/>`);
     out.push(`<line x1="${p.left}" x2="${p.left}" y1="${p.top}" y2="${p.bottom}" stroke="#6b7280"/>`);
     out.push(`<text x="${r2((p.left + p.right) / 2)}" y="${r2(p.bottom + 36)}" text-anchor="middle" fill="#111827">${e(p.xLabel)}</text>`);
-    out.push(`<text transform="translate(${r2(p.left - 46)},${r2((p.top + p.bottom) / 2)}) rotate(-90)" text-anchor="middle" fill="#111827">${e(p.yLabel)}</text>`);
+    out.push(
+      `<text transform="translate(${r2(p.left - 46)},${r2((p.top + p.bottom) / 2)}) rotate(-90)" text-anchor="middle" fill="#111827">${e(p.yLabel)}</text>`,
+    );
     for (const b of p.bands) out.push(`<path d="${b.d}" fill="${b.color}" fill-opacity="0.15" stroke="none"/>`);
-    for (const r of p.refLines) out.push(`<line x1="${p.left}" x2="${p.right}" y1="${r.y}" y2="${r.y}" stroke="${r.color}" stroke-width="1.5" stroke-dasharray="${r.dash}"><title>${e(r.label)}</title></line>`);
-    for (const q of p.paths) out.push(`<path d="${q.d}" fill="none" stroke="${q.color}" stroke-width="2"${q.dash ? ` stroke-dasharray="${q.dash}"` : ''}><title>${e(q.label)}</title></path>`);
+    for (const r of p.refLines)
+      out.push(
+        `<line x1="${p.left}" x2="${p.right}" y1="${r.y}" y2="${r.y}" stroke="${r.color}" stroke-width="1.5" stroke-dasharray="${r.dash}"><title>${e(r.label)}</title></line>`,
+      );
+    for (const q of p.paths)
+      out.push(
+        `<path d="${q.d}" fill="none" stroke="${q.color}" stroke-width="2"${q.dash ? ` stroke-dasharray="${q.dash}"` : ''}><title>${e(q.label)}</title></path>`,
+      );
     for (const d of p.dots) {
       out.push(`<circle cx="${d.cx}" cy="${d.cy}" r="3" fill="${d.color}"/>`);
       if (d.text) out.push(`<text x="${r2(d.cx + 5)}" y="${r2(d.cy - 6)}" font-size="10" fill="${d.color}">${e(d.text)}</text>`);

@@ -19,7 +19,17 @@ import { batchesOf, DEFAULT_TRAIN_CONFIG, Trainer, type TrainConfig } from '../t
 import { bitsPerDim } from '../util/math.ts';
 import { seededSubset, type DataPlan } from './data.ts';
 import { COLORS, type Figure, type Panel, type Series } from './plot.ts';
-import { REFERENCE_EM, secondsSince, summarizeData, type DataSummary, type EmSettings, type EngineFactory, type EpochRow, type ExperimentData, type ProgressFn } from './types.ts';
+import {
+  REFERENCE_EM,
+  secondsSince,
+  summarizeData,
+  type DataSummary,
+  type EmSettings,
+  type EngineFactory,
+  type EpochRow,
+  type ExperimentData,
+  type ProgressFn,
+} from './types.ts';
 
 export interface PruneCurveOptions {
   K: number;
@@ -40,19 +50,59 @@ export interface PruneCurveOptions {
 /** Sizes: `default` for docs/results, `quick` for CI, `live` and `tiny` for the playground and its e2e test. */
 export const PRUNE_CURVE_SIZES = {
   default: {
-    options: { K: 32, epochs: 10, em: REFERENCE_EM, seed: 1, fractions: [0.001, 0.003, 0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], criteria: ['flow', 'magnitude', 'random'], randomSeeds: 3, boundFor: 'flow', evalTrain: 1000 },
+    options: {
+      K: 32,
+      epochs: 10,
+      em: REFERENCE_EM,
+      seed: 1,
+      fractions: [0.001, 0.003, 0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
+      criteria: ['flow', 'magnitude', 'random'],
+      randomSeeds: 3,
+      boundFor: 'flow',
+      evalTrain: 1000,
+    },
     data: { validFrac: 0.1, trainCount: 0, validCount: 0, testCount: 2000, holdout: 1000 },
   },
   quick: {
-    options: { K: 8, epochs: 2, em: { batch: 250, step: 0.1, pseudocount: 0.1 }, seed: 1, fractions: [0.001, 0.5, 0.9], criteria: ['flow', 'magnitude', 'random'], randomSeeds: 2, boundFor: 'all', evalTrain: 300 },
+    options: {
+      K: 8,
+      epochs: 2,
+      em: { batch: 250, step: 0.1, pseudocount: 0.1 },
+      seed: 1,
+      fractions: [0.001, 0.5, 0.9],
+      criteria: ['flow', 'magnitude', 'random'],
+      randomSeeds: 2,
+      boundFor: 'all',
+      evalTrain: 300,
+    },
     data: { validFrac: 0.1, trainCount: 1000, validCount: 200, testCount: 300, holdout: 1000 },
   },
   live: {
-    options: { K: 8, epochs: 3, em: { batch: 250, step: 0.1, pseudocount: 0.1 }, seed: 1, fractions: [0.001, 0.1, 0.3, 0.5, 0.7, 0.9], criteria: ['flow', 'magnitude', 'random'], randomSeeds: 3, boundFor: 'flow', evalTrain: 500 },
+    options: {
+      K: 8,
+      epochs: 3,
+      em: { batch: 250, step: 0.1, pseudocount: 0.1 },
+      seed: 1,
+      fractions: [0.001, 0.1, 0.3, 0.5, 0.7, 0.9],
+      criteria: ['flow', 'magnitude', 'random'],
+      randomSeeds: 3,
+      boundFor: 'flow',
+      evalTrain: 500,
+    },
     data: { validFrac: 0.1, trainCount: 2000, validCount: 300, testCount: 500, holdout: 1000 },
   },
   tiny: {
-    options: { K: 4, epochs: 2, em: { batch: 200, step: 0.1, pseudocount: 0.1 }, seed: 1, fractions: [0.002, 0.5, 0.8], criteria: ['flow', 'magnitude', 'random'], randomSeeds: 1, boundFor: 'flow', evalTrain: 200 },
+    options: {
+      K: 4,
+      epochs: 2,
+      em: { batch: 200, step: 0.1, pseudocount: 0.1 },
+      seed: 1,
+      fractions: [0.002, 0.5, 0.8],
+      criteria: ['flow', 'magnitude', 'random'],
+      randomSeeds: 1,
+      boundFor: 'flow',
+      evalTrain: 200,
+    },
     data: { validFrac: 0.1, trainCount: 600, validCount: 100, testCount: 200, holdout: 500 },
   },
 } satisfies Record<string, { options: PruneCurveOptions; data: Omit<DataPlan, 'seed'> }>;
@@ -196,7 +246,12 @@ function compare(before: Float64Array, after: Float64Array, bound: Float64Array 
   };
 }
 
-export async function runPruneCurve(makeEngine: EngineFactory, data: ExperimentData, opts: PruneCurveOptions, onProgress?: ProgressFn): Promise<PruneCurveResult> {
+export async function runPruneCurve(
+  makeEngine: EngineFactory,
+  data: ExperimentData,
+  opts: PruneCurveOptions,
+  onProgress?: ProgressFn,
+): Promise<PruneCurveResult> {
   const t0 = performance.now();
   const D = data.train.numVars;
   const runs = opts.criteria.reduce((n, c) => n + (c === 'random' ? opts.randomSeeds : 1), 0) * opts.fractions.length;
@@ -213,7 +268,10 @@ export async function runPruneCurve(makeEngine: EngineFactory, data: ExperimentD
     for (let e = 1; e <= opts.epochs; e++) {
       const ev = await trainer.epoch();
       epochs.push({ epoch: e, train_bpd: ev.train_bpd, valid_bpd: ev.valid_bpd, seconds: ev.seconds });
-      report('train', `HCLT K=${opts.K} epoch ${e}/${opts.epochs}: train ${ev.train_bpd.toFixed(4)} bpd, validation ${ev.valid_bpd === null ? 'n/a' : ev.valid_bpd.toFixed(4)} bpd (${ev.seconds.toFixed(1)} s)`);
+      report(
+        'train',
+        `HCLT K=${opts.K} epoch ${e}/${opts.epochs}: train ${ev.train_bpd.toFixed(4)} bpd, validation ${ev.valid_bpd === null ? 'n/a' : ev.valid_bpd.toFixed(4)} bpd (${ev.seconds.toFixed(1)} s)`,
+      );
     }
     // Flow scores over the whole training set (what the trainer's prune scores on); the snapshot
     // also makes the compiled circuit's parameters current for the magnitude scores.
@@ -221,7 +279,10 @@ export async function runPruneCurve(makeEngine: EngineFactory, data: ExperimentD
     const circuit = await trainer.snapshot();
     const cc = trainer.compiled;
     report('flows', `dataset edge flows over ${data.train.count} training images`);
-    const trainEval = opts.evalTrain > 0 && opts.evalTrain < data.train.count ? seededSubset(data.train, opts.evalTrain, opts.seed ^ 0xe7a1, `${data.train.name} (evaluation slice)`) : data.train;
+    const trainEval =
+      opts.evalTrain > 0 && opts.evalTrain < data.train.count
+        ? seededSubset(data.train, opts.evalTrain, opts.seed ^ 0xe7a1, `${data.train.name} (evaluation slice)`)
+        : data.train;
     const before = [await logLikelihoods(dense, trainEval), await logLikelihoods(dense, data.test)];
     const baseTrain = bitsPerDim(meanOf(before[0]), D);
     const baseTest = bitsPerDim(meanOf(before[1]), D);
@@ -267,8 +328,12 @@ export async function runPruneCurve(makeEngine: EngineFactory, data: ExperimentD
             max_excess: ct.maxExcess === null && cs.maxExcess === null ? null : Math.max(ct.maxExcess ?? -Infinity, cs.maxExcess ?? -Infinity),
           };
           points.push(point);
-          const boundText = point.train_bound_ll_drop === null ? (withBound ? ', bound vacuous' : '') : `, bound ${point.train_bound_ll_drop.toPrecision(3)} nats`;
-          report('prune', `${criterion}${s === null ? '' : ` (seed ${s + 1})`} ${percent(fraction)}: ${edges} edges kept, train ${point.train_bpd.toFixed(4)} bpd (drop ${ct.drop.toPrecision(3)} nats${boundText}), test ${point.test_bpd.toFixed(4)} bpd`);
+          const boundText =
+            point.train_bound_ll_drop === null ? (withBound ? ', bound vacuous' : '') : `, bound ${point.train_bound_ll_drop.toPrecision(3)} nats`;
+          report(
+            'prune',
+            `${criterion}${s === null ? '' : ` (seed ${s + 1})`} ${percent(fraction)}: ${edges} edges kept, train ${point.train_bpd.toFixed(4)} bpd (drop ${ct.drop.toPrecision(3)} nats${boundText}), test ${point.test_bpd.toFixed(4)} bpd`,
+          );
         }
       }
     }
@@ -277,7 +342,15 @@ export async function runPruneCurve(makeEngine: EngineFactory, data: ExperimentD
       options: opts,
       data: { ...summarizeData(data), eval_train: trainEval.count },
       engine: dense.adapter,
-      base: { num_vars: D, edges: edges0, params: countParams(circuit), train_bpd: baseTrain, test_bpd: baseTest, valid_bpd: epochs.at(-1)?.valid_bpd ?? null, epochs },
+      base: {
+        num_vars: D,
+        edges: edges0,
+        params: countParams(circuit),
+        train_bpd: baseTrain,
+        test_bpd: baseTest,
+        valid_bpd: epochs.at(-1)?.valid_bpd ?? null,
+        epochs,
+      },
       points,
       summary: summarizePruneCurve(points, baseTest),
       tolerance: `per sample, drop <= bound + ${BOUND_RELATIVE_TOLERANCE} * |log p(x)| (float32 rounding); means compared exactly`,
@@ -290,7 +363,10 @@ export async function runPruneCurve(makeEngine: EngineFactory, data: ExperimentD
 }
 
 /** Mean of the random seeds' values at each fraction, with their range. */
-export function randomMeans(points: PruneCurvePoint[], key: 'train_bpd' | 'test_bpd'): Array<{ fraction: number; kept: number; mean: number; lo: number; hi: number }> {
+export function randomMeans(
+  points: PruneCurvePoint[],
+  key: 'train_bpd' | 'test_bpd',
+): Array<{ fraction: number; kept: number; mean: number; lo: number; hi: number }> {
   const byF = new Map<number, PruneCurvePoint[]>();
   for (const p of points) if (p.criterion === 'random') byF.set(p.fraction, [...(byF.get(p.fraction) ?? []), p]);
   return [...byF.entries()]
@@ -346,7 +422,8 @@ export function pruneCurveFigure(r: PruneCurveResult, note?: string): Figure {
     const key = which === 'train' ? 'train_bpd' : 'test_bpd';
     const boundKey = which === 'train' ? 'train_bound_bpd' : 'test_bound_bpd';
     const base = which === 'train' ? r.base.train_bpd : r.base.test_bpd;
-    const sorted = (c: PruneCriterion) => r.points.filter((p) => p.criterion === c && (c !== 'random' || p.seed === 0)).sort((a, b) => a.edges_kept - b.edges_kept);
+    const sorted = (c: PruneCriterion) =>
+      r.points.filter((p) => p.criterion === c && (c !== 'random' || p.seed === 0)).sort((a, b) => a.edges_kept - b.edges_kept);
     const series: Series[] = [];
     const unpruned: [number, number] = [1, base];
     if (r.options.criteria.includes('flow')) {
@@ -358,7 +435,12 @@ export function pruneCurveFigure(r: PruneCurveResult, note?: string): Figure {
       if (bound.length) series.push({ label: BOUND_LABEL, color: COLORS.bound, dash: '6 4', points: [...bound, unpruned] });
     }
     if (r.options.criteria.includes('magnitude')) {
-      series.push({ label: 'magnitude', color: COLORS.magnitude, dash: '2 3', points: [...sorted('magnitude').map((p): [number, number] => [p.edges_kept, p[key]]), unpruned] });
+      series.push({
+        label: 'magnitude',
+        color: COLORS.magnitude,
+        dash: '2 3',
+        points: [...sorted('magnitude').map((p): [number, number] => [p.edges_kept, p[key]]), unpruned],
+      });
     }
     if (r.options.criteria.includes('random')) {
       const m = randomMeans(r.points, key);
@@ -394,8 +476,18 @@ export function pruneCurveFigure(r: PruneCurveResult, note?: string): Figure {
       xScale: 'log',
       series: [
         { label: 'flow', color: COLORS.flow, points: small.map((p): [number, number] => [p.fraction, p.train_ll_drop]) },
-        { label: BOUND_LABEL, color: COLORS.bound, dash: '6 4', points: small.filter((p) => p.train_bound_ll_drop !== null).map((p): [number, number] => [p.fraction, p.train_bound_ll_drop!]) },
-        { label: 'flow: mean removed flow (first-order form)', color: COLORS.bound, dash: '1 3', points: small.filter((p) => p.removed_flow !== null).map((p): [number, number] => [p.fraction, p.removed_flow!]) },
+        {
+          label: BOUND_LABEL,
+          color: COLORS.bound,
+          dash: '6 4',
+          points: small.filter((p) => p.train_bound_ll_drop !== null).map((p): [number, number] => [p.fraction, p.train_bound_ll_drop!]),
+        },
+        {
+          label: 'flow: mean removed flow (first-order form)',
+          color: COLORS.bound,
+          dash: '1 3',
+          points: small.filter((p) => p.removed_flow !== null).map((p): [number, number] => [p.fraction, p.removed_flow!]),
+        },
       ],
       refLines: [{ label: 'no change', y: 0, color: COLORS.reference, dash: '3 3' }],
     });

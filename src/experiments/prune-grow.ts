@@ -34,7 +34,13 @@ export interface PruneGrowOptions {
   seed: number;
 }
 
-const PAPER = { prune: PAPER_SCHEDULE.prune, sigma: PAPER_SCHEDULE.sigma, batch: PAPER_SCHEDULE.batch, pseudocount: PAPER_SCHEDULE.pseudocount, patience: PAPER_SCHEDULE.roundPatience };
+const PAPER = {
+  prune: PAPER_SCHEDULE.prune,
+  sigma: PAPER_SCHEDULE.sigma,
+  batch: PAPER_SCHEDULE.batch,
+  pseudocount: PAPER_SCHEDULE.pseudocount,
+  patience: PAPER_SCHEDULE.roundPatience,
+};
 
 export const PRUNE_GROW_SIZES = {
   default: {
@@ -135,7 +141,8 @@ export async function runPruneGrow(makeEngine: EngineFactory, data: ExperimentDa
   let step = 0;
   // The number of epochs is known only after early stopping: count the worst case.
   const steps = (opts.rounds + 1) * 3 * opts.phaseEpochs * 2;
-  const report = (stage: string, message: string): void => onProgress?.({ event: 'progress', experiment: 'prune-grow', stage, step: Math.min(++step, steps), steps, message });
+  const report = (stage: string, message: string): void =>
+    onProgress?.({ event: 'progress', experiment: 'prune-grow', stage, step: Math.min(++step, steps), steps, message });
   const cfg = (K: number): TrainConfig => ({
     ...DEFAULT_TRAIN_CONFIG,
     K,
@@ -202,7 +209,10 @@ export async function runPruneGrow(makeEngine: EngineFactory, data: ExperimentDa
       trainer.epochInRound = 0;
       const pe = await trainer.prune(opts.prune, 'flow');
       const ge = await trainer.grow(opts.sigma);
-      report('round', `round ${r}: pruned ${pe.edges_before} -> ${pe.edges} edges (${pe.orphaned_states} latent states lost every parent), grown to ${ge.edges} edges, K per region ${ge.k_min}/${ge.k_median}/${ge.k_max}`);
+      report(
+        'round',
+        `round ${r}: pruned ${pe.edges_before} -> ${pe.edges} edges (${pe.orphaned_states} latent states lost every parent), grown to ${ge.edges} edges, K per region ${ge.k_min}/${ge.k_median}/${ge.k_max}`,
+      );
       const x = await row(r, t, pe, ge);
       rows.push(x);
       if (x.valid_bpd < bestValid) {
@@ -225,7 +235,7 @@ export async function runPruneGrow(makeEngine: EngineFactory, data: ExperimentDa
       let rounds = 0;
       // At most as many EM rounds as the sparse loop may have (rounds + 1): each new round restarts the
       // annealing, and a dense circuit can keep gaining by a hair for dozens of them.
-      for (let misses = 0; misses < opts.patience && rounds <= opts.rounds; ) {
+      for (let misses = 0; misses < opts.patience && rounds <= opts.rounds;) {
         b.round = rounds;
         b.epochInRound = 0;
         const res = await emRound(b, `dense K=${K} round ${rounds}`);
@@ -237,7 +247,17 @@ export async function runPruneGrow(makeEngine: EngineFactory, data: ExperimentDa
         } else misses++;
       }
       await b.setCircuit(cloneCircuit(b.best!.circuit));
-      dense.push({ k: K, edges: b.edges, params: b.params, rounds, epochs, train_bpd: best!.train_bpd, valid_bpd: best!.valid_bpd!, test_bpd: await datasetBpd(eng, data.test), seconds: secondsSince(t) });
+      dense.push({
+        k: K,
+        edges: b.edges,
+        params: b.params,
+        rounds,
+        epochs,
+        train_bpd: best!.train_bpd,
+        valid_bpd: best!.valid_bpd!,
+        test_bpd: await datasetBpd(eng, data.test),
+        seconds: secondsSince(t),
+      });
       engines.splice(engines.indexOf(eng), 1);
       eng.dispose();
     }
@@ -262,7 +282,17 @@ export async function runPruneGrow(makeEngine: EngineFactory, data: ExperimentDa
     });
     const sparse = rows.filter((x) => x.round >= 1);
     const bestRound = (sparse.length ? sparse : rows).reduce((a, x) => (x.valid_bpd < a.valid_bpd ? x : a)).round;
-    return { experiment: 'prune-grow', options: opts, data: summarizeData(data), engine: trainer.engine.adapter, rounds: rows, dense, comparison, best_round: bestRound, seconds: secondsSince(t0) };
+    return {
+      experiment: 'prune-grow',
+      options: opts,
+      data: summarizeData(data),
+      engine: trainer.engine.adapter,
+      rounds: rows,
+      dense,
+      comparison,
+      best_round: bestRound,
+      seconds: secondsSince(t0),
+    };
   } finally {
     for (const e of engines) e.dispose();
   }
@@ -273,9 +303,14 @@ export function pruneGrowSummaryLines(r: PruneGrowResult): string[] {
   const lines = r.rounds.map(
     (x) =>
       `round ${x.round}: K=${x.k} (per region ${x.k_min}/${x.k_median}/${x.k_max}), ${x.edges} sum edges, ${x.params} parameters, train ${f4(x.train_bpd)}, validation ${f4(x.valid_bpd)}, test ${f4(x.test_bpd)} bpd (${x.epochs.length} epochs)` +
-      (x.prune && x.grow ? `; prune ${x.prune.edges_before} -> ${x.prune.edges} edges (${x.prune.orphaned_states} latent states lost every parent), grow -> ${x.grow.edges}` : ''),
+      (x.prune && x.grow
+        ? `; prune ${x.prune.edges_before} -> ${x.prune.edges} edges (${x.prune.orphaned_states} latent states lost every parent), grow -> ${x.grow.edges}`
+        : ''),
   );
-  for (const d of r.dense) lines.push(`dense HCLT K=${d.k}: ${d.edges} sum edges, ${d.params} parameters, ${d.rounds} rounds (${d.epochs} epochs) to converge: train ${f4(d.train_bpd)}, validation ${f4(d.valid_bpd)}, test ${f4(d.test_bpd)} bpd`);
+  for (const d of r.dense)
+    lines.push(
+      `dense HCLT K=${d.k}: ${d.edges} sum edges, ${d.params} parameters, ${d.rounds} rounds (${d.epochs} epochs) to converge: train ${f4(d.train_bpd)}, validation ${f4(d.valid_bpd)}, test ${f4(d.test_bpd)} bpd`,
+    );
   const c = r.comparison.find((x) => x.round === r.best_round)!;
   lines.push(
     `best sparse round ${c.round} (by validation): test ${f4(c.sparse_test_bpd)} bpd with ${c.edges} sum edges vs dense K=${c.dense_k} (${c.dense_edges} sum edges) ${f4(c.dense_test_bpd)} bpd: ${c.delta_test_bpd <= 0 ? 'better' : 'worse'} by ${Math.abs(c.delta_test_bpd).toFixed(4)} bpd`,

@@ -89,7 +89,16 @@ export function benchSample(all: Dataset, count: number): Dataset {
 
 /** One bench row: HCLT with K states per variable over `tree`, timed on `timed`; figures are the
  *  best of `repeats` runs, unpruned and pruned runs alternating. */
-export async function benchOne(engine: Engine, engineName: string, tree: Int32Array, timed: Dataset, k: number, batch: number, prune?: number, repeats = 1): Promise<BenchRow> {
+export async function benchOne(
+  engine: Engine,
+  engineName: string,
+  tree: Int32Array,
+  timed: Dataset,
+  k: number,
+  batch: number,
+  prune?: number,
+  repeats = 1,
+): Promise<BenchRow> {
   const circuit = buildTreeCircuit(tree, timed.numValues, k, new Rng(1));
   const cc = compileCircuit(circuit);
   await engine.load(cc);

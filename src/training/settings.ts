@@ -54,7 +54,6 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   phaseEpochs: PAPER_SCHEDULE.phaseEpochs,
 };
 
-
 export interface SettingRange {
   /** Whole numbers only. */
   integer: boolean;

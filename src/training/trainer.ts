@@ -283,7 +283,7 @@ export class Trainer {
   /** Ends the epoch whose batches have all run: the full-batch update if any, validation, the event. */
   async endEpoch(onProgress?: TrainerProgress, em: EmOptions = this.emOptions): Promise<EpochEvent> {
     const s = this.current;
-    if (!s || s.next < this.train.count) throw new Error('internal: endEpoch before the epoch\'s last batch');
+    if (!s || s.next < this.train.count) throw new Error("internal: endEpoch before the epoch's last batch");
     const t0 = performance.now();
     if (this.config.fullBatch) await this.engine.emStep({ step: 1, pseudocount: em.pseudocount });
     this.current = null;
@@ -344,8 +344,13 @@ export class Trainer {
       this.best = { bpd: validBpd, circuit: await this.snapshot(), round: this.round };
     }
     // Only the paper's schedule ends a round on its best epoch (trainRound); the plain one needs no copy.
-    if (this.config.schedule === 'paper' && validBpd !== null && (this.roundBest === null || this.roundBest.round !== this.round || validBpd < this.roundBest.bpd)) {
-      this.roundBest = this.best?.bpd === validBpd && this.best.round === this.round ? this.best : { bpd: validBpd, circuit: await this.snapshot(), round: this.round };
+    if (
+      this.config.schedule === 'paper' &&
+      validBpd !== null &&
+      (this.roundBest === null || this.roundBest.round !== this.round || validBpd < this.roundBest.bpd)
+    ) {
+      this.roundBest =
+        this.best?.bpd === validBpd && this.best.round === this.round ? this.best : { bpd: validBpd, circuit: await this.snapshot(), round: this.round };
     }
     const seconds = trainSeconds + (performance.now() - t0) / 1000;
     return {
@@ -457,7 +462,12 @@ export class Trainer {
   }
 
   /** Prunes a fraction of the sum edges, scored on the training data. */
-  async prune(fraction = this.config.prune, criterion = this.config.criterion, details?: (d: PruneDetails) => void, onProgress?: TrainerProgress): Promise<PruneEvent> {
+  async prune(
+    fraction = this.config.prune,
+    criterion = this.config.criterion,
+    details?: (d: PruneDetails) => void,
+    onProgress?: TrainerProgress,
+  ): Promise<PruneEvent> {
     return this.applyPrune(await this.scorePrune(fraction, criterion, onProgress), details, onProgress);
   }
 

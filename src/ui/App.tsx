@@ -86,16 +86,22 @@ export function App() {
         <div>
           <h1>Sparse PC Playground</h1>
           <p className="lede">
-            Learn a <strong>sparse probabilistic circuit</strong> on handwritten digits: a hidden Chow-Liu tree trained by EM, then{' '}
-            <strong>pruned</strong> (edges with the least circuit flow go) and <strong>grown</strong> (every node splits in two). Lower
-            bits per dimension (bpd) on held-out digits is better.
+            Learn a <strong>sparse probabilistic circuit</strong> on handwritten digits: a hidden Chow-Liu tree trained by EM, then <strong>pruned</strong>{' '}
+            (edges with the least circuit flow go) and <strong>grown</strong> (every node splits in two). Lower bits per dimension (bpd) on held-out digits is
+            better.
           </p>
         </div>
         <ThemePicker />
       </header>
       <Banners />
       <div className="workspace">
-        <Controls onShare={onShare} onExportModel={onExportModel} onImportModel={(f) => void onImportModel(f)} onExportCsv={onExportCsv} onExportPng={onExportPng} />
+        <Controls
+          onShare={onShare}
+          onExportModel={onExportModel}
+          onImportModel={(f) => void onImportModel(f)}
+          onExportCsv={onExportCsv}
+          onExportPng={onExportPng}
+        />
         <div className="stage">
           <Figures />
           <ViewTabs />
@@ -166,15 +172,14 @@ function Banners() {
     <div className="banners">
       {gpu?.kind === 'missing' && (
         <p className="banner warn" role="status" data-testid="gpu-banner">
-          This browser has no WebGPU, so training runs on the CPU engine (slower; the default K is smaller). To use your GPU, open the
-          page in a current Chrome or Edge; on Linux, start Chrome with <code>--enable-unsafe-webgpu</code> or enable
-          chrome://flags/#enable-unsafe-webgpu.
+          This browser has no WebGPU, so training runs on the CPU engine (slower; the default K is smaller). To use your GPU, open the page in a current Chrome
+          or Edge; on Linux, start Chrome with <code>--enable-unsafe-webgpu</code> or enable chrome://flags/#enable-unsafe-webgpu.
         </p>
       )}
       {gpu?.kind === 'no-adapter' && (
         <p className="banner warn" role="status" data-testid="gpu-banner">
-          WebGPU is present but offers no GPU adapter (the GPU may be blocklisted or the driver missing), so training runs on the CPU
-          engine. Check chrome://gpu, update the graphics driver, or enable chrome://flags/#enable-unsafe-webgpu.
+          WebGPU is present but offers no GPU adapter (the GPU may be blocklisted or the driver missing), so training runs on the CPU engine. Check
+          chrome://gpu, update the graphics driver, or enable chrome://flags/#enable-unsafe-webgpu.
         </p>
       )}
       {gpu?.kind === 'available' && engine === 'cpu' && (

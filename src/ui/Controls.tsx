@@ -36,7 +36,13 @@ export function actionState(store: PlaygroundStore, share: () => void): ActionSt
   return { ...store.getState(), share };
 }
 
-export function Controls({ onShare, onExportModel, onImportModel, onExportCsv, onExportPng }: {
+export function Controls({
+  onShare,
+  onExportModel,
+  onImportModel,
+  onExportCsv,
+  onExportPng,
+}: {
   onShare(): void;
   onExportModel(format: 'spc' | 'jpc'): void;
   onImportModel(file: File): void;
@@ -175,7 +181,11 @@ function DataPicker() {
     <fieldset>
       <legend>Data</legend>
       <p className="note data-name" data-testid="dataset">
-        {userData ? userData.name : images > 0 && images < 10_000 ? `The first ${images.toLocaleString('en-US')} embedded MNIST digits` : '10,000 embedded MNIST digits'}
+        {userData
+          ? userData.name
+          : images > 0 && images < 10_000
+            ? `The first ${images.toLocaleString('en-US')} embedded MNIST digits`
+            : '10,000 embedded MNIST digits'}
         {userData && images > 0 ? ` (first ${images.toLocaleString('en-US')} images)` : ''}
       </p>
       {model && (
@@ -184,7 +194,12 @@ function DataPicker() {
         </p>
       )}
       <div className="buttons wrap">
-        <FileButton label="Use an IDX file" accept=".gz,.idx3-ubyte,.ubyte,application/octet-stream,application/gzip" onFile={(f) => void pick(f)} disabled={hasModel} />
+        <FileButton
+          label="Use an IDX file"
+          accept=".gz,.idx3-ubyte,.ubyte,application/octet-stream,application/gzip"
+          onFile={(f) => void pick(f)}
+          disabled={hasModel}
+        />
         {userData && (
           <button type="button" onClick={() => setUserData(null)} disabled={hasModel}>
             Use embedded digits
@@ -258,7 +273,14 @@ function useActionShortcuts(onShare: () => void): void {
   }, [store, onShare]);
 }
 
-function SelectField({ label, value, options, onChange, hint, disabled }: {
+function SelectField({
+  label,
+  value,
+  options,
+  onChange,
+  hint,
+  disabled,
+}: {
   label: string;
   value: string;
   options: { value: string; label: string }[];
@@ -283,7 +305,14 @@ function SelectField({ label, value, options, onChange, hint, disabled }: {
 }
 
 /** A number input that keeps the text being typed and commits it to the store once it is valid. */
-function NumberInput({ label, hint, value, spec, disabled, onCommit }: {
+function NumberInput({
+  label,
+  hint,
+  value,
+  spec,
+  disabled,
+  onCommit,
+}: {
   label: string;
   hint: ReactNode;
   value: number;

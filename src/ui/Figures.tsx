@@ -131,7 +131,11 @@ export function Figures() {
       )}
       {busy && progress && progress.task !== 'epoch' && (
         <div className="progress">
-          <progress aria-label={TASK_TEXT[progress.task]} max={progress.total > 0 ? progress.total : undefined} value={progress.total > 0 ? progress.done : undefined} />
+          <progress
+            aria-label={TASK_TEXT[progress.task]}
+            max={progress.total > 0 ? progress.total : undefined}
+            value={progress.total > 0 ? progress.done : undefined}
+          />
           <span>
             {TASK_TEXT[progress.task]}
             {progress.total > 0 ? `: ${formatInt(progress.done)} / ${formatInt(progress.total)}` : '…'}

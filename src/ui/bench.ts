@@ -12,7 +12,12 @@ import { benchOne, benchSample, type BenchRow } from '../training/bench.ts';
 const params = new URLSearchParams(location.search);
 const intList = (name: string, fallback: number[]): number[] => {
   const raw = params.get(name);
-  const list = raw ? raw.split(',').map(Number).filter((k) => Number.isInteger(k) && k >= 1 && k <= 1024) : [];
+  const list = raw
+    ? raw
+        .split(',')
+        .map(Number)
+        .filter((k) => Number.isInteger(k) && k >= 1 && k <= 1024)
+    : [];
   return list.length > 0 ? list : fallback;
 };
 const ks = intList('k', [16, 32]);
@@ -44,7 +49,19 @@ function addRow(r: BenchRow): void {
   const tr = document.createElement('tr');
   const fmt = (x: number | undefined, digits = 0) => (x === undefined ? '–' : x.toFixed(digits));
   const kernelText = r.kernels ? (r.pruned_kernels ? `${r.kernels}; pruned: ${r.pruned_kernels}` : r.kernels) : '–';
-  for (const t of [r.engine, r.adapter, String(r.k), String(r.edges), fmt(r.forward_samples_per_s), fmt(r.train_samples_per_s), r.train_edge_samples_per_s.toExponential(2), r.pruned_edges === undefined ? '–' : String(r.pruned_edges), fmt(r.pruned_train_samples_per_s), fmt(r.pruned_speedup, 2), kernelText]) {
+  for (const t of [
+    r.engine,
+    r.adapter,
+    String(r.k),
+    String(r.edges),
+    fmt(r.forward_samples_per_s),
+    fmt(r.train_samples_per_s),
+    r.train_edge_samples_per_s.toExponential(2),
+    r.pruned_edges === undefined ? '–' : String(r.pruned_edges),
+    fmt(r.pruned_train_samples_per_s),
+    fmt(r.pruned_speedup, 2),
+    kernelText,
+  ]) {
     tr.appendChild(cell(t));
   }
   $('results').querySelector('tbody')!.appendChild(tr);
@@ -53,10 +70,15 @@ function addRow(r: BenchRow): void {
     for (const t of [String(r.k), l.label, l.ms.toFixed(3)]) lr.appendChild(cell(t));
     $('layers').querySelector('tbody')!.appendChild(lr);
   }
-  for (const [phase, tuning] of [['unpruned', r.kernel_tuning_ms], ['pruned', r.pruned_kernel_tuning_ms]] as const) {
+  for (const [phase, tuning] of [
+    ['unpruned', r.kernel_tuning_ms],
+    ['pruned', r.pruned_kernel_tuning_ms],
+  ] as const) {
     for (const [pass, candidates] of Object.entries(tuning ?? {})) {
       const tr = document.createElement('tr');
-      const text = Object.entries(candidates).map(([family, ms]) => `${family} ${ms.toFixed(3)}`).join(', ');
+      const text = Object.entries(candidates)
+        .map(([family, ms]) => `${family} ${ms.toFixed(3)}`)
+        .join(', ');
       for (const t of [String(r.k), phase, pass, text]) tr.appendChild(cell(t));
       $('tuning').querySelector('tbody')!.appendChild(tr);
     }

@@ -167,5 +167,7 @@ export async function elementToPng(root: HTMLElement): Promise<Blob> {
       if (img.complete && img.naturalWidth > 0) ctx.drawImage(img, x, y, r.width, r.height);
     }
   }
-  return await new Promise<Blob>((resolve, reject) => out.toBlob((b) => (b ? resolve(b) : reject(new Error('The view could not be turned into a PNG.'))), 'image/png'));
+  return await new Promise<Blob>((resolve, reject) =>
+    out.toBlob((b) => (b ? resolve(b) : reject(new Error('The view could not be turned into a PNG.'))), 'image/png'),
+  );
 }

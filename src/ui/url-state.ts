@@ -171,7 +171,8 @@ interface Repaired {
 
 function repairNumber(f: NumberField, v: number): Repaired {
   if (f.minExclusive ? v <= f.min : v < f.min) {
-    if (f.minExclusive) return { value: f.default as number, problem: `must be above ${formatNumber(f.min)}; used the default ${formatNumber(f.default as number)}` };
+    if (f.minExclusive)
+      return { value: f.default as number, problem: `must be above ${formatNumber(f.min)}; used the default ${formatNumber(f.default as number)}` };
     return { value: f.min, problem: `is below the minimum ${formatNumber(f.min)}; used ${formatNumber(f.min)}` };
   }
   if (v > f.max) return { value: f.max, problem: `is above the maximum ${formatNumber(f.max)}; used ${formatNumber(f.max)}` };

@@ -39,4 +39,3 @@ export function binOf(h: Histogram, v: number): number {
   const w = (h.max - h.min) / bins;
   return Math.max(0, Math.min(bins - 1, Math.floor((v - h.min) / w)));
 }
-

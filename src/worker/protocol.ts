@@ -56,7 +56,10 @@ export type ToWorker =
   | { type: 'step'; unit: StepUnit }
   | { type: 'speed'; speed: Speed }
   /** Hyper-parameters that may change between steps (not K, seed, dataset: those need a new init). */
-  | { type: 'configure'; config: Partial<Pick<RunConfig, 'batch' | 'step' | 'pseudocount' | 'epochs' | 'roundEpochs' | 'rounds' | 'prune' | 'criterion' | 'sigma'>> }
+  | {
+      type: 'configure';
+      config: Partial<Pick<RunConfig, 'batch' | 'step' | 'pseudocount' | 'epochs' | 'roundEpochs' | 'rounds' | 'prune' | 'criterion' | 'sigma'>>;
+    }
   | { type: 'query'; id: number; query: Query };
 
 export type Query =
@@ -96,12 +99,7 @@ export interface ExportResult {
   bytes: Uint8Array;
 }
 export type QueryResult =
-  | ScoreResult
-  | ImagesResult
-  | ({ kind: 'region' } & RegionDetail)
-  | ({ kind: 'bpdDistribution' } & Histogram)
-  | ExportResult
-  | { kind: 'ok' };
+  ScoreResult | ImagesResult | ({ kind: 'region' } & RegionDetail) | ({ kind: 'bpdDistribution' } & Histogram) | ExportResult | { kind: 'ok' };
 
 /** Equal-width bins: counts[i] counts values in [min + i w, min + (i + 1) w), w = (max - min) / counts.length. */
 export interface Histogram {

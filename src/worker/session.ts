@@ -270,9 +270,16 @@ export class PlaygroundSession {
     this.post({ type: 'progress', task: 'load', done: 0, total: 0 });
     const dataset = await this.deps.loadDataset(msg.dataset);
     if (gen !== this.generation) return;
-    if (dataset.count < 2) throw new UserError(`The dataset ${dataset.name} has ${dataset.count} image${dataset.count === 1 ? '' : 's'}; training needs at least 2.`);
+    if (dataset.count < 2)
+      throw new UserError(`The dataset ${dataset.name} has ${dataset.count} image${dataset.count === 1 ? '' : 's'}; training needs at least 2.`);
     this.post({ type: 'progress', task: 'load', done: 1, total: 1 });
-    const used = config.images > 0 && config.images < dataset.count ? subset(dataset, Int32Array.from({ length: config.images }, (_, i) => i)) : dataset;
+    const used =
+      config.images > 0 && config.images < dataset.count
+        ? subset(
+            dataset,
+            Int32Array.from({ length: config.images }, (_, i) => i),
+          )
+        : dataset;
     const { train, valid } = splitTrainValid(used, config.validFrac, config.seed);
     const handle = await this.deps.createEngine(msg.engine, (message) => {
       this.post({ type: 'notice', message: sentence(message) });
@@ -628,7 +635,8 @@ export class PlaygroundSession {
         const pixels = checkImage('image', query.pixels, m.dataset.numVars, V);
         const q = await this.cpuQueries();
         const ll = q.marginalSync({ pixels, count: 1 })[0];
-        if (!(ll > -Infinity)) throw new UserError('This image has probability zero under the model (a pixel value no input allows), so it has no likelihood to show.');
+        if (!(ll > -Infinity))
+          throw new UserError('This image has probability zero under the model (a pixel value no input allows), so it has no likelihood to show.');
         const exact = q.conditionalSurpriseSync(pixels);
         const surprise = new Float32Array(exact.length);
         for (let v = 0; v < exact.length; v++) surprise[v] = exact[v] >= SURPRISE_FLOOR ? exact[v] : SURPRISE_FLOOR; // also catches NaN
@@ -753,7 +761,8 @@ export class PlaygroundSession {
   /** Reads a model file; replaces the model (fresh schedule) after the answer `ok` goes out. */
   private async importModel(file: DroppedFile): Promise<{ result: QueryResult; after: () => Promise<void> }> {
     const m = this.model!;
-    if (!file || typeof file.name !== 'string' || !(file.bytes instanceof ArrayBuffer)) throw new UserError('The model file could not be read (no name or no bytes).');
+    if (!file || typeof file.name !== 'string' || !(file.bytes instanceof ArrayBuffer))
+      throw new UserError('The model file could not be read (no name or no bytes).');
     const bytes = new Uint8Array(file.bytes);
     const head = new TextDecoder().decode(bytes.subarray(0, 64));
     const isJpc = file.name.toLowerCase().endsWith('.jpc') || /^\s*(c|jpc)\b/.test(head);

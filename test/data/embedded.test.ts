@@ -50,8 +50,14 @@ describe('embedded MNIST', () => {
 
 describe('embedded format codec', () => {
   const small = {
-    name: 's', count: 2, rows: 2, cols: 3, numVars: 6, numValues: 256,
-    pixels: Uint8Array.from([0, 1, 2, 3, 4, 5, 250, 251, 252, 253, 254, 255]), labels: Uint8Array.from([7, 2]),
+    name: 's',
+    count: 2,
+    rows: 2,
+    cols: 3,
+    numVars: 6,
+    numValues: 256,
+    pixels: Uint8Array.from([0, 1, 2, 3, 4, 5, 250, 251, 252, 253, 254, 255]),
+    labels: Uint8Array.from([7, 2]),
   };
 
   it('round-trips raw and gzipped (a server may already have decompressed it)', async () => {
@@ -84,7 +90,10 @@ describe('embedded format codec', () => {
   ];
   for (const [what, bytes, message] of bad) {
     it(`rejects ${what}`, async () => {
-      const err = await decodeEmbeddedDataset(bytes, 'f').then(() => null, (e: unknown) => e);
+      const err = await decodeEmbeddedDataset(bytes, 'f').then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(UserError);
       expect((err as Error).message).toContain(message);
     });

@@ -141,11 +141,24 @@ describe('malformed IDX input is one UserError naming the file', () => {
     ['float.idx', idx(0x0d, [3, 4, 5], new Uint8Array(240)), 'holds IDX data of type 0x0d (float), expected 0x08 (unsigned byte) images.'],
     ['twodims.idx', idx(0x08, [3, 20], new Uint8Array(60)), 'is an IDX file with 2 dimensions, expected 3 for images'],
     ['short-header.idx', good.subarray(0, 10), 'is truncated: 10 bytes, the IDX image header alone needs 16.'],
-    ['truncated.idx', good.subarray(0, good.length - 1), 'is truncated: the header says 3 images of 4x5 = 60 bytes but the file has 59 after the 16-byte header.'],
+    [
+      'truncated.idx',
+      good.subarray(0, good.length - 1),
+      'is truncated: the header says 3 images of 4x5 = 60 bytes but the file has 59 after the 16-byte header.',
+    ],
     ['long.idx', Uint8Array.from([...good, 1, 2, 3, 4, 5]), 'has 5 bytes of trailing data: the header says 3 images of 4x5 = 60 bytes but the file has 65'],
     ['zero.idx', idx(0x08, [0, 28, 28], new Uint8Array(0)), 'holds 0 images.'],
     ['flat.idx', idx(0x08, [3, 0, 28], new Uint8Array(0)), 'has empty images of 0x28 pixels.'],
-    ['corrupt.gz', (() => { const c = new Uint8Array(gzipSync(images(50, 28, 28))); c[40] ^= 0xff; c[41] ^= 0x5a; return c; })(), 'cannot be decompressed: the gzip data is corrupt or truncated'],
+    [
+      'corrupt.gz',
+      (() => {
+        const c = new Uint8Array(gzipSync(images(50, 28, 28)));
+        c[40] ^= 0xff;
+        c[41] ^= 0x5a;
+        return c;
+      })(),
+      'cannot be decompressed: the gzip data is corrupt or truncated',
+    ],
     ['cut.gz', new Uint8Array(gzipSync(images(50, 28, 28))).subarray(0, 200), 'cannot be decompressed: the gzip data is corrupt or truncated'],
     ['hollow.gz', new Uint8Array(gzipSync(new Uint8Array(0))), 'is a gzip file that decompresses to nothing (0 bytes).'],
     ['truncated-inside.gz', new Uint8Array(gzipSync(good.subarray(0, 70))), 'is truncated: the header says 3 images of 4x5 = 60 bytes but the file has 54'],
@@ -170,9 +183,7 @@ describe('malformed IDX input is one UserError naming the file', () => {
   });
 
   it('images file given as labels, labels file with the wrong count, broken labels sibling', async () => {
-    expect(() => parseIdxLabels(good, 'imgs-as-labels')).toThrow(
-      'imgs-as-labels is an IDX images file (magic 0x00000803), not a labels file',
-    );
+    expect(() => parseIdxLabels(good, 'imgs-as-labels')).toThrow('imgs-as-labels is an IDX images file (magic 0x00000803), not a labels file');
     const p = write('m-images-idx3-ubyte', good, 'mismatch');
     const lp = write('m-labels-idx1-ubyte', labels([1, 2]), 'mismatch');
     await expectUserError(loadImagesFile(p), lp, `${lp} has 2 labels but ${p} has 3 images`);

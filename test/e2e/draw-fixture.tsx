@@ -51,8 +51,14 @@ async function fitModel(): Promise<Model> {
   // The data file sits at the site root (public/data), not next to this page.
   const data = await fetchEmbeddedDataset(embeddedDataUrl(`${location.origin}/`));
   const { train: allTrain, valid: allValid } = splitTrainValid(data, 0.1, 1);
-  const train = subset(allTrain, Int32Array.from({ length: 800 }, (_, i) => i));
-  const valid = subset(allValid!, Int32Array.from({ length: 300 }, (_, i) => i));
+  const train = subset(
+    allTrain,
+    Int32Array.from({ length: 800 }, (_, i) => i),
+  );
+  const valid = subset(
+    allValid!,
+    Int32Array.from({ length: 300 }, (_, i) => i),
+  );
   const cc = compileCircuit(buildHclt(train, { K: 8, seed: 1 }));
   const engine = new CpuEngine({ precision: 'float64' });
   await engine.load(cc);

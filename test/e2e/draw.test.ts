@@ -60,7 +60,9 @@ describe('Draw a digit, with a real model in headless Chromium', () => {
   it('scores strokes live, places them among validation digits, fills in erased pixels and draws samples', async () => {
     await page.goto(`${h!.url}test/e2e/draw-fixture.html`);
     const status = page.getByTestId('fixture-status');
-    await page.waitForFunction(() => /^(ready|error)/.test(document.querySelector('[data-testid="fixture-status"]')?.textContent ?? ''), null, { timeout: 60_000 });
+    await page.waitForFunction(() => /^(ready|error)/.test(document.querySelector('[data-testid="fixture-status"]')?.textContent ?? ''), null, {
+      timeout: 60_000,
+    });
     expect(await status.textContent()).toMatch(/^ready/);
     const stats = (): Promise<DrawStats> => page.evaluate(() => window.__draw);
 
@@ -72,7 +74,11 @@ describe('Draw a digit, with a real model in headless Chromium', () => {
     expect((await stats()).scoreCalls).toBe(0);
 
     // A "7": the top bar and the diagonal.
-    await stroke(page, canvas, [[70, 60], [210, 60], [130, 235]]);
+    await stroke(page, canvas, [
+      [70, 60],
+      [210, 60],
+      [130, 235],
+    ]);
     const bpd = page.getByTestId('draw-bpd');
     await page.waitForFunction(() => /^\d+\.\d{4}$/.test(document.querySelector('[data-testid="draw-bpd"]')?.textContent ?? ''), null, { timeout: 10_000 });
     // The canvas shows the stroke (a 22-pixel brush over ~450 pixels of path).
@@ -99,11 +105,18 @@ describe('Draw a digit, with a real model in headless Chromium', () => {
     expect((await stats()).needDistributionCalls).toBe(1);
 
     // More ink (a crossbar): the score changes.
-    await stroke(page, canvas, [[95, 150], [185, 150]]);
-    await page.waitForFunction((old) => {
-      const t = document.querySelector('[data-testid="draw-bpd"]')?.textContent ?? '';
-      return /^\d+\.\d{4}$/.test(t) && t !== old;
-    }, first, { timeout: 10_000 });
+    await stroke(page, canvas, [
+      [95, 150],
+      [185, 150],
+    ]);
+    await page.waitForFunction(
+      (old) => {
+        const t = document.querySelector('[data-testid="draw-bpd"]')?.textContent ?? '';
+        return /^\d+\.\d{4}$/.test(t) && t !== old;
+      },
+      first,
+      { timeout: 10_000 },
+    );
     await settle(page);
     const second = Number(await bpd.textContent());
     expect(second).not.toBe(firstValue);
@@ -114,7 +127,14 @@ describe('Draw a digit, with a real model in headless Chromium', () => {
     await erase.click();
     expect(await erase.getAttribute('aria-pressed')).toBe('true');
     const scoresBeforeErase = (await stats()).scoreCalls;
-    await stroke(page, canvas, [[60, 190], [230, 190], [230, 240], [60, 240], [60, 270], [230, 270]]);
+    await stroke(page, canvas, [
+      [60, 190],
+      [230, 190],
+      [230, 240],
+      [60, 240],
+      [60, 270],
+      [230, 270],
+    ]);
     await page.getByTestId('draw-missing').waitFor();
     const erasedShown = Number(await page.getByTestId('draw-missing').textContent());
     // The erased region is veiled on the canvas.

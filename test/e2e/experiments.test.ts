@@ -46,7 +46,12 @@ describe('Experiments view in headless Chromium', () => {
           if (v !== null) attrs.push(v);
         }
       });
-      return { attrs, paths: svg.querySelectorAll('path').length, dots: svg.querySelectorAll('circle').length, title: svg.querySelector('title')?.textContent ?? '' };
+      return {
+        attrs,
+        paths: svg.querySelectorAll('path').length,
+        dots: svg.querySelectorAll('circle').length,
+        title: svg.querySelector('title')?.textContent ?? '',
+      };
     });
     expect(geometry.attrs.some((v) => /NaN|Infinity|undefined/.test(v))).toBe(false);
     expect(geometry.paths).toBeGreaterThanOrEqual(6);
@@ -54,7 +59,9 @@ describe('Experiments view in headless Chromium', () => {
     expect(geometry.title).toMatch(/^Pruning an HCLT \(K=4, 2 epochs\)/);
 
     // The headline and the numbers table: a finite bpd for every criterion at every fraction.
-    expect(await page.getByTestId('experiment-headline').textContent()).toMatch(/At 50 % of the edges removed, test bpd is \d\.\d{4} by flow, \d\.\d{4} by magnitude and \d\.\d{4} at random/);
+    expect(await page.getByTestId('experiment-headline').textContent()).toMatch(
+      /At 50 % of the edges removed, test bpd is \d\.\d{4} by flow, \d\.\d{4} by magnitude and \d\.\d{4} at random/,
+    );
     await page.getByText('Numbers (test bpd by fraction removed)').click();
     const cells = await page.getByTestId('experiment-table').locator('tbody td').allTextContents();
     expect(cells).toHaveLength(3 * 3);

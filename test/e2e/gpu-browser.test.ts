@@ -40,7 +40,10 @@ describe('WebGPU engine in headless Chromium', () => {
     await page.goto(`${h!.url}bench.html?k=2&batch=64&batches=1&prune=0.5&autorun=1`);
     await page.getByText('done', { exact: true }).waitFor({ timeout: 120_000 });
     expect(await page.getByRole('alert').isHidden()).toBe(true);
-    const rows = (await page.getByTestId('bench-json').textContent())!.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = (await page.getByTestId('bench-json').textContent())!
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows.map((r) => r.engine)).toEqual(['gpu', 'cpu']);
     for (const r of rows) {
       expect(r.edges).toBe(783 * 4 + 2);
@@ -60,9 +63,13 @@ describe('WebGPU engine in headless Chromium', () => {
     await page.goto(`${h!.url}bench.html?k=2&batch=64&batches=1&cpu=0&repeat=1&kernels=height&tune=1&autorun=1`);
     await page.getByText('done', { exact: true }).waitFor({ timeout: 120_000 });
     expect(await page.getByRole('alert').isHidden()).toBe(true);
-    const rows = (await page.getByTestId('bench-json').textContent())!.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = (await page.getByTestId('bench-json').textContent())!
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows.map((r) => r.engine)).toEqual(['gpu (height kernels)']);
-    for (const k of [rows[0].kernels, rows[0].pruned_kernels]) expect(k).toMatch(/^forward height, backward height, edges (csr|dense), inputs (node|workgroup) \(tuned\)$/);
+    for (const k of [rows[0].kernels, rows[0].pruned_kernels])
+      expect(k).toMatch(/^forward height, backward height, edges (csr|dense), inputs (node|workgroup) \(tuned\)$/);
     expect(await page.getByRole('cell', { name: /\(tuned\)/ }).count()).toBe(1);
     // The tuning table: edges and inputs (the passes left to tuning), unpruned and pruned.
     for (const t of [rows[0].kernel_tuning_ms, rows[0].pruned_kernel_tuning_ms]) expect(Object.keys(t.inputs).sort()).toEqual(['node', 'workgroup']);

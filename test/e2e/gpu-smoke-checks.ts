@@ -28,7 +28,15 @@ function relError(a: Float64Array, b: Float64Array): number {
 /** `options`: kernel choices on top of the defaults (the page also runs the per-height kernels). */
 export async function runSmokeChecks(gpu: GPU, options: Partial<GpuEngineOptions> = {}): Promise<SmokeResult> {
   const engine = await GpuEngine.create(gpu, { ...options, shaders: loadViteShaders() });
-  const result: SmokeResult = { adapter: engine.adapter, circuits: 0, maxLlError: 0, maxEdgeFlowRelError: 0, maxInputFlowRelError: 0, maxParamError: 0, meanLl: 0 };
+  const result: SmokeResult = {
+    adapter: engine.adapter,
+    circuits: 0,
+    maxLlError: 0,
+    maxEdgeFlowRelError: 0,
+    maxInputFlowRelError: 0,
+    maxParamError: 0,
+    meanLl: 0,
+  };
   try {
     for (const [seed, D, V, K, prune] of [
       [1, 9, 5, 3, 0],

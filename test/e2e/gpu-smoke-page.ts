@@ -12,7 +12,9 @@ const report = (id: string, run: Promise<unknown>) =>
     (r) => show(id, JSON.stringify(r)),
     (e) => show(id, `error: ${e instanceof Error ? e.message : String(e)}`),
   );
-void report('page', runSmokeChecks(navigator.gpu)).then(() => report('height', runSmokeChecks(navigator.gpu, { forwardKernel: 'height', backwardKernel: 'height' })));
+void report('page', runSmokeChecks(navigator.gpu)).then(() =>
+  report('height', runSmokeChecks(navigator.gpu, { forwardKernel: 'height', backwardKernel: 'height' })),
+);
 
 const worker = new Worker(new URL('./gpu-smoke-worker.ts', import.meta.url), { type: 'module' });
 worker.onmessage = (e: MessageEvent<string>) => show('worker', e.data);

@@ -14,12 +14,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEmbeddedDataset } from '../../src/data/load.ts';
 import { collectProblems, ROOT, startBrowserHarness, type BrowserHarness } from './harness.ts';
 
-const TINY_RUN = 'v=1&data=embedded&k=2&seed=5&batch=256&step=0.1&pc=0.1&epochs=50&re=1&rounds=0&prune=0.5&crit=flow&sigma=0.5&vf=0.25&n=800&view=train&replay=0';
+const TINY_RUN =
+  'v=1&data=embedded&k=2&seed=5&batch=256&step=0.1&pc=0.1&epochs=50&re=1&rounds=0&prune=0.5&crit=flow&sigma=0.5&vf=0.25&n=800&view=train&replay=0';
 
 async function idle(page: Page, timeout = 120_000): Promise<void> {
-  await page.waitForFunction(() => !['loading', 'training', 'stepping', 'pausing'].includes(document.querySelector('[data-status]')?.getAttribute('data-status') ?? ''), null, {
-    timeout,
-  });
+  await page.waitForFunction(
+    () => !['loading', 'training', 'stepping', 'pausing'].includes(document.querySelector('[data-status]')?.getAttribute('data-status') ?? ''),
+    null,
+    {
+      timeout,
+    },
+  );
 }
 
 async function press(page: Page, name: string): Promise<void> {
@@ -70,10 +75,15 @@ describe('playground files, memory, visibility, theme and layout', () => {
     await page.getByRole('button', { name: 'Reset' }).click();
     expect(await page.getByTestId('edges').textContent()).toBe('–');
     await page.locator('input[type=file][accept=".spc,.jpc"]').setInputFiles({ name: spc.name, mimeType: 'application/octet-stream', buffer: spc.bytes });
-    await page.getByTestId('notice').filter({ hasText: `Loaded the model from ${spc.name}` }).waitFor({ timeout: 60_000 });
+    await page
+      .getByTestId('notice')
+      .filter({ hasText: `Loaded the model from ${spc.name}` })
+      .waitFor({ timeout: 60_000 });
     expect(Number(await page.getByTestId('edges').textContent())).toBe(edges);
     // A file that is not a model: one sentence, and the loaded model stays.
-    await page.locator('input[type=file][accept=".spc,.jpc"]').setInputFiles({ name: 'junk.spc', mimeType: 'application/octet-stream', buffer: Buffer.from('not a model') });
+    await page
+      .locator('input[type=file][accept=".spc,.jpc"]')
+      .setInputFiles({ name: 'junk.spc', mimeType: 'application/octet-stream', buffer: Buffer.from('not a model') });
     await page.getByTestId('notice').filter({ hasText: 'junk.spc' }).waitFor();
     expect(Number(await page.getByTestId('edges').textContent())).toBe(edges);
     expect(problems).toEqual([]);

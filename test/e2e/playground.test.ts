@@ -23,9 +23,13 @@ function num(text: string | null): number {
 
 /** Waits until the run is not busy (the live figures' data-status, which is the store's status). */
 async function idle(page: Page, timeout = 120_000): Promise<void> {
-  await page.waitForFunction(() => !['loading', 'training', 'stepping', 'pausing'].includes(document.querySelector('[data-status]')?.getAttribute('data-status') ?? ''), null, {
-    timeout,
-  });
+  await page.waitForFunction(
+    () => !['loading', 'training', 'stepping', 'pausing'].includes(document.querySelector('[data-status]')?.getAttribute('data-status') ?? ''),
+    null,
+    {
+      timeout,
+    },
+  );
 }
 
 /** Clicks an action button and waits for its work to finish (React renders the busy status within the click). */

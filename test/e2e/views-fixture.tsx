@@ -28,8 +28,17 @@ function randomTree(rng: Rng): Int32Array {
   const push = (v: number) => {
     const c = v % SIDE;
     const r = Math.floor(v / SIDE);
-    for (const [dc, dr] of [[1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [-1, -1], [1, -1], [-1, 1]]) {
-      if ((dc !== 0 && dr !== 0) && rng.uniform() > 0.15) continue;
+    for (const [dc, dr] of [
+      [1, 0],
+      [-1, 0],
+      [0, 1],
+      [0, -1],
+      [1, 1],
+      [-1, -1],
+      [1, -1],
+      [-1, 1],
+    ]) {
+      if (dc !== 0 && dr !== 0 && rng.uniform() > 0.15) continue;
       const cc = c + dc;
       const rr = r + dr;
       if (cc >= 0 && cc < SIDE && rr >= 0 && rr < SIDE) frontier.push([rr * SIDE + cc, v]);
@@ -203,7 +212,16 @@ function makeHistory(): TrainEvent[] {
     k_max: 16,
   };
   ev.push(prune);
-  const grow: GrowEvent = { event: 'grow', edges_before: edges, edges: (edges *= 4), params: (params = edges + D * 32 * 255), k: 32, k_min: 32, k_median: 32, k_max: 32 };
+  const grow: GrowEvent = {
+    event: 'grow',
+    edges_before: edges,
+    edges: (edges *= 4),
+    params: (params = edges + D * 32 * 255),
+    k: 32,
+    k_min: 32,
+    k_median: 32,
+    k_max: 32,
+  };
   ev.push(grow);
   for (let e = 1; e <= 5; e++) ev.push(epoch(1, e, 1.47 - 0.08 * (1 - Math.exp(-e / 2)), 1.5 - 0.07 * (1 - Math.exp(-e / 2)), edges, params));
   return ev;
@@ -227,7 +245,15 @@ function Fixture() {
     if (selected === null) return null;
     const p = s.parent[selected];
     const rows = p >= 0 ? s.regionSize[p] : 1;
-    return makeDetail(selected, p, rows, s.regionSize[selected], s.regionEdges[selected], showPreview ? model.preview.removedPerRegion[selected] : 0, 1000 + selected);
+    return makeDetail(
+      selected,
+      p,
+      rows,
+      s.regionSize[selected],
+      s.regionEdges[selected],
+      showPreview ? model.preview.removedPerRegion[selected] : 0,
+      1000 + selected,
+    );
   }, [big, selected, s, model, showPreview]);
   const lastPrune = vacuous ? { ...LAST_PRUNE, bound_ll_drop: null } : LAST_PRUNE;
 

@@ -72,17 +72,36 @@ function scaledErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 const kernelSets = [
   { name: 'auto', opts: {} },
   { name: 'rules (untuned auto)', opts: { tuneKernels: false } },
-  { name: 'barrier-free', opts: { tuneKernels: false, sumKernel: 'gather', edgeKernel: 'per-edge', flowKernel: 'gather', regionMax: 'serial', inputKernel: 'node' } },
-  { name: 'dense forced', opts: { tuneKernels: false, sumKernel: 'gemm', edgeKernel: 'tiled', flowKernel: 'gemm', regionMax: 'reduce', inputKernel: 'workgroup' } },
-  { name: 'csr workgroup', opts: { tuneKernels: false, sumKernel: 'tiled', edgeKernel: 'lanes', flowKernel: 'gather', regionMax: 'reduce', inputKernel: 'workgroup' } },
-  { name: 'per-height kernels', opts: { tuneKernels: false, forwardKernel: 'height', backwardKernel: 'height', edgeKernel: 'lanes', inputKernel: 'workgroup' } },
+  {
+    name: 'barrier-free',
+    opts: { tuneKernels: false, sumKernel: 'gather', edgeKernel: 'per-edge', flowKernel: 'gather', regionMax: 'serial', inputKernel: 'node' },
+  },
+  {
+    name: 'dense forced',
+    opts: { tuneKernels: false, sumKernel: 'gemm', edgeKernel: 'tiled', flowKernel: 'gemm', regionMax: 'reduce', inputKernel: 'workgroup' },
+  },
+  {
+    name: 'csr workgroup',
+    opts: { tuneKernels: false, sumKernel: 'tiled', edgeKernel: 'lanes', flowKernel: 'gather', regionMax: 'reduce', inputKernel: 'workgroup' },
+  },
+  {
+    name: 'per-height kernels',
+    opts: { tuneKernels: false, forwardKernel: 'height', backwardKernel: 'height', edgeKernel: 'lanes', inputKernel: 'workgroup' },
+  },
 ] as const;
 for (const ks of kernelSets) {
   const gpu = await createNodeGpuEngine({ ...ks.opts, maxChunk: 40, napBeforeWaitMs: 5 });
   const errs = { ll: 0, edge: 0, input: 0, param: 0, marked: 0, fused_ll: 0, fused_param: 0 };
   const plans = new Set<string>();
   const choices = new Set<string>();
-  const cases = [treeCircuit(11, 6, 3, 1), treeCircuit(12, 10, 16, 3), prunedCircuit(13, 15, 5, 7, 0.7), prunedCircuit(14, 8, 4, 3, 0.5, true), treeCircuit(15, 20, 256, 5), treeCircuit(16, 5, 4, 70)];
+  const cases = [
+    treeCircuit(11, 6, 3, 1),
+    treeCircuit(12, 10, 16, 3),
+    prunedCircuit(13, 15, 5, 7, 0.7),
+    prunedCircuit(14, 8, 4, 3, 0.5, true),
+    treeCircuit(15, 20, 256, 5),
+    treeCircuit(16, 5, 4, 70),
+  ];
   for (const c of cases) {
     const [a, b] = compiledPair(c);
     const cpu = await oracle(a);
@@ -124,8 +143,17 @@ for (const ks of kernelSets) {
     errs.fused_ll = Math.max(errs.fused_ll, maxAbsErr(got, want));
     errs.fused_param = Math.max(errs.fused_param, maxAbsErr(b.edgeLogWeights, a.edgeLogWeights), maxAbsErr(b.inputLogProbs, a.inputLogProbs));
   }
-  const ok = errs.ll < 1e-4 && errs.edge < 1e-3 && errs.input < 1e-3 && errs.param < 1e-5 && errs.marked < 1e-4 && errs.fused_ll < 1e-4 && errs.fused_param < 1e-5;
-  log({ check: 'correctness', kernels: ks.name, ok, adapter: gpu.adapter, ...Object.fromEntries(Object.entries(errs).map(([k, v]) => [k, r3(v)])), plan: [...plans], choices: [...choices] });
+  const ok =
+    errs.ll < 1e-4 && errs.edge < 1e-3 && errs.input < 1e-3 && errs.param < 1e-5 && errs.marked < 1e-4 && errs.fused_ll < 1e-4 && errs.fused_param < 1e-5;
+  log({
+    check: 'correctness',
+    kernels: ks.name,
+    ok,
+    adapter: gpu.adapter,
+    ...Object.fromEntries(Object.entries(errs).map(([k, v]) => [k, r3(v)])),
+    plan: [...plans],
+    choices: [...choices],
+  });
   gpu.dispose();
 }
 
@@ -133,8 +161,16 @@ for (const ks of kernelSets) {
 const all = await loadEmbeddedDataset();
 const N = quick ? 1024 : all.count;
 const B = 512;
-const train = subset(all, Int32Array.from({ length: N }, (_, i) => i), 'train');
-const structureData = subset(all, Int32Array.from({ length: Math.min(2000, N) }, (_, i) => i), 'structure');
+const train = subset(
+  all,
+  Int32Array.from({ length: N }, (_, i) => i),
+  'train',
+);
+const structureData = subset(
+  all,
+  Int32Array.from({ length: Math.min(2000, N) }, (_, i) => i),
+  'structure',
+);
 // The float64 CPU oracle takes ~10 s for 16 digits at K=128: 8 digits there.
 const checkBatch = (K: number) => ({ pixels: all.pixels.subarray(0, (K >= 128 ? 8 : 16) * all.numVars), count: K >= 128 ? 8 : 16 });
 
@@ -150,7 +186,16 @@ async function mnistCheck(gpu: GpuEngineT, trainer: TrainerT, K: number, phase: 
   gpu.resetFlows();
   cpu.dispose();
   const ll = maxRelErr(got, want, 1);
-  log({ check: 'mnist', K, phase, ok: ll < 1e-5 && ef < 1e-4, ll_rel_err: r3(ll), edge_flow_scaled_err: r3(ef), mean_ll: r3(want.reduce((s, v) => s + v, 0) / want.length), seconds: r3((performance.now() - t0) / 1000) });
+  log({
+    check: 'mnist',
+    K,
+    phase,
+    ok: ll < 1e-5 && ef < 1e-4,
+    ll_rel_err: r3(ll),
+    edge_flow_scaled_err: r3(ef),
+    mean_ll: r3(want.reduce((s, v) => s + v, 0) / want.length),
+    seconds: r3((performance.now() - t0) / 1000),
+  });
 }
 
 async function throughput(gpu: GpuEngineT, trainer: TrainerT, K: number, phase: string, setupS: number): Promise<void> {
@@ -201,12 +246,19 @@ async function throughput(gpu: GpuEngineT, trainer: TrainerT, K: number, phase: 
     train_bpd: r3(bpd),
     passes_ms: Object.fromEntries([...agg].map(([k, v]) => [k, r3(v)])),
     // Where a batch's GPU time goes, per height: the eight slowest timed passes.
-    slowest_passes: [...passes].sort((x, y) => y.ms - x.ms).slice(0, 8).map((p) => `${p.label}: ${r3(p.ms)}`),
+    slowest_passes: [...passes]
+      .sort((x, y) => y.ms - x.ms)
+      .slice(0, 8)
+      .map((p) => `${p.label}: ${r3(p.ms)}`),
     kernels: [...new Set(gpu.kernelPlan.map((p) => stepText(p, false)))],
     kernel_choice: gpu.kernelSummary,
     slices_in_flight: Number(process.env.SPC_GPU_SLICES_IN_FLIGHT) || 1, // the default with naps: 1
     // GPU ms per chunk of each candidate family, per pass (when tuned).
-    tuning_ms: gpu.kernelTuning ? Object.fromEntries(Object.entries(gpu.kernelTuning.ms).map(([p, r]) => [p, Object.fromEntries(Object.entries(r).map(([c, v]) => [c, r3(v as number)]))])) : null,
+    tuning_ms: gpu.kernelTuning
+      ? Object.fromEntries(
+          Object.entries(gpu.kernelTuning.ms).map(([p, r]) => [p, Object.fromEntries(Object.entries(r).map(([c, v]) => [c, r3(v as number)]))]),
+        )
+      : null,
     tuning_failed: gpu.kernelTuning?.failed ?? [],
     setup_s: r3(setupS),
     liveMiB: r3(gpu.liveBytes() / 2 ** 20),
@@ -215,7 +267,13 @@ async function throughput(gpu: GpuEngineT, trainer: TrainerT, K: number, phase: 
 
 /** Reloads the trainer's circuit (current parameters) with other kernel choices (untuned: density
  *  thresholds, forward and input kernels), then measures. */
-async function variant(gpu: GpuEngineT, trainer: TrainerT, K: number, phase: string, choice: { thr?: number; perHeight?: boolean; input?: 'workgroup' }): Promise<void> {
+async function variant(
+  gpu: GpuEngineT,
+  trainer: TrainerT,
+  K: number,
+  phase: string,
+  choice: { thr?: number; perHeight?: boolean; input?: 'workgroup' },
+): Promise<void> {
   const t0 = performance.now();
   const saved = { thr: gpu.denseThresholds, forward: gpu.forwardKernel, backward: gpu.backwardKernel, input: gpu.inputKernel, tune: gpu.tuneKernels };
   gpu.tuneKernels = false;
@@ -254,7 +312,14 @@ for (const K of Ks) {
     const t1 = performance.now();
     // Prune reads flows and marked-edge flows in chunks of B, each settled after a calibrated nap.
     const ev = await trainer.prune(0.75, 'flow');
-    log({ check: 'prune', K, removed_edges: ev.removed_edges, edges: ev.edges, measured_ll_drop: r3(ev.measured_ll_drop), seconds: r3((performance.now() - t1) / 1000) });
+    log({
+      check: 'prune',
+      K,
+      removed_edges: ev.removed_edges,
+      edges: ev.edges,
+      measured_ll_drop: r3(ev.measured_ll_drop),
+      seconds: r3((performance.now() - t1) / 1000),
+    });
     await throughput(gpu, trainer, K, 'pruned 75% by flow', (performance.now() - t1) / 1000);
     await mnistCheck(gpu, trainer, K, 'pruned 75% by flow');
     if (variants) {

@@ -47,8 +47,13 @@ describe('GPU engine failure paths', () => {
   it('an adapter whose limits are too small', async () => {
     const { gpu } = await findNodeGpu();
     const real = (await gpu.requestAdapter())!;
-    const limits = { ...Object.fromEntries(Object.keys(Object.getPrototypeOf(real.limits)).map((k) => [k, (real.limits as unknown as Record<string, number>)[k]])), maxStorageBufferBindingSize: 1 << 20 };
-    const fake = { requestAdapter: async () => ({ limits, features: new Set(), info: real.info, requestDevice: () => real.requestDevice() }) } as unknown as GPU;
+    const limits = {
+      ...Object.fromEntries(Object.keys(Object.getPrototypeOf(real.limits)).map((k) => [k, (real.limits as unknown as Record<string, number>)[k]])),
+      maxStorageBufferBindingSize: 1 << 20,
+    };
+    const fake = {
+      requestAdapter: async () => ({ limits, features: new Set(), info: real.info, requestDevice: () => real.requestDevice() }),
+    } as unknown as GPU;
     const e = await rejection(requestGpuDevice(fake, { requireLimits: { maxStorageBufferBindingSize: 1 << 24 } }));
     expect(e.reason).toBe('limit');
     expect(e.message).toMatch(/maxStorageBufferBindingSize is 1 MiB .* needs 16 MiB/);
@@ -86,11 +91,17 @@ describe('GPU engine failure paths', () => {
     const gpu = await gpuEngine();
     try {
       const d = gpu.device;
-      const e = await rejection(withErrorScopes(d, 'a test buffer of 1 TiB', () => d.createBuffer({ label: 'test/absurd', size: 2 ** 40, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true })));
+      const e = await rejection(
+        withErrorScopes(d, 'a test buffer of 1 TiB', () =>
+          d.createBuffer({ label: 'test/absurd', size: 2 ** 40, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true }),
+        ),
+      );
       expect(e.reason).toBe('out-of-memory');
       expect(e.message).toMatch(/could not allocate a test buffer of 1 TiB/);
       oneSentence(e.message);
-      const e2 = await rejection(withErrorScopes(d, 'a test buffer of 1 TiB', () => d.createBuffer({ label: 'test/absurd', size: 2 ** 40, usage: GPUBufferUsage.STORAGE })));
+      const e2 = await rejection(
+        withErrorScopes(d, 'a test buffer of 1 TiB', () => d.createBuffer({ label: 'test/absurd', size: 2 ** 40, usage: GPUBufferUsage.STORAGE })),
+      );
       expect(e2.reason).toBe('limit');
       expect(e2.message).toMatch(/max buffer size/);
       oneSentence(e2.message);
@@ -144,7 +155,11 @@ describe('GPU engine failure paths', () => {
     const cpu = await oracle(ref);
     const gpu = await gpuEngine();
     const messages: string[] = [];
-    const fb = new FallbackEngine(gpu, () => new CpuEngine({ precision: 'float64' }), (m) => messages.push(m));
+    const fb = new FallbackEngine(
+      gpu,
+      () => new CpuEngine({ precision: 'float64' }),
+      (m) => messages.push(m),
+    );
     await fb.load(cc);
     expect(fb.kind).toBe('gpu');
     for (const b of batches.slice(0, 2)) {

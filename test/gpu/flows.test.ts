@@ -22,7 +22,15 @@ beforeAll(async () => {
   tiled = await gpuEngine({ maxChunk: 40, sumKernel: 'tiled', edgeKernel: 'lanes', inputKernel: 'workgroup', tileRows: 2, napBeforeWaitMs: 1 }); // several row blocks per region; naps (calibrated waits)
   perHeight = await gpuEngine({ maxChunk: 40, forwardKernel: 'height', backwardKernel: 'height', edgeKernel: 'lanes', tileRows: 2 });
   mixedA = await gpuEngine({ maxChunk: 40, forwardKernel: 'height', backwardKernel: 'layered', flowKernel: 'gemm', edgeKernel: 'tiled', tileRows: 2 });
-  mixedB = await gpuEngine({ maxChunk: 40, sumKernel: 'gemm', forwardKernel: 'layered', backwardKernel: 'height', edgeKernel: 'lanes', inputKernel: 'workgroup', tileRows: 2 });
+  mixedB = await gpuEngine({
+    maxChunk: 40,
+    sumKernel: 'gemm',
+    forwardKernel: 'layered',
+    backwardKernel: 'height',
+    edgeKernel: 'lanes',
+    inputKernel: 'workgroup',
+    tileRows: 2,
+  });
 });
 afterAll(() => {
   for (const g of [plain, tiled, perHeight, mixedA, mixedB]) g?.dispose();
@@ -36,7 +44,13 @@ const cases: Array<[string, () => Circuit, number, number, number]> = [
 ];
 
 describe('GPU flows and EM', () => {
-  const kernelSets = ['gather sums, per-edge reduction', 'tiled sums, lane edge reduction', 'one forward and one backward kernel per height', 'per-height forward, dense flows', 'dense sums, per-height backward'];
+  const kernelSets = [
+    'gather sums, per-edge reduction',
+    'tiled sums, lane edge reduction',
+    'one forward and one backward kernel per height',
+    'per-height forward, dense flows',
+    'dense sums, per-height backward',
+  ];
   for (const [k, [name, make, V, count, miss]] of cases.flatMap((c) => kernelSets.map(() => c)).entries()) {
     const kernels = kernelSets[k % kernelSets.length];
     it(`${name} (${kernels}): edge and input flows over two batches, EM, marked flows`, async () => {

@@ -35,7 +35,12 @@ describe('GPU forward', () => {
   it('the per-height forward kernel (products, region max, sums in one dispatch) matches the oracle', async () => {
     // Several row blocks per region (tileRows 2), a batch that is not a multiple of the tile, missing
     // pixels, regions of size 1 (K=1), a pruned + grown circuit, and 16 KiB of workgroup storage.
-    const heightGpu = await gpuEngine({ maxChunk: 48, forwardKernel: 'height', tileRows: 2, capLimits: { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256 } });
+    const heightGpu = await gpuEngine({
+      maxChunk: 48,
+      forwardKernel: 'height',
+      tileRows: 2,
+      capLimits: { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256 },
+    });
     try {
       const cases: Array<[ReturnType<typeof treeCircuit>, number, number, number, number]> = [
         [treeCircuit(1, 5, 3, 1), 7, 5, 3, 0],

@@ -84,7 +84,11 @@ afterAll(() => {
 });
 
 /** Loads `c` into a fresh oracle and the GPU engine; checks log p(x), edge and input flows on `batch`. */
-async function loadAndCompare(gpu: GpuEngine, c: Circuit, batch: Batch): Promise<{ a: CompiledCircuit; b: CompiledCircuit; cpu: Awaited<ReturnType<typeof oracle>> }> {
+async function loadAndCompare(
+  gpu: GpuEngine,
+  c: Circuit,
+  batch: Batch,
+): Promise<{ a: CompiledCircuit; b: CompiledCircuit; cpu: Awaited<ReturnType<typeof oracle>> }> {
   expect(validateCircuit(c)).toBeNull();
   const [a, b] = [compileCircuit(c), compileCircuit(c)];
   const cpu = await oracle(a);

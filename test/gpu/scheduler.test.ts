@@ -33,7 +33,12 @@ describe('GPU scheduler', () => {
       expect(maxRelErr(await gpu.inputFlows(), await cpu.inputFlows(), 1e-3)).toBeLessThan(1e-3);
       // The dataset survives a reload.
       await gpu.load(compileCircuit(c));
-      expect(maxAbsErr(await gpu.logLikelihoodIndexed(order.subarray(0, 5)), await cpu.logLikelihood({ pixels: data.pixels.slice(0), count: 90 }).then((ll) => Float64Array.from(order.subarray(0, 5), (i) => ll[i])))).toBeLessThan(1e-4);
+      expect(
+        maxAbsErr(
+          await gpu.logLikelihoodIndexed(order.subarray(0, 5)),
+          await cpu.logLikelihood({ pixels: data.pixels.slice(0), count: 90 }).then((ll) => Float64Array.from(order.subarray(0, 5), (i) => ll[i])),
+        ),
+      ).toBeLessThan(1e-4);
     } finally {
       gpu.dispose();
     }
@@ -44,7 +49,12 @@ describe('GPU scheduler', () => {
     // tiles layers whose regions have up to 4 columns and falls back to gather for wider ones.
     const c = prunedCircuit(42, 16, 5, 3, 0.6, true); // layers' widest regions: 4, 6, 4, 2, 2, 2
     const [a, b] = compiledPair(c);
-    const gpu = await gpuEngine({ maxChunk: 64, sumKernel: 'tiled', edgeKernel: 'lanes', capLimits: { maxComputeWorkgroupsPerDimension: 32, maxComputeWorkgroupStorageSize: 16 } });
+    const gpu = await gpuEngine({
+      maxChunk: 64,
+      sumKernel: 'tiled',
+      edgeKernel: 'lanes',
+      capLimits: { maxComputeWorkgroupsPerDimension: 32, maxComputeWorkgroupStorageSize: 16 },
+    });
     try {
       await gpu.load(b);
       expect(planHas(gpu.kernelPlan, 'sumGather')).toBe(true);
@@ -94,7 +104,11 @@ describe('GPU scheduler', () => {
 
   it('MNIST smoke: HCLT K=2 on 784 pixels, 64 real digits, against the CPU', async () => {
     const all = await loadEmbeddedDataset();
-    const data = subset(all, Int32Array.from({ length: 64 }, (_, i) => i), 'first 64');
+    const data = subset(
+      all,
+      Int32Array.from({ length: 64 }, (_, i) => i),
+      'first 64',
+    );
     const c = buildHclt(data, { K: 2, seed: 1 });
     const [a, b] = compiledPair(c);
     const cpu = await oracle(a);

@@ -14,7 +14,14 @@ import { Rng } from '../../src/util/rng.ts';
 import { compiledPair, gpuEngine, maxAbsErr, oracle, planHas, prunedCircuit, randomBatch, treeCircuit } from './helpers.ts';
 
 /** The per-batch loop on any engine: rows `order` of `pixels`, batches of `batch`. */
-async function loopEpoch(engine: Engine, pixels: Uint8Array, D: number, order: Int32Array, batch: number, em: { step: number; pseudocount: number }): Promise<Float64Array> {
+async function loopEpoch(
+  engine: Engine,
+  pixels: Uint8Array,
+  D: number,
+  order: Int32Array,
+  batch: number,
+  em: { step: number; pseudocount: number },
+): Promise<Float64Array> {
   const ll = new Float64Array(order.length);
   engine.resetFlows();
   for (let s = 0; s < order.length; s += batch) {

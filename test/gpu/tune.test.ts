@@ -123,7 +123,16 @@ describe('GPU kernel tuning', () => {
       tuned.backwardKernel = 'auto';
       tuned.inputKernel = 'auto';
     }
-    const fixed = await gpuEngine({ emulated: false, tuneKernels: true, forwardKernel: 'layered', backwardKernel: 'layered', sumKernel: 'tiled', flowKernel: 'gather', edgeKernel: 'lanes', inputKernel: 'node' });
+    const fixed = await gpuEngine({
+      emulated: false,
+      tuneKernels: true,
+      forwardKernel: 'layered',
+      backwardKernel: 'layered',
+      sumKernel: 'tiled',
+      flowKernel: 'gather',
+      edgeKernel: 'lanes',
+      inputKernel: 'node',
+    });
     const plain = await gpuEngine();
     try {
       for (const g of [fixed, plain]) {

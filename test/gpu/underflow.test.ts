@@ -118,7 +118,8 @@ function smallRowStats(cc: CompiledCircuit, batch: Batch): { maxGap: number; zer
       for (let j = 0; j < r.rows; j++) {
         const node = r.sumStart + j;
         if (r.parentRegion >= 0) f[node] = f[cc.regions[r.parentRegion].productStart + j];
-        for (let e = cc.edgePtr[node]; e < cc.edgePtr[node + 1]; e++) f[cc.edgeChild[e]] += f[node] * Math.exp(cc.edgeLogWeights[e] + x[cc.edgeChild[e]] - x[node]);
+        for (let e = cc.edgePtr[node]; e < cc.edgePtr[node + 1]; e++)
+          f[cc.edgeChild[e]] += f[node] * Math.exp(cc.edgeLogWeights[e] + x[cc.edgeChild[e]] - x[node]);
         maxGap = Math.max(maxGap, gap[node]);
         if (gap[node] > 104) {
           zeroRows++;
@@ -175,7 +176,12 @@ describe('GPU small rows (sums far below their region max)', () => {
         const cpu = await oracle(a);
         await gpu.load(b);
         const choice = gpu.kernelChoice;
-        expect(`${choice.forward} / ${choice.backward} / ${choice.edges}`).toBe(family.replace(/gather|tiled/, 'csr').replace('per-edge', 'csr').replace('lanes', 'csr'));
+        expect(`${choice.forward} / ${choice.backward} / ${choice.edges}`).toBe(
+          family
+            .replace(/gather|tiled/, 'csr')
+            .replace('per-edge', 'csr')
+            .replace('lanes', 'csr'),
+        );
         if (k === 0) expect(sumSteps(gpu.kernelPlan).every((s) => s.kernel === 'sumGather')).toBe(true);
         if (k === 1) expect(sumSteps(gpu.kernelPlan).every((s) => s.kernel === 'sumTiled')).toBe(true);
         const b1 = bandedBatch(D, 40, D);

@@ -33,4 +33,3 @@ export function grayBatch(seed: number, count: number, D: number, missingRate: n
   for (let k = 0; k < missing.length; k++) missing[k] = rng.uniform() < missingRate ? 1 : 0;
   return { pixels, count, missing };
 }
-

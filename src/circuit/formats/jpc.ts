@@ -185,7 +185,9 @@ function parseJpc(text: string, fileName: string): NodeTable {
       const stride = type === 'P' ? 1 : 2;
       if (tok.length !== 4 + stride * n) {
         const listed = Math.floor((tok.length - 4) / stride);
-        fail(`${what} ${id} announces ${n} children but the line has ${tok.length - 4} fields after the count (${type === 'P' ? `${listed} children` : `expected ${2 * n}: child id and log-weight per child`})`);
+        fail(
+          `${what} ${id} announces ${n} children but the line has ${tok.length - 4} fields after the count (${type === 'P' ? `${listed} children` : `expected ${2 * n}: child id and log-weight per child`})`,
+        );
       }
       t.start[id] = t.children.length;
       t.len[id] = n;
@@ -307,7 +309,8 @@ export function importJpc(text: string, fileName: string): Circuit {
         const inner = factors(t.children[t.start[ch]]);
         let inputs = 0;
         for (const f of inner) if (t.kind[f] === INPUT) inputs++;
-        if (inputs === 1) out.push(ch); // a region's sum node that happens to have one entry
+        if (inputs === 1)
+          out.push(ch); // a region's sum node that happens to have one entry
         else out.push(...inner);
       } else out.push(ch);
     }
@@ -340,7 +343,10 @@ export function importJpc(text: string, fileName: string): Circuit {
           if (mergedOf.has(ch)) continue;
           if (t.kind[ch] === SUM) notTree(`sum node ${row.sum} has sum node ${ch} as a child, but sums must mix products or input nodes`);
           const f = t.kind[ch] === INPUT ? [ch] : factors(ch);
-          const key = f.slice().sort((a, b) => a - b).join(',');
+          const key = f
+            .slice()
+            .sort((a, b) => a - b)
+            .join(',');
           let m = byKey.get(key);
           if (m === undefined) {
             m = merged.length;
@@ -363,7 +369,8 @@ export function importJpc(text: string, fileName: string): Circuit {
           if (ins.length === 0) {
             const other = m.factors.find((f) => t.kind[f] === INPUT);
             if (other === undefined) return `product ${m.node} has no input-node child, so it belongs to no variable`;
-            const where = m.row === first.row && rows[m.row].sum >= 0 ? `sum node ${rows[m.row].sum}` : `the sum nodes above products ${first.node} and ${m.node}`;
+            const where =
+              m.row === first.row && rows[m.row].sum >= 0 ? `sum node ${rows[m.row].sum}` : `the sum nodes above products ${first.node} and ${m.node}`;
             return `${where} mixes products of variables ${u + 1} and ${t.variable[other] + 1}`;
           }
           if (ins.length > 1) return `product ${m.node} has two input nodes of variable ${u + 1}`;

@@ -89,7 +89,11 @@ export function decodeSpc(bytes: Uint8Array, fileName: string): { circuit: Circu
   };
   if (!hasMagic(bytes)) {
     if (looksLikeJpcText(bytes)) fail('looks like a .jpc text circuit, not a .spc model: load it as .jpc');
-    fail(bytes.length < SPC_MAGIC.length ? `is too short to be a .spc model (${bytes.length} bytes)` : 'is not a .spc model (it does not start with the SPC signature)');
+    fail(
+      bytes.length < SPC_MAGIC.length
+        ? `is too short to be a .spc model (${bytes.length} bytes)`
+        : 'is not a .spc model (it does not start with the SPC signature)',
+    );
   }
   if (bytes.length < SPC_HEADER_BYTES) fail(`is truncated: its ${bytes.length} bytes do not even hold the ${SPC_HEADER_BYTES}-byte header`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

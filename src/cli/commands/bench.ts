@@ -17,8 +17,18 @@ export const benchFlags: FlagTable = {
   batch: { type: 'int', default: 512, check: positiveInt, help: 'mini-batch size' },
   batches: { type: 'int', default: 4, check: positiveInt, help: 'mini-batches timed per measurement (after one warm-up)' },
   threads: { type: 'int', default: 2, check: positiveInt, help: 'CPU engine threads' },
-  'gpu-kernels': { type: 'string', default: 'auto', choices: HEIGHT_KERNEL_CHOICES, help: "GPU engine: 'height' runs the forward and the backward as one kernel per height of the circuit, 'layered' as two or three; 'auto' lets kernel tuning pick" },
-  'gpu-tune': { type: 'string', default: 'auto', choices: GPU_TUNE_CHOICES, help: "GPU engine: time the candidate kernels of each pass on each circuit and keep the fastest ('auto': on real GPUs, not on software adapters)" },
+  'gpu-kernels': {
+    type: 'string',
+    default: 'auto',
+    choices: HEIGHT_KERNEL_CHOICES,
+    help: "GPU engine: 'height' runs the forward and the backward as one kernel per height of the circuit, 'layered' as two or three; 'auto' lets kernel tuning pick",
+  },
+  'gpu-tune': {
+    type: 'string',
+    default: 'auto',
+    choices: GPU_TUNE_CHOICES,
+    help: "GPU engine: time the candidate kernels of each pass on each circuit and keep the fastest ('auto': on real GPUs, not on software adapters)",
+  },
   repeat: { type: 'int', default: 3, check: positiveInt, help: 'timed runs per figure, the best reported (unpruned and pruned runs alternate)' },
   json: { type: 'bool', help: 'one JSON object per engine and K' },
 };
@@ -36,7 +46,11 @@ export async function benchCommand(f: ParsedFlags): Promise<void> {
   const tree = chowLiuTree(all);
   for (const kind of f.engine as EngineKind[]) {
     const tune = f['gpu-tune'] as (typeof GPU_TUNE_CHOICES)[number];
-    const engine = await createNodeEngine(kind, { threads: f.threads as number, gpuKernels: f['gpu-kernels'] as HeightKernelChoice, gpuTune: tune === 'auto' ? undefined : tune === 'on' });
+    const engine = await createNodeEngine(kind, {
+      threads: f.threads as number,
+      gpuKernels: f['gpu-kernels'] as HeightKernelChoice,
+      gpuTune: tune === 'auto' ? undefined : tune === 'on',
+    });
     try {
       for (const k of ks) {
         const row = await benchOne(engine, kind, tree, timed, k, batch, f.prune as number | undefined, f.repeat as number);

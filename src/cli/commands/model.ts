@@ -64,7 +64,10 @@ export async function evalCommand(f: ParsedFlags): Promise<void> {
     await engine.load(compileCircuit(circuit));
     const ll = await meanLogLikelihood(engine, data);
     const bpd = bitsPerDim(ll, data.numVars);
-    createReporter(Boolean(f.json)).event({ bpd, ll_mean: ll, n: data.count }, `${data.name}: ${fmt(bpd)} bpd (mean log-likelihood ${fmt(ll, 2)} nats over ${data.count} images)`);
+    createReporter(Boolean(f.json)).event(
+      { bpd, ll_mean: ll, n: data.count },
+      `${data.name}: ${fmt(bpd)} bpd (mean log-likelihood ${fmt(ll, 2)} nats over ${data.count} images)`,
+    );
   } finally {
     engine.dispose();
   }

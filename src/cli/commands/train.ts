@@ -19,8 +19,18 @@ export const trainFlags: FlagTable = {
   test: { type: 'string', help: 'IDX images file to report test bpd on' },
   'valid-frac': { type: 'number', default: 0.1, check: setting('validFrac'), help: 'fraction of the training data held out for validation' },
   k: { type: 'int', default: d.K, check: setting('K'), help: 'latent states per variable' },
-  schedule: { type: 'string', default: d.schedule, choices: SCHEDULES, help: 'plain (fixed step, --epochs / --round-epochs) or paper (the paper\'s annealed EM phases, early stopping, best round kept; sets the defaults marked "paper")' },
-  'phase-epochs': { type: 'int', default: PAPER_SCHEDULE.phaseEpochs, check: positiveInt, help: 'paper schedule: epochs per EM phase (three phases per round)' },
+  schedule: {
+    type: 'string',
+    default: d.schedule,
+    choices: SCHEDULES,
+    help: 'plain (fixed step, --epochs / --round-epochs) or paper (the paper\'s annealed EM phases, early stopping, best round kept; sets the defaults marked "paper")',
+  },
+  'phase-epochs': {
+    type: 'int',
+    default: PAPER_SCHEDULE.phaseEpochs,
+    check: positiveInt,
+    help: 'paper schedule: epochs per EM phase (three phases per round)',
+  },
   epochs: { type: 'int', default: d.epochs, check: setting('epochs'), help: 'plain schedule: EM epochs on the initial HCLT' },
   batch: { type: 'int', default: d.batch, check: setting('batch'), help: 'mini-batch size' },
   step: { type: 'number', default: d.step, check: setting('step'), help: 'plain schedule: mini-batch EM step size' },
@@ -30,7 +40,12 @@ export const trainFlags: FlagTable = {
   engine: { type: 'string', default: 'cpu', choices: ENGINE_KINDS, help: 'cpu or gpu' },
   threads: { type: 'int', default: 2, check: positiveInt, help: 'CPU engine threads' },
   rounds: { type: 'int', check: setting('rounds'), help: `prune -> grow -> EM rounds (default ${d.rounds}; paper ${PAPER_SCHEDULE.rounds})` },
-  prune: { type: 'number', default: d.prune, check: setting('prune'), help: 'fraction of the prunable sum edges (those of sum nodes with several children) removed per round' },
+  prune: {
+    type: 'number',
+    default: d.prune,
+    check: setting('prune'),
+    help: 'fraction of the prunable sum edges (those of sum nodes with several children) removed per round',
+  },
   criterion: { type: 'string', default: d.criterion, choices: PRUNE_CRITERIA, help: 'pruning criterion' },
   sigma: { type: 'number', check: setting('sigma'), help: `growth noise on log-weights (default ${d.sigma}; paper ${PAPER_SCHEDULE.sigma})` },
   'round-epochs': { type: 'int', check: setting('roundEpochs'), help: 'plain schedule: EM epochs after each prune + grow (default: --epochs)' },
@@ -108,7 +123,10 @@ export async function trainCommand(f: ParsedFlags): Promise<void> {
     await trainer.run(
       (e) => {
         if (e.event === 'epoch') {
-          out.event(e as unknown as Record<string, unknown>, `round ${e.round} epoch ${e.epoch}: train ${fmt(e.train_bpd)} bpd, valid ${fmt(e.valid_bpd)} bpd, ${e.seconds.toFixed(1)} s (${Math.round(e.samples_per_s)} samples/s), ${e.edges} edges`);
+          out.event(
+            e as unknown as Record<string, unknown>,
+            `round ${e.round} epoch ${e.epoch}: train ${fmt(e.train_bpd)} bpd, valid ${fmt(e.valid_bpd)} bpd, ${e.seconds.toFixed(1)} s (${Math.round(e.samples_per_s)} samples/s), ${e.edges} edges`,
+          );
         } else if (e.event === 'prune') {
           out.event(e as unknown as Record<string, unknown>, describePrune(e));
         } else {
@@ -126,7 +144,10 @@ export async function trainCommand(f: ParsedFlags): Promise<void> {
     if (testBpd !== null) done.test_bpd = testBpd;
     const bestRound = trainer.best?.round ?? null;
     Object.assign(done, { valid_bpd: validBpd, best_round: bestRound, edges: trainer.edges, params: trainer.params, seconds: (performance.now() - t0) / 1000 });
-    out.event(done, `done: ${bestRound !== null ? `best round ${bestRound} kept, ` : ''}${testBpd !== null ? `test ${fmt(testBpd)} bpd, ` : ''}valid ${fmt(validBpd)} bpd, ${trainer.edges} edges, ${trainer.params} parameters, ${(done.seconds as number).toFixed(1)} s${f.out ? `, saved ${f.out}` : ''}`);
+    out.event(
+      done,
+      `done: ${bestRound !== null ? `best round ${bestRound} kept, ` : ''}${testBpd !== null ? `test ${fmt(testBpd)} bpd, ` : ''}valid ${fmt(validBpd)} bpd, ${trainer.edges} edges, ${trainer.params} parameters, ${(done.seconds as number).toFixed(1)} s${f.out ? `, saved ${f.out}` : ''}`,
+    );
   } finally {
     engine.dispose();
   }

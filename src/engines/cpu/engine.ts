@@ -55,7 +55,8 @@ export class CpuEngine implements Engine {
     this.threads = Math.max(1, opts.threads ?? 1);
     this.shardCapacity = opts.shardCapacity ?? 256;
     if (this.threads > 1 && !opts.spawnShard) throw new Error('CpuEngine: threads > 1 needs spawnShard');
-    if (this.threads > 1 && typeof SharedArrayBuffer === 'undefined') throw new Error('CpuEngine: threads > 1 needs SharedArrayBuffer (cross-origin isolation in browsers)');
+    if (this.threads > 1 && typeof SharedArrayBuffer === 'undefined')
+      throw new Error('CpuEngine: threads > 1 needs SharedArrayBuffer (cross-origin isolation in browsers)');
     this.shards = [new LocalShard()];
     for (let t = 1; t < this.threads; t++) this.shards.push(opts.spawnShard!());
     this.adapter = `CPU ${this.precision}, ${this.threads} thread${this.threads > 1 ? 's' : ''}`;
@@ -87,7 +88,16 @@ export class CpuEngine implements Engine {
     for (let k = 0; k < inputProbs.length; k++) inputProbs[k] = Math.exp(cc.inputLogProbs[k]);
     this.edgeAcc = this.shards.map(() => this.alloc(cc.numEdges));
     this.inputAcc = this.shards.map(() => this.alloc(cc.numInputs * cc.numValues));
-    await this.broadcast((index) => ({ type: 'load', cc, precision: this.precision, capacity: this.shardCapacity, index, edgeFlows: this.edgeAcc, inputFlows: this.inputAcc, inputProbs }));
+    await this.broadcast((index) => ({
+      type: 'load',
+      cc,
+      precision: this.precision,
+      capacity: this.shardCapacity,
+      index,
+      edgeFlows: this.edgeAcc,
+      inputFlows: this.inputAcc,
+      inputProbs,
+    }));
   }
 
   /** Sends one request to every shard, workers first (shard 0 runs synchronously on this thread). */
@@ -127,15 +137,27 @@ export class CpuEngine implements Engine {
   }
 
   logLikelihood(batch: Batch): Promise<Float64Array> {
-    return this.perSample(batch, (p) => ({ type: 'forward', ...p }), (r) => r.ll!);
+    return this.perSample(
+      batch,
+      (p) => ({ type: 'forward', ...p }),
+      (r) => r.ll!,
+    );
   }
 
   accumulateFlows(batch: Batch): Promise<Float64Array> {
-    return this.perSample(batch, (p) => ({ type: 'flows', ...p }), (r) => r.ll!);
+    return this.perSample(
+      batch,
+      (p) => ({ type: 'flows', ...p }),
+      (r) => r.ll!,
+    );
   }
 
   markedEdgeFlow(batch: Batch, marked: Uint8Array): Promise<Float64Array> {
-    return this.perSample(batch, (p) => ({ type: 'marked', ...p, marked }), (r) => r.marked!);
+    return this.perSample(
+      batch,
+      (p) => ({ type: 'marked', ...p, marked }),
+      (r) => r.marked!,
+    );
   }
 
   /** The shards' accumulators summed in shard order. */

@@ -200,7 +200,10 @@ export function uploadCircuit(pool: BufferPool, B: Map<string, GPUBuffer>, cc: C
   pool.write(B.get('parentPtr')!, u32(cc.parentPtr));
   pool.write(B.get('parentNode')!, u32(cc.parentNode));
   // -1 (a product parent) never reaches the product-flow kernel; store it as 0.
-  pool.write(B.get('parentEdge')!, Uint32Array.from(cc.parentEdge, (e) => (e < 0 ? 0 : e)));
+  pool.write(
+    B.get('parentEdge')!,
+    Uint32Array.from(cc.parentEdge, (e) => (e < 0 ? 0 : e)),
+  );
   pool.write(B.get('denseOff')!, dense.off);
   pool.write(B.get('denseIdx')!, dense.idx);
   if (dense.size > 0) pool.write(B.get('denseEdge')!, dense.edge);

@@ -61,15 +61,7 @@ import type { CompiledCircuit } from '../../circuit/compile.ts';
 import type { EmOptions } from '../em.ts';
 import type { Batch, Engine } from '../engine.ts';
 import { BAT_BYTES, BufferPool, MAP_READ, READBACK, STORAGE, UNIFORM, align4, allocateBuffers, uploadCircuit } from './buffers.ts';
-import {
-  GpuUnavailableError,
-  limitMessage,
-  lostMessage,
-  requestGpuDevice,
-  withErrorScopes,
-  type EngineLimits,
-  type GpuContext,
-} from './device.ts';
+import { GpuUnavailableError, limitMessage, lostMessage, requestGpuDevice, withErrorScopes, type EngineLimits, type GpuContext } from './device.ts';
 import { buildDispatches, buildIndexedPixels, encode, layerSlots, type ChunkKind, type DispatchContext, type Model, type ResidentData } from './dispatches.ts';
 import { checkIndices, trainEpoch, type FusedHost, type FusedState } from './fused-epoch.ts';
 import { KERNELS, checkShaderSources, moduleSource, parseBindings, type KernelName } from './kernels.ts';

@@ -137,7 +137,11 @@ export class FallbackEngine implements Engine {
   }
 
   accumulateFlows(batch: Batch): Promise<Float64Array> {
-    return this.accumulate({ kind: 'batch', batch }, () => batch, (g) => g.accumulateFlows(batch));
+    return this.accumulate(
+      { kind: 'batch', batch },
+      () => batch,
+      (g) => g.accumulateFlows(batch),
+    );
   }
 
   markedEdgeFlow(batch: Batch, marked: Uint8Array): Promise<Float64Array> {
@@ -214,7 +218,11 @@ export class FallbackEngine implements Engine {
   }
 
   accumulateFlowsIndexed(indices: Int32Array): Promise<Float64Array> {
-    return this.accumulate({ kind: 'indexed', indices }, () => this.indexedBatch(indices), (g) => g.accumulateFlowsIndexed(indices));
+    return this.accumulate(
+      { kind: 'indexed', indices },
+      () => this.indexedBatch(indices),
+      (g) => g.accumulateFlowsIndexed(indices),
+    );
   }
 
   logLikelihoodIndexed(indices: Int32Array): Promise<Float64Array> {

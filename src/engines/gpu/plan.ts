@@ -312,8 +312,14 @@ export function planPasses(cc: CompiledCircuit, choice: KernelChoice, dense: Den
     constants: Record<string, number> = {},
     step: PlanStep | null = null,
   ): DispatchPlan => ({ kernel, label, group, layer: layerWords(kernel, layer), workgroups, constants, step });
-  const perSample = (count: number): Work => (n) => Math.ceil((count * n) / WG);
-  const perItem = (count: number): Work => () => Math.ceil(count / WG);
+  const perSample =
+    (count: number): Work =>
+    (n) =>
+      Math.ceil((count * n) / WG);
+  const perItem =
+    (count: number): Work =>
+    () =>
+      Math.ceil(count / WG);
   const out: PassPlans = {
     pixels: mk('pixels', 'pixels (batch)', 'pixels', { numVars: cc.numVars }, perSample(cc.numVars)),
     forward: [],

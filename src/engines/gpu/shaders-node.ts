@@ -5,11 +5,9 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 function shaderDir(): string {
-  const candidates = [
-    process.env.SPC_SHADER_DIR,
-    fileURLToPath(new URL('../../../shaders/', import.meta.url)),
-    path.resolve(process.cwd(), 'shaders'),
-  ].filter((d): d is string => !!d);
+  const candidates = [process.env.SPC_SHADER_DIR, fileURLToPath(new URL('../../../shaders/', import.meta.url)), path.resolve(process.cwd(), 'shaders')].filter(
+    (d): d is string => !!d,
+  );
   for (const d of candidates) if (existsSync(path.join(d, 'product.wgsl'))) return d;
   throw new Error(`GPU engine: shaders/*.wgsl not found (looked in ${candidates.join(', ')}); set SPC_SHADER_DIR`);
 }

@@ -350,7 +350,15 @@ function CircuitSummary({ snapshot, preview }: { snapshot: CircuitSnapshot | nul
         The {intFormat.format(snapshot.K)} nodes of a region{per > 1 ? ` (one dot = ${per} nodes)` : ''}
         {anim ? ': growing, every node splits in two' : ''}
       </p>
-      <svg className="pcv-dots" width={w} height={h} role="img" aria-label={`${snapshot.K} nodes per region${anim ? ', splitting after a grow' : ''}`} data-testid="grow-dots" data-animating={anim ? 'true' : 'false'}>
+      <svg
+        className="pcv-dots"
+        width={w}
+        height={h}
+        role="img"
+        aria-label={`${snapshot.K} nodes per region${anim ? ', splitting after a grow' : ''}`}
+        data-testid="grow-dots"
+        data-animating={anim ? 'true' : 'false'}
+      >
         {Array.from({ length: grid.count }, (_, j) => (
           <circle key={j} className={anim && j >= from ? 'copy' : undefined} cx={positions[2 * j]} cy={positions[2 * j + 1]} r={Math.min(4, grid.gap * 0.35)} />
         ))}

@@ -49,9 +49,7 @@ export function Curves({ history }: CurvesProps) {
     <section className="pcv pcv-curves" aria-labelledby={headingId}>
       <h3 id={headingId}>Training curves</h3>
       <div ref={boxRef}>
-        {history.length === 0 ? (
-          <p className="pcv-empty">No epochs yet: press Play or step one epoch to see the curves.</p>
-        ) : null}
+        {history.length === 0 ? <p className="pcv-empty">No epochs yet: press Play or step one epoch to see the curves.</p> : null}
         <Legend
           label="Legend of the bpd chart"
           items={[
@@ -117,7 +115,25 @@ function XAxis({ x, y, label }: { x: XScale; y: number; label: string }) {
   );
 }
 
-function YAxis({ ticks, y, fmt, left, right, label, top, bottom }: { ticks: number[]; y: (v: number) => number; fmt: (v: number) => string; left: number; right: number; label: string; top: number; bottom: number }) {
+function YAxis({
+  ticks,
+  y,
+  fmt,
+  left,
+  right,
+  label,
+  top,
+  bottom,
+}: {
+  ticks: number[];
+  y: (v: number) => number;
+  fmt: (v: number) => string;
+  left: number;
+  right: number;
+  label: string;
+  top: number;
+  bottom: number;
+}) {
   return (
     <g className="pcv-axis" aria-hidden="true">
       <line x1={left} x2={left} y1={top} y2={bottom} />
@@ -172,9 +188,7 @@ function Series({ points, x, y, colour, dashed }: { points: Point[]; x: XScale; 
     <g>
       {d && points.length > 1 ? <path d={d} fill="none" stroke={colour} strokeWidth={2} strokeDasharray={dashed ? '6 3' : undefined} /> : null}
       {/* Dots make a single epoch visible (a one-point path draws nothing) and mark each measurement. */}
-      {points.length <= 80
-        ? points.map((p, i) => <circle key={i} cx={x(p[0])} cy={y(p[1])} r={points.length === 1 ? 3.5 : 2.5} fill={colour} />)
-        : null}
+      {points.length <= 80 ? points.map((p, i) => <circle key={i} cx={x(p[0])} cy={y(p[1])} r={points.length === 1 ? 3.5 : 2.5} fill={colour} />) : null}
     </g>
   );
 }
@@ -194,7 +208,16 @@ function BpdChart({ width, x, train, valid, markers, label }: { width: number; x
   const fmt = y.tickFormat(5);
   return (
     <svg role="img" aria-label={label} height={height} viewBox={`0 0 ${width} ${height}`} data-testid="bpd-chart">
-      <YAxis ticks={y.ticks(5)} y={y} fmt={fmt} left={MARGIN.left} right={width - MARGIN.right} label="bits per dimension" top={MARGIN.top} bottom={height - MARGIN.bottom} />
+      <YAxis
+        ticks={y.ticks(5)}
+        y={y}
+        fmt={fmt}
+        left={MARGIN.left}
+        right={width - MARGIN.right}
+        label="bits per dimension"
+        top={MARGIN.top}
+        bottom={height - MARGIN.bottom}
+      />
       <XAxis x={x} y={height - MARGIN.bottom} label="epoch" />
       <Markers markers={markers} x={x} top={MARGIN.top} bottom={height - MARGIN.bottom} labels />
       <Series points={train} x={x} y={y} colour="var(--pcv-train)" />
@@ -203,7 +226,21 @@ function BpdChart({ width, x, train, valid, markers, label }: { width: number; x
   );
 }
 
-function SizeChart({ width, x, edges, params, markers, label }: { width: number; x: XScale; edges: Point[]; params: Point[]; markers: Marker[]; label: string }) {
+function SizeChart({
+  width,
+  x,
+  edges,
+  params,
+  markers,
+  label,
+}: {
+  width: number;
+  x: XScale;
+  edges: Point[];
+  params: Point[];
+  markers: Marker[];
+  label: string;
+}) {
   const height = SIZE_HEIGHT;
   const top = 10;
   const values = [...edges, ...params].map((p) => p[1]);

@@ -63,7 +63,7 @@ function renderCanvas(ctx: CanvasRenderingContext2D, ink: Raster, erase: Raster)
       const e = erase.data[k];
       if (e) {
         // Diagonal hatching: the erased region reads as "removed" without relying on colour alone.
-        const a = ((e / 255) * (((x + y) >> 3) & 1 ? 0.75 : 0.5));
+        const a = (e / 255) * (((x + y) >> 3) & 1 ? 0.75 : 0.5);
         r = r * (1 - a) + ERASE_RGB[0] * a;
         g = g * (1 - a) + ERASE_RGB[1] * a;
         b = b * (1 - a) + ERASE_RGB[2] * a;
@@ -207,10 +207,13 @@ export function DrawPanel({ enabled, score, inpaint, distribution, onNeedDistrib
     if (p.kind === 'idle') return;
     if (p.kind === 'wait') {
       if (timer.current === null) {
-        timer.current = setTimeout(() => {
-          timer.current = null;
-          pump();
-        }, Math.max(0, p.at - now));
+        timer.current = setTimeout(
+          () => {
+            timer.current = null;
+            pump();
+          },
+          Math.max(0, p.at - now),
+        );
       }
       return;
     }
@@ -458,7 +461,11 @@ export function DrawPanel({ enabled, score, inpaint, distribution, onNeedDistrib
               <figcaption className="draw-muted">What the model sees (28×28)</figcaption>
             </figure>
             <figure className="draw-figure">
-              <PixelCanvas rgba={surpriseRgba} label={result ? `Surprise heatmap: ${hottest} pixels above ${SURPRISE_SCALE_NATS / 2} nats` : 'Surprise heatmap: nothing scored yet'} testId="draw-surprise" />
+              <PixelCanvas
+                rgba={surpriseRgba}
+                label={result ? `Surprise heatmap: ${hottest} pixels above ${SURPRISE_SCALE_NATS / 2} nats` : 'Surprise heatmap: nothing scored yet'}
+                testId="draw-surprise"
+              />
               <figcaption className="draw-muted">Surprise −log p(xᵢ | rest)</figcaption>
             </figure>
           </div>
@@ -487,9 +494,16 @@ export function DrawPanel({ enabled, score, inpaint, distribution, onNeedDistrib
           {filling && <p className="draw-muted">Filling in…</p>}
           {fill && (
             <figure className="draw-figure">
-              <SampleGrid images={fill.images} columns={4} label={`Completions of the erased pixels, seed ${fill.seed}`} missing={fill.missing} testId="fill-grid" />
+              <SampleGrid
+                images={fill.images}
+                columns={4}
+                label={`Completions of the erased pixels, seed ${fill.seed}`}
+                missing={fill.missing}
+                testId="fill-grid"
+              />
               <figcaption className="draw-muted">
-                <span data-testid="fill-count">{fill.images.count}</span> completions: your pixels kept, the erased ones (amber) drawn from p(x<sub>missing</sub> | x<sub>observed</sub>).
+                <span data-testid="fill-count">{fill.images.count}</span> completions: your pixels kept, the erased ones (amber) drawn from p(x
+                <sub>missing</sub> | x<sub>observed</sub>).
               </figcaption>
             </figure>
           )}

@@ -88,10 +88,9 @@ export function ExperimentsView({ dataUrl, spawnWorker = defaultSpawn, initialSi
     <section className="exv" aria-labelledby={headingId}>
       <h2 id={headingId}>Experiments: pruning without retraining</h2>
       <p className="exv-intro">
-        Trains a small hidden Chow-Liu tree on the embedded digits, then prunes copies of it by <strong>flow</strong> (the
-        method), <strong>magnitude</strong> and at <strong>random</strong>, and plots train and test bits per dimension against
-        the fraction of sum edges kept. Test images are digits held out from training. It runs in a worker on one CPU
-        thread; the full-size runs (HCLT K=32, the official MNIST test split) are in <code>docs/results/</code>.
+        Trains a small hidden Chow-Liu tree on the embedded digits, then prunes copies of it by <strong>flow</strong> (the method), <strong>magnitude</strong>{' '}
+        and at <strong>random</strong>, and plots train and test bits per dimension against the fraction of sum edges kept. Test images are digits held out from
+        training. It runs in a worker on one CPU thread; the full-size runs (HCLT K=32, the official MNIST test split) are in <code>docs/results/</code>.
       </p>
       <fieldset className="exv-sizes" disabled={running}>
         <legend>Size</legend>
@@ -113,9 +112,7 @@ export function ExperimentsView({ dataUrl, spawnWorker = defaultSpawn, initialSi
         ) : null}
       </div>
       <div className="exv-status">
-        {running ? (
-          <progress max={p?.steps ?? 1} value={p?.step ?? 0} aria-label="Experiment progress" data-testid="experiment-progress" />
-        ) : null}
+        {running ? <progress max={p?.steps ?? 1} value={p?.step ?? 0} aria-label="Experiment progress" data-testid="experiment-progress" /> : null}
         <p role="status" aria-live="polite" data-testid="experiment-status">
           {state.kind === 'running'
             ? p
@@ -149,12 +146,13 @@ export function ExperimentResult({ result }: { result: PruneCurveResult }) {
   const pct = Math.round(s.at_fraction * 100);
   const rnd = randomMeans(result.points, 'test_bpd');
   const fractions = [...new Set(result.points.map((q) => q.fraction))].sort((a, b) => a - b);
-  const one = (c: 'flow' | 'magnitude', f: number, key: 'train_bpd' | 'test_bpd') => result.points.find((q) => q.criterion === c && q.fraction === f)?.[key] ?? null;
+  const one = (c: 'flow' | 'magnitude', f: number, key: 'train_bpd' | 'test_bpd') =>
+    result.points.find((q) => q.criterion === c && q.fraction === f)?.[key] ?? null;
   return (
     <div className="exv-result" ref={boxRef}>
       <p data-testid="experiment-headline">
-        Unpruned: test {f4(result.base.test_bpd)} bpd. At {pct} % of the edges removed, test bpd is {f4(s.flow_test_bpd)} by flow,{' '}
-        {f4(s.magnitude_test_bpd)} by magnitude and {f4(s.random_test_bpd)} at random
+        Unpruned: test {f4(result.base.test_bpd)} bpd. At {pct} % of the edges removed, test bpd is {f4(s.flow_test_bpd)} by flow, {f4(s.magnitude_test_bpd)} by
+        magnitude and {f4(s.random_test_bpd)} at random
         {s.flow_beats_random ? ' (flow loses least)' : ''}. The bound is finite at {s.points_with_finite_bound} point
         {s.points_with_finite_bound === 1 ? '' : 's'} and the measured drop {s.bound_holds ? 'never exceeds it' : 'exceeds it somewhere'}.
       </p>
@@ -192,7 +190,15 @@ export function FigureSvg({ layout: l }: { layout: FigureLayout }) {
   const titleId = useId();
   const descId = useId();
   return (
-    <svg className="exv-figure" width={l.width} height={l.height} viewBox={`0 0 ${l.width} ${l.height}`} role="img" aria-labelledby={`${titleId} ${descId}`} data-testid="experiment-figure">
+    <svg
+      className="exv-figure"
+      width={l.width}
+      height={l.height}
+      viewBox={`0 0 ${l.width} ${l.height}`}
+      role="img"
+      aria-labelledby={`${titleId} ${descId}`}
+      data-testid="experiment-figure"
+    >
       <title id={titleId}>{l.title}</title>
       <desc id={descId}>{l.panels.map((p) => p.description).join(' ')}</desc>
       <rect width={l.width} height={l.height} fill="#ffffff" />

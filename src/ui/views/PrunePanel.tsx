@@ -29,7 +29,11 @@ export function PrunePanel({ preview, lastPrune, done = false }: PrunePanelProps
   return (
     <section className="pcv pcv-prune" aria-labelledby={headingId}>
       <h3 id={headingId}>Pruning</h3>
-      {preview ? <ScoreHistogram preview={preview} done={done} /> : <p className="pcv-empty">The next prune's edge scores appear here while it is previewed.</p>}
+      {preview ? (
+        <ScoreHistogram preview={preview} done={done} />
+      ) : (
+        <p className="pcv-empty">The next prune's edge scores appear here while it is previewed.</p>
+      )}
       {lastPrune ? <Drops prune={lastPrune} /> : null}
     </section>
   );
@@ -43,27 +47,35 @@ function ScoreHistogram({ preview, done }: { preview: PrunePreview; done: boolea
   const innerH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const layout = histogramLayout(preview.histogram, preview.threshold, innerW, innerH, MAX_BARS, preview.removedCounts);
   const x = scaleLinear().domain([layout.min, layout.max]).range([0, innerW]);
-  const y = scaleLinear().domain([0, Math.max(1, layout.maxCount)]).range([innerH, 0]);
+  const y = scaleLinear()
+    .domain([0, Math.max(1, layout.maxCount)])
+    .range([innerH, 0]);
   const xTicks = layout.bars.length ? x.ticks(Math.max(2, Math.floor(innerW / 70))) : [];
   const yTicks = y.ticks(3).filter((t) => Number.isInteger(t));
   const pct = (100 * preview.fraction).toFixed(preview.fraction * 100 < 10 ? 1 : 0);
   const what = preview.criterion === 'flow' ? 'circuit flow' : preview.criterion === 'magnitude' ? 'weight' : 'random score';
   const label =
     `Histogram of log10 edge scores (${what}) over ${intFormat.format(preview.histogram.total)} edges; ` +
-    (layout.thresholdX === null ? 'no cut.' : `${intFormat.format(preview.removed)} edges (${pct} %) are removed, none scoring above ${preview.threshold.toFixed(2)}; each sum node keeps its best edge.`);
+    (layout.thresholdX === null
+      ? 'no cut.'
+      : `${intFormat.format(preview.removed)} edges (${pct} %) are removed, none scoring above ${preview.threshold.toFixed(2)}; each sum node keeps its best edge.`);
 
   return (
     <div ref={boxRef}>
       <p className="pcv-caption" data-testid="prune-summary">
-        {done ? 'Pruned' : 'Prune'} {pct} % by {preview.criterion}: the {intFormat.format(preview.removed)} edges shaded red {done ? 'went' : 'go'} (lowest scores
-        first; every sum node keeps its best edge).
+        {done ? 'Pruned' : 'Prune'} {pct} % by {preview.criterion}: the {intFormat.format(preview.removed)} edges shaded red {done ? 'went' : 'go'} (lowest
+        scores first; every sum node keeps its best edge).
       </p>
       <svg role="img" aria-label={label} height={HEIGHT} viewBox={`0 0 ${width} ${HEIGHT}`} data-testid="prune-histogram">
         <g transform={`translate(${MARGIN.left},${MARGIN.top})`}>
           {layout.bars.map((b, i) => (
             <g key={i}>
-              {b.height - b.removedHeight > 0 ? <rect className="bar-kept" x={b.x} y={b.y} width={Math.max(0, b.width - 0.5)} height={b.height - b.removedHeight} /> : null}
-              {b.removedHeight > 0 ? <rect className="bar-removed" x={b.x} y={b.y + b.height - b.removedHeight} width={Math.max(0, b.width - 0.5)} height={b.removedHeight} /> : null}
+              {b.height - b.removedHeight > 0 ? (
+                <rect className="bar-kept" x={b.x} y={b.y} width={Math.max(0, b.width - 0.5)} height={b.height - b.removedHeight} />
+              ) : null}
+              {b.removedHeight > 0 ? (
+                <rect className="bar-removed" x={b.x} y={b.y + b.height - b.removedHeight} width={Math.max(0, b.width - 0.5)} height={b.removedHeight} />
+              ) : null}
             </g>
           ))}
           <g className="pcv-axis" aria-hidden="true">

@@ -48,7 +48,8 @@ function valuesOf(d: RegionDetail): Values {
   return { by: hasFlow ? 'flow' : 'weight', values, lo: Math.max(positiveMin(values), hi * 1e-6), hi };
 }
 
-type Hover = { kind: 'entry'; row: number; col: number; entry: number; x: number; y: number } | { kind: 'node'; side: 'row' | 'col'; index: number; x: number; y: number };
+type Hover =
+  { kind: 'entry'; row: number; col: number; entry: number; x: number; y: number } | { kind: 'node'; side: 'row' | 'col'; index: number; x: number; y: number };
 
 export function RegionView({ detail, mode, onMode, side = 28 }: RegionViewProps) {
   const boxRef = useRef<HTMLDivElement>(null);
@@ -63,7 +64,8 @@ export function RegionView({ detail, mode, onMode, side = 28 }: RegionViewProps)
 
   const values = useMemo(() => (detail ? valuesOf(detail) : null), [detail]);
   const lut = useMemo(
-    () => colorLut(rampThrough([pick(colors['--pcv-flow-lo'], '#eef3fb'), pick(colors['--pcv-flow-mid'], '#5b8def'), pick(colors['--pcv-flow-hi'], '#0a2463')])),
+    () =>
+      colorLut(rampThrough([pick(colors['--pcv-flow-lo'], '#eef3fb'), pick(colors['--pcv-flow-mid'], '#5b8def'), pick(colors['--pcv-flow-hi'], '#0a2463')])),
     [colors],
   );
   const width = Math.max(0, Math.min(MAX_SIDE, boxWidth));
@@ -156,7 +158,11 @@ export function RegionView({ detail, mode, onMode, side = 28 }: RegionViewProps)
           </button>
         </div>
         <p className="pcv-caption" id={captionId}>
-          Sum block <span data-testid="region-shape">{detail.rows} × {detail.cols}</span>: {details}
+          Sum block{' '}
+          <span data-testid="region-shape">
+            {detail.rows} × {detail.cols}
+          </span>
+          : {details}
         </p>
       </>
     );
@@ -375,7 +381,16 @@ function drawNodes(ctx: CanvasRenderingContext2D, d: RegionDetail, b: BipartiteL
   ctx.fillText(`${d.cols} products (fill = expected intensity)`, b.pad, b.bottomY + b.radius + 3);
 }
 
-function drawHover(ctx: CanvasRenderingContext2D, d: RegionDetail, vals: Values, h: Hover, m: MatrixLayout | null, b: BipartiteLayout | null, lut: Uint8ClampedArray, colors: Colors): void {
+function drawHover(
+  ctx: CanvasRenderingContext2D,
+  d: RegionDetail,
+  vals: Values,
+  h: Hover,
+  m: MatrixLayout | null,
+  b: BipartiteLayout | null,
+  lut: Uint8ClampedArray,
+  colors: Colors,
+): void {
   const sel = pick(colors['--pcv-selected'], '#111827');
   if (h.kind === 'entry' && m) {
     ctx.strokeStyle = sel;

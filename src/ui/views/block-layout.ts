@@ -17,7 +17,8 @@ export interface MatrixLayout {
  * 1.17 px cells, drawn through an image scaled to fit). Empty blocks get a 0 x 0 layout.
  */
 export function matrixLayout(rows: number, cols: number, maxWidth: number, maxHeight: number): MatrixLayout {
-  if (!(rows > 0) || !(cols > 0) || !(maxWidth > 0) || !(maxHeight > 0)) return { rows: Math.max(0, rows | 0), cols: Math.max(0, cols | 0), cell: 0, width: 0, height: 0 };
+  if (!(rows > 0) || !(cols > 0) || !(maxWidth > 0) || !(maxHeight > 0))
+    return { rows: Math.max(0, rows | 0), cols: Math.max(0, cols | 0), cell: 0, width: 0, height: 0 };
   const cell = Math.min(maxWidth / cols, maxHeight / rows, 40);
   return { rows, cols, cell, width: cell * cols, height: cell * rows };
 }

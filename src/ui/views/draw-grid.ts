@@ -29,7 +29,14 @@ export const GAP_RGB: readonly [number, number, number] = [64, 68, 76];
  * RGBA for `count` images ([count x side^2] bytes 0..255) in a grid. `missing` (side^2, 1 = filled in)
  * tints those pixels with FILLED_RGB scaled by the ink.
  */
-export function imagesToRgba(pixels: Uint8Array, count: number, columns: number, missing?: Uint8Array | null, gap = 2, side = DIGIT_SIDE): { layout: GridLayout; rgba: Uint8ClampedArray<ArrayBuffer> } {
+export function imagesToRgba(
+  pixels: Uint8Array,
+  count: number,
+  columns: number,
+  missing?: Uint8Array | null,
+  gap = 2,
+  side = DIGIT_SIDE,
+): { layout: GridLayout; rgba: Uint8ClampedArray<ArrayBuffer> } {
   const D = side * side;
   if (pixels.length < count * D) throw new Error(`expected ${count} images of ${D} pixels, got ${pixels.length} bytes`);
   const layout = gridLayout(count, columns, gap, side);

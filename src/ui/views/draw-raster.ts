@@ -13,7 +13,8 @@ export interface Raster {
 }
 
 export function createRaster(width: number, height: number): Raster {
-  if (!(Number.isInteger(width) && width > 0 && Number.isInteger(height) && height > 0)) throw new Error(`raster size must be positive integers, got ${width} x ${height}`);
+  if (!(Number.isInteger(width) && width > 0 && Number.isInteger(height) && height > 0))
+    throw new Error(`raster size must be positive integers, got ${width} x ${height}`);
   return { width, height, data: new Uint8Array(width * height) };
 }
 
@@ -37,7 +38,15 @@ export function distanceToSegment(px: number, py: number, ax: number, ay: number
  * Returns the touched box [x0, x1) x [y0, y1) (empty when the capsule misses the raster), so a view
  * can redraw only that part.
  */
-export function paintSegment(r: Raster, ax: number, ay: number, bx: number, by: number, radius: number, value = 255): { x0: number; y0: number; x1: number; y1: number } {
+export function paintSegment(
+  r: Raster,
+  ax: number,
+  ay: number,
+  bx: number,
+  by: number,
+  radius: number,
+  value = 255,
+): { x0: number; y0: number; x1: number; y1: number } {
   const reach = radius + 0.5;
   const x0 = Math.max(0, Math.floor(Math.min(ax, bx) - reach));
   const y0 = Math.max(0, Math.floor(Math.min(ay, by) - reach));

@@ -53,7 +53,14 @@ function mergeCounts(counts: ArrayLike<number>, factor: number): Int32Array {
  * count and the threshold at x = (threshold - min) / (max - min) * width. A degenerate histogram
  * (max <= min, or no bins) lays out no bars; every coordinate is finite.
  */
-export function histogramLayout(h: Histogram, threshold: number | null, width: number, height: number, maxBars = 60, removedCounts: ArrayLike<number> | null = null): HistogramLayout {
+export function histogramLayout(
+  h: Histogram,
+  threshold: number | null,
+  width: number,
+  height: number,
+  maxBars = 60,
+  removedCounts: ArrayLike<number> | null = null,
+): HistogramLayout {
   const r = rebin(h, maxBars);
   const factor = Math.max(1, Math.ceil(h.counts.length / Math.max(1, maxBars)));
   const removedBars = removedCounts && removedCounts.length === h.counts.length ? mergeCounts(removedCounts, factor) : null;

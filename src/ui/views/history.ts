@@ -104,7 +104,15 @@ function pruneEntry(e: PruneEvent, afterEpoch: number): PruneEntry {
 }
 
 function growEntry(e: GrowEvent, afterEpoch: number): GrowEntry {
-  return { kind: 'grow', afterEpoch, K: e.k, edgesBefore: e.edges_before, edges: e.edges, params: e.params, kSpread: { min: e.k_min, median: e.k_median, max: e.k_max } };
+  return {
+    kind: 'grow',
+    afterEpoch,
+    K: e.k,
+    edgesBefore: e.edges_before,
+    edges: e.edges,
+    params: e.params,
+    kSpread: { min: e.k_min, median: e.k_median, max: e.k_max },
+  };
 }
 
 /** A new history with `event` appended (the store keeps histories immutable so React sees changes). */
