@@ -36,7 +36,7 @@ function cpuEngine(opts: NodeEngineOptions): CpuEngine {
 export async function createNodeEngine(kind: EngineKind, opts: NodeEngineOptions = {}): Promise<Engine> {
   if (kind === 'gpu') {
     try {
-      // SPC_GPU_NAP_MS > 0 turns on the nap protocol that Dawn needs on NVIDIA (../shared/device/README.md).
+      // SPC_GPU_NAP_MS > 0 turns on the nap protocol that Dawn needs on NVIDIA (docs/architecture.md, "WebGPU engine").
       const kernels = opts.gpuKernels ?? 'auto';
       const gpu = await createNodeGpuEngine({
         napBeforeWaitMs: opts.napBeforeWaitMs ?? (Number(process.env.SPC_GPU_NAP_MS) || 0),

@@ -13,13 +13,14 @@
 //                                  samples/s (wall clock, resident dataset) and its GPU ms per chunk
 //   {"done":true, ...}
 // Every wait on the GPU naps past the expected GPU time first (Dawn on NVIDIA aborts on long blocking
-// waits, ../shared/device/README.md): with napBeforeWaitMs > 0 the engine calibrates each pass kind
+// waits; docs/bench/README.md has the measurements): with napBeforeWaitMs > 0 the engine calibrates each pass kind
 // (fused training batch; forward, flows and marked-flow chunks) on its first batch after a load,
 // napping max(napBeforeWaitMs, a conservative prior of 10 G edge-samples/s) before that first wait.
 //
-// Bundle, pack, run (from the repository root):
+// Bundle, pack, run (from the repository root; packing uses the development machines' device tooling,
+// as scripts/device-pack.sh does: it is not part of a clone, and no test needs it):
 //   npx esbuild test/gpu/device-check.ts --bundle --platform=node --format=esm --external:webgpu --outfile=dist-node/device-check.mjs
-//   ../shared/device/pack.sh dist-node/device-check.mjs shaders public/data
+//   <device tooling>/pack.sh dist-node/device-check.mjs shaders public/data   (docs/bench/README.md)
 //   device run: command `bash .device-pack/run.sh`, carry [".device-pack"], timeout_s 420
 //     options: --k=32,128 (default)  --epochs=2 (timed epochs per phase)  --no-prune
 //              --no-variants (skip the extra measurements: 'rules (untuned auto)', 'dense kernels', 'csr kernels', 'workgroup
