@@ -28,7 +28,8 @@ import type {
   ImagesResult,
   ExportResult,
 } from '../src/worker/protocol.ts';
-import { PlaygroundSession, SLOW_BATCH_MS, PREVIEW_HOLD_MS, SURPRISE_FLOOR } from '../src/worker/session.ts';
+import { PlaygroundSession, SLOW_BATCH_MS, PREVIEW_HOLD_MS } from '../src/worker/session.ts';
+import { SURPRISE_FLOOR } from '../src/worker/queries.ts';
 import { DEFAULT_TRAIN_CONFIG, Trainer, type TrainEvent } from '../src/training/trainer.ts';
 import { Rng } from '../src/util/rng.ts';
 import { embeddedSubset, randomDataset } from './helpers/data.ts';

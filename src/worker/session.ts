@@ -16,29 +16,27 @@
 import type { CompiledCircuit } from '../circuit/compile.ts';
 import { exportJpc, importJpc } from '../circuit/formats/jpc.ts';
 import { decodeSpc, encodeSpc } from '../circuit/formats/spc.ts';
-import { countNodes, countParams, latentStates, type Circuit } from '../circuit/structure.ts';
+import { countNodes, countParams, latentStates } from '../circuit/structure.ts';
 import { subset, type Dataset } from '../data/dataset.ts';
 import { splitTrainValid } from '../data/split.ts';
-import { CpuQueries } from '../engines/cpu/queries.ts';
 import type { EngineHandle } from '../engines/engine.ts';
-import { batchesOf, Trainer, type EpochEvent, type PrunePlan, type TrainConfig, type TrainerProgress } from '../training/trainer.ts';
+import { Trainer, type EpochEvent, type PrunePlan, type TrainerProgress } from '../training/trainer.ts';
 import { UserError } from '../util/errors.ts';
 import { bitsPerDim } from '../util/math.ts';
 import { binOf, histogramOf } from './histogram.ts';
-import { checkDraws, checkImage, checkRunConfig, describeError, sentence, toTrainConfig } from './validation.ts';
+import type { FlowRecord, Model } from './model.ts';
+import { edgeInformation, HISTOGRAM_BINS, ModelQueries } from './queries.ts';
+import { checkRunConfig, describeError, sentence, toTrainConfig } from './validation.ts';
 import type {
   CircuitSnapshot,
   DatasetSource,
   DroppedFile,
   EnginePreference,
   FromWorker,
-  Histogram,
   ModelInfo,
   PrunePreview,
   Query,
   QueryResult,
-  RegionDetail,
-  RunConfig,
   Speed,
   StepUnit,
   ToWorker,
@@ -61,20 +59,8 @@ export const PREVIEW_HOLD_MS: Record<Speed, number> = { slow: 2500, normal: 1200
 /** Snapshots' flows come from at most this many training images: enough for the views' shading,
  *  cheap next to an epoch (one forward + backward over them). */
 export const SNAPSHOT_FLOW_IMAGES = 1000;
-/**
- * Floor for per-pixel surprise log p(x_i | x_rest) (nats). The exact value is -Infinity only for an
- * image of probability zero (impossible with a pseudocount > 0, possible for imported models); the page
- * draws a colour scale, which needs finite numbers, and anything this low saturates it anyway.
- */
-export const SURPRISE_FLOOR = -50;
-/** Bins of the bpd and prune-score histograms. */
-export const HISTOGRAM_BINS = 40;
 /** Settings a `configure` message may change between steps. */
 const CONFIGURABLE = ['batch', 'step', 'pseudocount', 'epochs', 'roundEpochs', 'rounds', 'prune', 'criterion', 'sigma'] as const;
-/** Memory for the float64 query evaluator (3 x nodes x capacity doubles): its capacity adapts to the
- *  model (about 18 samples at K = 32, 4 at K = 128), enough for queries of one image at a time. */
-const QUERY_MEMORY_BYTES = 32 * 1024 * 1024;
-
 /** Where the run is in its schedule: round 0 is the initial EM; round r >= 1 is prune -> grow -> EM. */
 interface SchedulePosition {
   round: number;
@@ -82,63 +68,7 @@ interface SchedulePosition {
   epochsDone: number;
 }
 
-interface Model {
-  config: RunConfig;
-  trainConfig: TrainConfig;
-  dataset: Dataset;
-  train: Dataset;
-  valid: Dataset | null;
-  /** The first SNAPSHOT_FLOW_IMAGES training images (snapshot flows). */
-  flowSample: Dataset;
-  handle: EngineHandle;
-  trainer: Trainer;
-}
-
-/** Latest dataset edge flows and the circuit (and parameter version) they belong to. */
-interface FlowRecord {
-  compiled: CompiledCircuit;
-  edgeFlows: Float64Array;
-  images: number;
-  paramsVersion: number;
-}
-
 type UnitOutcome = 'done' | 'stopped';
-
-/**
- * Per variable, the mutual information (bits) between parent state j and child state i under the
- * block's dataset edge flows normalised to a joint distribution (protocol.ts CircuitSnapshot).
- */
-export function edgeInformation(c: Circuit, cc: CompiledCircuit, edgeFlows: Float64Array | null): Float32Array {
-  const out = new Float32Array(c.numVars);
-  if (!edgeFlows) return out;
-  for (const cr of cc.regions) {
-    const v = cr.variable;
-    if (v === c.root) continue;
-    const b = c.regions[v].block;
-    let total = 0;
-    for (let k = 0; k < cr.nnz; k++) total += Math.max(0, edgeFlows[cr.edgeStart + k]);
-    if (!(total > 0)) continue;
-    const rowSum = new Float64Array(b.rows);
-    const colSum = new Float64Array(b.cols);
-    for (let j = 0; j < b.rows; j++) {
-      for (let k = b.rowPtr[j]; k < b.rowPtr[j + 1]; k++) {
-        const f = Math.max(0, edgeFlows[cr.edgeStart + k]);
-        rowSum[j] += f;
-        colSum[b.colIdx[k]] += f;
-      }
-    }
-    let mi = 0;
-    for (let j = 0; j < b.rows; j++) {
-      for (let k = b.rowPtr[j]; k < b.rowPtr[j + 1]; k++) {
-        const f = edgeFlows[cr.edgeStart + k];
-        if (f > 0) mi += (f / total) * Math.log2((f * total) / (rowSum[j] * colSum[b.colIdx[k]]));
-      }
-    }
-    // MI >= 0 exactly; rounding can leave a tiny negative.
-    out[v] = Number.isFinite(mi) ? Math.max(0, mi) : 0;
-  }
-  return out;
-}
 
 /** The first `n` rows of a dataset (a view, no copy). */
 function firstRows(d: Dataset, n: number): Dataset {
@@ -169,12 +99,20 @@ export class PlaygroundSession {
   private flows: FlowRecord | null = null;
   /** The prune shown in the pending preview (region queries mark its edges). */
   private preview: { compiled: CompiledCircuit; marked: Uint8Array } | null = null;
-  private queryCache: { compiled: CompiledCircuit; q: CpuQueries; version: number } | null = null;
-  private bpdCache: { compiled: CompiledCircuit; version: number; hist: Histogram } | null = null;
+  /** The read-only queries (score, inpaint, samples, region, bpd distribution) and their caches. */
+  private readonly reads: ModelQueries;
 
   constructor(deps: SessionDeps) {
     this.deps = deps;
     this.sleep = deps.sleep ?? defaultSleep;
+    this.reads = new ModelQueries({
+      model: () => this.requireModel(),
+      paramsVersion: () => this.paramsVersion,
+      syncParams: () => this.syncParams(),
+      flows: () => this.flows,
+      preview: () => this.preview,
+      progress: this.progress,
+    });
   }
 
   /** Takes one message from the page. Never throws: failures become `error` / `queryError` messages. */
@@ -316,8 +254,7 @@ export class PlaygroundSession {
     this.epochOnSchedule = false;
     this.flows = null;
     this.preview = null;
-    this.queryCache = null;
-    this.bpdCache = null;
+    this.reads.clear();
     this.paramsVersion++;
   }
 
@@ -609,131 +546,13 @@ export class PlaygroundSession {
     this.syncedVersion = this.paramsVersion;
   }
 
-  /** Float64 CPU queries over the current circuit and parameters (rebuilt per structure, refreshed per change). */
-  private async cpuQueries(): Promise<CpuQueries> {
-    const t = this.model!.trainer;
-    await this.syncParams();
-    const c = this.queryCache;
-    if (c && c.compiled === t.compiled) {
-      if (c.version !== this.paramsVersion) {
-        c.q.refresh();
-        c.version = this.paramsVersion;
-      }
-      return c.q;
-    }
-    const q = new CpuQueries(t.compiled, { memoryBudgetBytes: QUERY_MEMORY_BYTES });
-    this.queryCache = { compiled: t.compiled, q, version: this.paramsVersion };
-    return q;
-  }
-
+  /** Export and import change or copy the model, so the session answers them; the rest are reads. */
   private async answer(query: Query): Promise<{ result: QueryResult; after?: () => Promise<void> }> {
     if (!query || typeof query !== 'object') throw new UserError('The query is empty.');
-    const m = this.requireModel();
-    const V = m.dataset.numValues;
-    switch (query.kind) {
-      case 'score': {
-        const pixels = checkImage('image', query.pixels, m.dataset.numVars, V);
-        const q = await this.cpuQueries();
-        const ll = q.marginalSync({ pixels, count: 1 })[0];
-        if (!(ll > -Infinity))
-          throw new UserError('This image has probability zero under the model (a pixel value no input allows), so it has no likelihood to show.');
-        const exact = q.conditionalSurpriseSync(pixels);
-        const surprise = new Float32Array(exact.length);
-        for (let v = 0; v < exact.length; v++) surprise[v] = exact[v] >= SURPRISE_FLOOR ? exact[v] : SURPRISE_FLOOR; // also catches NaN
-        return { result: { kind: 'score', logLikelihood: ll, bpd: bitsPerDim(ll, m.dataset.numVars), surprise } };
-      }
-      case 'inpaint': {
-        const pixels = checkImage('image', query.pixels, m.dataset.numVars, V);
-        const missing = checkImage('missing-pixel mask', query.missing, m.dataset.numVars, 2);
-        checkDraws(query.count, query.seed);
-        const q = await this.cpuQueries();
-        const ll = q.marginalSync({ pixels, count: 1, missing })[0];
-        if (!(ll > -Infinity)) throw new UserError('The visible pixels have probability zero under the model, so there is nothing to inpaint from.');
-        const out = q.sampleSync(query.count, query.seed, { pixels, missing });
-        return { result: { kind: 'images', count: query.count, pixels: out } };
-      }
-      case 'samples': {
-        checkDraws(query.count, query.seed);
-        const q = await this.cpuQueries();
-        return { result: { kind: 'images', count: query.count, pixels: q.sampleSync(query.count, query.seed) } };
-      }
-      case 'region':
-        return { result: { kind: 'region', ...(await this.regionDetail(query.variable)) } };
-      case 'bpdDistribution':
-        return { result: { kind: 'bpdDistribution', ...(await this.bpdDistribution()) } };
-      case 'export':
-        return { result: await this.exportModel(query.format) };
-      case 'import':
-        return this.importModel(query.file);
-      default:
-        throw new UserError(`The query kind ${String((query as { kind?: unknown }).kind)} is not one this worker answers.`);
-    }
-  }
-
-  private async regionDetail(variable: unknown): Promise<RegionDetail> {
-    const m = this.model!;
-    const t = m.trainer;
-    const D = m.dataset.numVars;
-    if (!(typeof variable === 'number' && Number.isInteger(variable) && variable >= 0 && variable < D)) {
-      throw new UserError(`The region must be a pixel index from 0 to ${D - 1}, got ${String(variable)}.`);
-    }
-    await this.syncParams();
-    const cc = t.compiled;
-    const r = t.circuit.regions[variable];
-    const b = r.block;
-    const cr = cc.regions[cc.regionOfVariable[variable]];
-    const weights = new Float32Array(cr.nnz);
-    for (let k = 0; k < cr.nnz; k++) weights[k] = Math.exp(cc.edgeLogWeights[cr.edgeStart + k]);
-    const flows = new Float32Array(cr.nnz);
-    // The latest dataset flows of this circuit (the prune's full training set while a preview shows,
-    // else the last snapshot's sample); zeros when none were computed for this structure yet.
-    const f = this.flows;
-    if (f && f.compiled === cc && f.images > 0) {
-      for (let k = 0; k < cr.nnz; k++) flows[k] = Math.max(0, f.edgeFlows[cr.edgeStart + k]) / f.images;
-    }
-    const marked = new Uint8Array(cr.nnz);
-    if (this.preview && this.preview.compiled === cc) marked.set(this.preview.marked.subarray(cr.edgeStart, cr.edgeStart + cr.nnz));
-    const V = cc.numValues;
-    const inputMeans = new Float32Array(cr.size);
-    for (let i = 0; i < cr.size; i++) {
-      const off = (cr.inputStart + i) * V;
-      let s = 0;
-      for (let x = 0; x < V; x++) s += x * Math.exp(cc.inputLogProbs[off + x]);
-      inputMeans[i] = s;
-    }
-    return {
-      variable,
-      parentVariable: r.parent,
-      rows: b.rows,
-      cols: b.cols,
-      rowPtr: b.rowPtr.slice(),
-      colIdx: b.colIdx.slice(),
-      weights,
-      flows,
-      marked,
-      inputMeans,
-    };
-  }
-
-  private async bpdDistribution(): Promise<Histogram> {
-    const m = this.model!;
-    const t = m.trainer;
-    if (!m.valid) throw new UserError('There are no validation images (the validation fraction is 0), so there is no bpd distribution to show.');
-    const c = this.bpdCache;
-    if (c && c.compiled === t.compiled && c.version === this.paramsVersion) return c.hist;
-    const valid = m.valid;
-    const bpd = new Float64Array(valid.count);
-    let off = 0;
-    this.progress('validation', 0, valid.count);
-    for (const b of batchesOf(valid, null, 2048)) {
-      const ll = await t.engine.logLikelihood(b);
-      for (let k = 0; k < ll.length; k++) bpd[off + k] = bitsPerDim(ll[k], valid.numVars);
-      off += b.count;
-      this.progress('validation', off, valid.count);
-    }
-    const hist = histogramOf(bpd, HISTOGRAM_BINS);
-    this.bpdCache = { compiled: t.compiled, version: this.paramsVersion, hist };
-    return hist;
+    this.requireModel();
+    if (query.kind === 'export') return { result: await this.exportModel(query.format) };
+    if (query.kind === 'import') return this.importModel(query.file);
+    return { result: await this.reads.answer(query) };
   }
 
   private async exportModel(format: unknown): Promise<QueryResult> {
