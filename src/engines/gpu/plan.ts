@@ -1,5 +1,5 @@
 // The GPU engine's planning rules as pure functions of a compiled circuit, the device limits and the
-// resolved options (no device needed; test/gpu-plan.test.ts checks them on small circuits): chunk
+// resolved options (no device needed; test/engines/gpu/plan.test.ts checks them on small circuits): chunk
 // capacity, which sum layers get a dense mirror, the rule's kernel families and tuning's candidates,
 // GEMM and sample tiles, and every dispatch of every pass (kernel, layer uniform, workgroups,
 // constants) with its structured `kernelPlan` entry. dispatches.ts turns the plan into pipelines and

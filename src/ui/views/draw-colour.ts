@@ -44,7 +44,7 @@ const LEVELS = 256;
  * Inferno colour (r, g, b bytes) at t in [0, 1] (clamped; NaN counts as 1, like an impossible pixel).
  * t is snapped to LEVELS steps first: rounding each channel of a continuous interpolation to a byte
  * lets the luminance wobble down by a hair between neighbouring t, and on the 257 snapped levels it
- * rises strictly (test/draw-colour.test.ts), so "brighter = more surprising" holds exactly.
+ * rises strictly (test/ui/views/draw-colour.test.ts), so "brighter = more surprising" holds exactly.
  */
 export function infernoRgb(t: number): [number, number, number] {
   const u = Math.round((Number.isNaN(t) ? 1 : Math.max(0, Math.min(1, t))) * LEVELS) / LEVELS;
