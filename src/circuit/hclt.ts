@@ -99,6 +99,52 @@ export function mutualInformation(data: Dataset, bins = 16, pseudocount = 1): Fl
   return mi;
 }
 
+/**
+ * Per variable v, the mutual information (nats) between pixel v and its parent pixel `parent[v]` in
+ * `data`, with the estimator of `mutualInformation` (the same bins and smoothing, so it equals that
+ * matrix's entry for every tree edge): the Chow-Liu edge weights of a tree. 0 for the root. One pass
+ * over the data per edge, so cheap enough to recompute for a view (D x N joint counts).
+ */
+export function treeEdgeInformation(data: Dataset, parent: ArrayLike<number>, bins = 16, pseudocount = 1): Float64Array {
+  const D = data.numVars;
+  const N = data.count;
+  const shift = Math.round(Math.log2(Math.ceil(data.numValues / bins)));
+  if (1 << shift !== Math.ceil(data.numValues / bins)) throw new Error(`bins must divide ${data.numValues} into a power of two`);
+  const L = data.numValues >> shift;
+  const LL = L * L;
+  const total = N + pseudocount;
+  const cell = pseudocount / LL;
+  const out = new Float64Array(D);
+  const joint = new Float64Array(LL);
+  const pa = new Float64Array(L);
+  const pb = new Float64Array(L);
+  for (let v = 0; v < D; v++) {
+    const u = parent[v];
+    if (u < 0) continue;
+    joint.fill(0);
+    for (let s = 0; s < N; s++) joint[(data.pixels[s * D + u] >> shift) * L + (data.pixels[s * D + v] >> shift)]++;
+    pa.fill(0);
+    pb.fill(0);
+    for (let a = 0; a < L; a++) {
+      for (let b = 0; b < L; b++) {
+        const q = (joint[a * L + b] + cell) / total;
+        pa[a] += q;
+        pb[b] += q;
+      }
+    }
+    // MI = sum_ab p_ab (log p_ab - log p_a - log p_b), the smoothed joint's own marginals.
+    let m = 0;
+    for (let a = 0; a < L; a++) {
+      for (let b = 0; b < L; b++) {
+        const q = (joint[a * L + b] + cell) / total;
+        m += q * (Math.log(q) - Math.log(pa[a]) - Math.log(pb[b]));
+      }
+    }
+    out[v] = m;
+  }
+  return out;
+}
+
 /** Maximum spanning tree of a dense symmetric weight matrix (Prim); returns the undirected edges. */
 export function maximumSpanningTree(weights: Float64Array, D: number): Array<[number, number]> {
   const inTree = new Uint8Array(D);

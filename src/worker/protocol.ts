@@ -133,6 +133,13 @@ export interface CircuitSnapshot {
    * root and before any flows exist.
    */
   edgeInformation: Float32Array;
+  /**
+   * Per variable, the mutual information (bits) between the pixel and its parent pixel in the training
+   * images: the Chow-Liu weight of its tree edge. Near 0 for background pixels, which the tree links
+   * arbitrarily (often by long lines to the first pixels); the tree view draws those edges faint and
+   * underneath. 0 for the root. Fixed for a tree and its data (prune and grow keep the tree).
+   */
+  pixelInformation: Float32Array;
   layers: number;
   nodes: { inputs: number; products: number; sums: number };
   edges: number;

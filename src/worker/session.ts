@@ -16,6 +16,7 @@
 import type { CompiledCircuit } from '../circuit/compile.ts';
 import { exportJpc, importJpc } from '../circuit/formats/jpc.ts';
 import { decodeSpc, encodeSpc } from '../circuit/formats/spc.ts';
+import { treeEdgeInformation } from '../circuit/hclt.ts';
 import { countNodes, countParams, latentStates } from '../circuit/structure.ts';
 import { subset, type Dataset } from '../data/dataset.ts';
 import { splitTrainValid } from '../data/split.ts';
@@ -97,6 +98,8 @@ export class PlaygroundSession {
   private syncedVersion = -1;
   private snapshotVersion = 0;
   private flows: FlowRecord | null = null;
+  /** The latest pixel information and the training set and tree it belongs to. */
+  private pixelInfo: { train: Dataset; parent: Int32Array; bits: Float32Array } | null = null;
   /** The prune shown in the pending preview (region queries mark its edges). */
   private preview: { compiled: CompiledCircuit; marked: Uint8Array } | null = null;
   /** The read-only queries (score, inpaint, samples, region, bpd distribution) and their caches. */
@@ -493,6 +496,17 @@ export class PlaygroundSession {
     return this.flows;
   }
 
+  /** The pixel information of the current tree (protocol.ts, CircuitSnapshot), computed once per tree. */
+  private pixelInformation(): Float32Array {
+    const m = this.model!;
+    const parent = Int32Array.from(m.trainer.circuit.regions, (r) => r.parent);
+    const cached = this.pixelInfo;
+    if (cached && cached.train === m.train && cached.parent.every((p, v) => p === parent[v])) return cached.bits;
+    const bits = Float32Array.from(treeEdgeInformation(m.train, parent), (nats) => nats / Math.LN2);
+    this.pixelInfo = { train: m.train, parent, bits };
+    return bits;
+  }
+
   private async postSnapshot(): Promise<void> {
     const m = this.model!;
     const t = m.trainer;
@@ -508,6 +522,7 @@ export class PlaygroundSession {
       regionSize: Int32Array.from(c.regions, (r) => r.size),
       regionEdges: Int32Array.from(c.regions, (r) => r.block.colIdx.length),
       edgeInformation: edgeInformation(c, cc, f.edgeFlows),
+      pixelInformation: this.pixelInformation(),
       layers: cc.layers.length,
       nodes: countNodes(c),
       edges: cc.numEdges,

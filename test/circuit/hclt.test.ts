@@ -1,7 +1,7 @@
 // HCLT structure on real digits: a spanning tree of maximum mutual information, rooted at a centre,
 // with every region sized as designed; deterministic per seed.
 import { describe, expect, it } from 'vitest';
-import { buildHclt, maximumSpanningTree, mutualInformation, rootAtCentre } from '../../src/circuit/hclt.ts';
+import { buildHclt, chowLiuTree, maximumSpanningTree, mutualInformation, rootAtCentre, treeEdgeInformation } from '../../src/circuit/hclt.ts';
 import { buildTreeCircuit } from '../../src/circuit/tree.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { countSumEdges, validateCircuit } from '../../src/circuit/structure.ts';
@@ -55,6 +55,17 @@ describe('HCLT', async () => {
     const far = mi[(14 * 28 + 14) * D + 0];
     expect(neighbour).toBeGreaterThan(0.3);
     expect(far).toBeLessThan(0.01);
+  });
+
+  it("tree edge information equals the MI matrix's entry of every tree edge (the Chow-Liu weights), 0 at the root", () => {
+    const parent = chowLiuTree(data);
+    const info = treeEdgeInformation(data, parent);
+    let worst = 0;
+    for (let v = 0; v < D; v++) worst = Math.max(worst, Math.abs(info[v] - (parent[v] < 0 ? 0 : mi[v * D + parent[v]])));
+    expect(worst).toBeLessThan(1e-12);
+    // Background corner pixels share almost nothing; edges over the digit carry far more.
+    expect(info[0]).toBeLessThan(0.01);
+    expect(Math.max(...info)).toBeGreaterThan(0.3);
   });
 
   it('the tree is a maximum spanning tree (same weight as Kruskal) rooted at a centre', () => {

@@ -74,6 +74,7 @@ function makeModel(K: number, seed: number): Model {
   const regionSize = new Int32Array(D).fill(K);
   const regionEdges = new Int32Array(D);
   const edgeInformation = new Float32Array(D);
+  const pixelInformation = new Float32Array(D);
   const removedPerRegion = new Int32Array(D);
   const scores: number[] = [];
   for (let v = 0; v < D; v++) {
@@ -81,6 +82,7 @@ function makeModel(K: number, seed: number): Model {
     const keep = 0.08 + 0.92 * Math.min(1, centrality(v) * 1.2 + 0.15 * rng.uniform());
     regionEdges[v] = Math.max(rows, Math.round(keep * rows * K));
     edgeInformation[v] = parent[v] >= 0 ? centrality(v) * (0.2 + 1.3 * rng.uniform()) : 0;
+    pixelInformation[v] = parent[v] >= 0 ? centrality(v) ** 2 * (0.3 + 0.9 * rng.uniform()) : 0;
     removedPerRegion[v] = rng.uniform() < 0.45 ? Math.round(regionEdges[v] * (0.2 + 0.7 * rng.uniform()) * (1 - centrality(v))) : 0;
     for (let e = 0; e < regionEdges[v]; e += 4) scores.push(-5 + 1.3 * rng.normal() + 1.5 * centrality(v));
   }
@@ -104,6 +106,7 @@ function makeModel(K: number, seed: number): Model {
     regionSize,
     regionEdges,
     edgeInformation,
+    pixelInformation,
     layers: 2 * 24 + 1,
     nodes: { inputs: D * K, products: D * K, sums: (D - 1) * K + 1 },
     edges,

@@ -4,6 +4,7 @@
 // nothing non-finite reaches the page.
 import { describe, expect, it } from 'vitest';
 import { compileCircuit } from '../../src/circuit/compile.ts';
+import { treeEdgeInformation } from '../../src/circuit/hclt.ts';
 import { importJpc } from '../../src/circuit/formats/jpc.ts';
 import { decodeSpc, encodeSpc } from '../../src/circuit/formats/spc.ts';
 import { buildTreeCircuit, randomTree } from '../../src/circuit/tree.ts';
@@ -270,6 +271,13 @@ describe('PlaygroundSession: the schedule', () => {
     expect(last.edgeInformation[last.parent.indexOf(-1)]).toBe(0);
     expect(Math.max(...last.edgeInformation)).toBeGreaterThan(0);
     expect(Math.max(...last.edgeInformation)).toBeLessThanOrEqual(Math.log2(6) + 1e-6);
+    // The pixels' shared information: the Chow-Liu weights of the tree on the training split, in bits.
+    const { train } = splitTrainValid(await data(), CONFIG.validFrac, CONFIG.seed);
+    const nats = treeEdgeInformation(train, last.parent);
+    last.pixelInformation.forEach((bits, v) => expect(bits).toBeCloseTo(nats[v] / Math.LN2, 6));
+    expect(last.pixelInformation[last.parent.indexOf(-1)]).toBe(0);
+    // The corner pixel is background: its edge shares a few hundredths of what the digit's edges do.
+    expect(last.pixelInformation[0]).toBeLessThan(0.05 * Math.max(...last.pixelInformation));
 
     expect(h.messages.filter((m) => m.type === 'error')).toEqual([]);
     expect(h.messages.flatMap((m) => nonFinitePaths(m))).toEqual([]);

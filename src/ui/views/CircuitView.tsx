@@ -1,7 +1,8 @@
 // The circuit view: the Chow-Liu tree of the HCLT drawn over the 28x28 pixel grid on a canvas (one
 // cell per pixel, one line per tree edge from a pixel to its parent), with a summary of the whole
-// circuit beside it. Line width shows the information the edge's flow carries, line colour how much of
-// the region's sum block is still kept; a pending prune preview turns the regions about to lose edges
+// circuit beside it. Line width shows the information the edge's flow carries, opacity (and drawing
+// order) the information its two pixels share in the data, so background edges sink out of the way,
+// line colour how much of the region's sum block is still kept; a pending prune preview turns the regions about to lose edges
 // red and fades them out over the preview's hold time; a grow (K increased) animates every node of the
 // summary's region splitting in two. Click or keyboard (arrows + Enter) selects a pixel's region.
 // Props only; the canvas is redrawn imperatively (no React work per animation frame).
@@ -55,6 +56,7 @@ export function CircuitView({ snapshot, preview, selected, onSelect }: CircuitVi
       segments: treeSegments(snapshot.parent, snapshot.side, cell),
       kept: keptFractions(snapshot.parent, snapshot.regionSize, snapshot.regionEdges),
       maxInfo: finiteMax(snapshot.edgeInformation),
+      maxPixelInfo: finiteMax(snapshot.pixelInformation),
     };
   }, [snapshot, cell]);
 
@@ -89,19 +91,22 @@ export function CircuitView({ snapshot, preview, selected, onSelect }: CircuitVi
       }
 
       // Tree edges.
-      const { segments, kept, maxInfo } = derived;
+      const { segments, kept, maxInfo, maxPixelInfo } = derived;
       const maxW = Math.max(1.5, Math.min(6, cell * 0.45));
       const removedColor = pick(colors['--pcv-removed'], '#dc2626');
       ctx.lineCap = 'round';
       const c = segments.coords;
-      // Least informative edges first and faint, so the informative ones are on top and readable: the
-      // tree also links the constant background pixels (zero information, ties broken by pixel index,
-      // so often by long lines to the first pixels), which would otherwise hide the rest.
-      const info = snapshot.edgeInformation;
-      const order = Array.from(segments.child.keys()).sort((a, b) => info[segments.child[a]] - info[segments.child[b]]);
+      // Edges between pixels that share little information in the data first, faint and thin, so the
+      // tree's structure over the image is on top and readable: the tree also links the constant
+      // background pixels (information about 0, ties broken by pixel index, so often by long lines to
+      // the first pixels), which would otherwise cover the picture. Width: the information the
+      // circuit flow carries across the edge.
+      const pixelInfo = snapshot.pixelInformation;
+      const order = Array.from(segments.child.keys()).sort((a, b) => pixelInfo[segments.child[a]] - pixelInfo[segments.child[b]]);
       for (const k of order) {
         const v = segments.child[k];
-        let alpha = maxInfo > 0 ? 0.05 + 0.95 * Math.sqrt(Math.max(0, info[v]) / maxInfo) : 1;
+        const shared = pixelShare(pixelInfo[v], maxPixelInfo);
+        let alpha = 0.06 + 0.94 * shared;
         let stroke = shades[Math.round(kept[v] * SHADES)] ?? shades[0];
         if (preview) {
           const removed = preview.removedPerRegion[v] ?? 0;
@@ -117,7 +122,7 @@ export function CircuitView({ snapshot, preview, selected, onSelect }: CircuitVi
         }
         ctx.globalAlpha = alpha;
         ctx.strokeStyle = stroke;
-        ctx.lineWidth = edgeWidth(snapshot.edgeInformation[v], maxInfo, 0.6, maxW);
+        ctx.lineWidth = edgeWidth(snapshot.edgeInformation[v], maxInfo, 0.6, maxW) * (0.35 + 0.65 * shared);
         ctx.beginPath();
         ctx.moveTo(c[4 * k], c[4 * k + 1]);
         ctx.lineTo(c[4 * k + 2], c[4 * k + 3]);
@@ -228,18 +233,26 @@ export function CircuitView({ snapshot, preview, selected, onSelect }: CircuitVi
   );
 }
 
+/** 0..1 on a square-root scale: how much information an edge's two pixels share, against the most
+ *  any tree edge does (1 when nothing is known, so nothing is hidden). */
+function pixelShare(bits: number, maxBits: number): number {
+  if (!(maxBits > 0) || !Number.isFinite(maxBits)) return 1;
+  return Number.isFinite(bits) && bits > 0 ? Math.sqrt(Math.min(1, bits / maxBits)) : 0;
+}
+
 /** One line about pixel v for the live region: position, block fill and information. */
 function describePixel(s: CircuitSnapshot, v: number, preview: PrunePreview | null): string {
   const p = s.parent[v];
   const rows = p >= 0 ? s.regionSize[p] : 1;
   const full = rows * s.regionSize[v];
   const info = s.edgeInformation[v];
+  const shared = s.pixelInformation[v];
   const removed = preview?.removedPerRegion[v] ?? 0;
   return (
     `Pixel ${v} (column ${v % s.side}, row ${Math.floor(v / s.side)}), ` +
     (p >= 0 ? `parent ${p}: ` : 'root: ') +
     `${intFormat.format(s.regionEdges[v])} of ${intFormat.format(full)} edges kept, ` +
-    `${Number.isFinite(info) ? info.toFixed(3) : '0'} bits` +
+    `flow information ${Number.isFinite(info) ? info.toFixed(3) : '0'} bits, pixels share ${Number.isFinite(shared) ? shared.toFixed(3) : '0'} bits` +
     (removed > 0 ? `, ${intFormat.format(removed)} to be pruned.` : '.')
   );
 }
@@ -249,7 +262,7 @@ function TreeLegend({ maxInfo, maxW, preview }: { maxInfo: number; maxW: number;
   return (
     <div aria-label="Legend of the tree drawing" role="group">
       <p className="pcv-width-legend">
-        <span className="pcv-legend-title">Line width = information carried (bits, square-root scale):</span>
+        <span className="pcv-legend-title">Line width = information the circuit flow carries (bits, square-root scale):</span>
         {samples.map((b, i) => (
           <span key={i} style={{ display: 'inline-flex', alignItems: 'center', gap: '0.25rem' }}>
             <svg width="22" height="10" aria-hidden="true">
@@ -258,6 +271,10 @@ function TreeLegend({ maxInfo, maxW, preview }: { maxInfo: number; maxW: number;
             {b.toFixed(b > 0 && b < 0.01 ? 4 : 2)}
           </span>
         ))}
+      </p>
+      <p className="pcv-caption">
+        Faint, thin and underneath = the two pixels share little information in the training images (background pixels, which the tree links arbitrarily); solid
+        = they share the most.
       </p>
       <p className="pcv-width-legend">
         <span className="pcv-legend-title">Colour = share of the block's edges kept:</span>
