@@ -1,5 +1,5 @@
 // The paper-reproduction experiments at their quick (CI) sizes, on the embedded digits with a held-out
-// slice as the test set (so nothing here reads ../shared/data): prune-curve's expected ordering
+// slice as the test set (so nothing here reads outside the repository): prune-curve's expected ordering
 // (flow beats random at 50 %, the measured drop never above the bound where it is finite),
 // prune-grow's per-round rows, compress's 1 % stopping rule through the CLI (--json, --out), and the
 // SVG writer's output (well-formed, no NaN).
