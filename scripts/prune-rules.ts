@@ -9,8 +9,8 @@
 //        [--rounds 3] [--epochs 4] [--round-epochs 2] [--sigma 0.3] [--threads 1] [--seed 1]
 // Prints a Markdown table (the one in docs/results/README.md, "Structure through the rounds").
 
-import { compileCircuit } from '../src/circuit/compile.ts';
 import { removeEdgesWithReport, selectEdgesToPrune } from '../src/circuit/prune.ts';
+import { countSumEdges } from '../src/circuit/structure.ts';
 import { parseFlags, positiveInt, type FlagTable } from '../src/cli/args.ts';
 import { subset } from '../src/data/dataset.ts';
 import { loadDataset, loadEmbeddedDataset } from '../src/data/load.ts';
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     const plan = await t.scorePrune(fraction, 'flow');
     // The paper's rule on the same circuit and scores: the same marked count, first edges kept.
     const first = removeEdgesWithReport(plan.before, plan.compiled, selectEdgesToPrune(plan.compiled, plan.scores, fraction, 'first'));
-    const firstEdges = compileCircuit(first.circuit).numEdges;
+    const firstEdges = countSumEdges(first.circuit);
     const pe = await t.applyPrune(plan);
     const ge = await t.grow();
     for (let e = 0; e < (f['round-epochs'] as number); e++) bpd = await epoch();

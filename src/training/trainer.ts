@@ -533,9 +533,10 @@ export class Trainer {
     await this.trainRound(onEvent, onBatch);
     const paper = this.config.schedule === 'paper';
     let loopBest: { bpd: number; circuit: Circuit; round: number } | null = null;
+    const bestSoFar = (): number => (paper ? loopBest : this.best)?.bpd ?? Infinity;
     let stale = 0;
     for (let r = 1; r <= this.config.rounds; r++) {
-      const bestBefore = paper ? (loopBest?.bpd ?? Infinity) : (this.best?.bpd ?? Infinity);
+      const bestBefore = bestSoFar();
       this.round = r;
       this.epochInRound = 0;
       onEvent(await this.prune());
@@ -544,8 +545,7 @@ export class Trainer {
       if (this.valid) {
         const rb = this.roundBest;
         if (paper && rb && rb.round === r && rb.bpd < bestBefore) loopBest = rb;
-        const now = paper ? (loopBest?.bpd ?? Infinity) : (this.best?.bpd ?? Infinity);
-        stale = now < bestBefore ? 0 : stale + 1;
+        stale = bestSoFar() < bestBefore ? 0 : stale + 1;
         if (stale >= this.config.patience) break;
       }
     }

@@ -497,9 +497,8 @@ export class PlaygroundSession {
   }
 
   /** The pixel information of the current tree (protocol.ts, CircuitSnapshot), computed once per tree. */
-  private pixelInformation(): Float32Array {
+  private pixelInformation(parent: Int32Array): Float32Array {
     const m = this.model!;
-    const parent = Int32Array.from(m.trainer.circuit.regions, (r) => r.parent);
     const cached = this.pixelInfo;
     if (cached && cached.train === m.train && cached.parent.every((p, v) => p === parent[v])) return cached.bits;
     const bits = Float32Array.from(treeEdgeInformation(m.train, parent), (nats) => nats / Math.LN2);
@@ -513,16 +512,17 @@ export class PlaygroundSession {
     const f = await this.currentFlows();
     const c = t.circuit;
     const cc = t.compiled;
+    const parent = Int32Array.from(c.regions, (r) => r.parent);
     const snapshot: CircuitSnapshot = {
       version: ++this.snapshotVersion,
       side: m.dataset.cols,
       numVars: c.numVars,
       K: latentStates(c),
-      parent: Int32Array.from(c.regions, (r) => r.parent),
+      parent,
       regionSize: Int32Array.from(c.regions, (r) => r.size),
       regionEdges: Int32Array.from(c.regions, (r) => r.block.colIdx.length),
       edgeInformation: edgeInformation(c, cc, f.edgeFlows),
-      pixelInformation: this.pixelInformation(),
+      pixelInformation: this.pixelInformation(parent),
       layers: cc.layers.length,
       nodes: countNodes(c),
       edges: cc.numEdges,

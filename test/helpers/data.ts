@@ -15,9 +15,11 @@ export async function embeddedSubset(count: number, seed = 7): Promise<Dataset> 
 }
 
 /** The committed Fashion-MNIST fixture: the first 1,000 training images, in the official IDX format. */
-export async function fashionFixture(): Promise<Dataset> {
+let fashion: Promise<Dataset> | null = null;
+export function fashionFixture(): Promise<Dataset> {
   const path = new URL('../fixtures/fashion-train-1000.images.gz', import.meta.url);
-  return decodeIdxImages(new Uint8Array(await readFile(path)), 'fashion-train-1000.images.gz');
+  fashion ??= readFile(path).then((bytes) => decodeIdxImages(new Uint8Array(bytes), 'fashion-train-1000.images.gz'));
+  return fashion;
 }
 
 /** Random data over a small domain. */

@@ -12,7 +12,7 @@ import type { CircuitSnapshot, PrunePreview } from '../../worker/protocol.ts';
 import { pick, prepareCanvas, useDevicePixelRatio, useElementSize, useThemeColors } from './canvas-hooks.ts';
 import { dotGrid, dotGridHeight, growDotPositions, growProgress, GROW_MS } from './grow-anim.ts';
 import { keptFractions, moveFocus, pixelAt, pixelCentre, treeSegments } from './grid.ts';
-import { edgeWidth, finiteMax, ramp } from './scales.ts';
+import { edgeWidth, finiteMax, ramp, sqrtShare } from './scales.ts';
 import './views.css';
 
 export interface CircuitViewProps {
@@ -52,11 +52,14 @@ export function CircuitView({ snapshot, preview, selected, onSelect }: CircuitVi
   // Geometry and per-region values change only with the snapshot (and the canvas size).
   const derived = useMemo(() => {
     if (!snapshot) return null;
+    const segs = treeSegments(snapshot.parent, snapshot.side, cell);
     return {
-      segments: treeSegments(snapshot.parent, snapshot.side, cell),
+      segments: segs,
       kept: keptFractions(snapshot.parent, snapshot.regionSize, snapshot.regionEdges),
       maxInfo: finiteMax(snapshot.edgeInformation),
       maxPixelInfo: finiteMax(snapshot.pixelInformation),
+      // Edges between pixels that share little information in the data first (so underneath).
+      order: Array.from(segs.child.keys()).sort((a, b) => snapshot.pixelInformation[segs.child[a]] - snapshot.pixelInformation[segs.child[b]]),
     };
   }, [snapshot, cell]);
 
@@ -91,7 +94,7 @@ export function CircuitView({ snapshot, preview, selected, onSelect }: CircuitVi
       }
 
       // Tree edges.
-      const { segments, kept, maxInfo, maxPixelInfo } = derived;
+      const { segments, kept, maxInfo, maxPixelInfo, order } = derived;
       const maxW = Math.max(1.5, Math.min(6, cell * 0.45));
       const removedColor = pick(colors['--pcv-removed'], '#dc2626');
       ctx.lineCap = 'round';
@@ -101,11 +104,9 @@ export function CircuitView({ snapshot, preview, selected, onSelect }: CircuitVi
       // background pixels (information about 0, ties broken by pixel index, so often by long lines to
       // the first pixels), which would otherwise cover the picture. Width: the information the
       // circuit flow carries across the edge.
-      const pixelInfo = snapshot.pixelInformation;
-      const order = Array.from(segments.child.keys()).sort((a, b) => pixelInfo[segments.child[a]] - pixelInfo[segments.child[b]]);
       for (const k of order) {
         const v = segments.child[k];
-        const shared = pixelShare(pixelInfo[v], maxPixelInfo);
+        const shared = pixelShare(snapshot.pixelInformation[v], maxPixelInfo);
         let alpha = 0.06 + 0.94 * shared;
         let stroke = shades[Math.round(kept[v] * SHADES)] ?? shades[0];
         if (preview) {
@@ -236,8 +237,7 @@ export function CircuitView({ snapshot, preview, selected, onSelect }: CircuitVi
 /** 0..1 on a square-root scale: how much information an edge's two pixels share, against the most
  *  any tree edge does (1 when nothing is known, so nothing is hidden). */
 function pixelShare(bits: number, maxBits: number): number {
-  if (!(maxBits > 0) || !Number.isFinite(maxBits)) return 1;
-  return Number.isFinite(bits) && bits > 0 ? Math.sqrt(Math.min(1, bits / maxBits)) : 0;
+  return maxBits > 0 && Number.isFinite(maxBits) ? sqrtShare(bits, maxBits) : 1;
 }
 
 /** One line about pixel v for the live region: position, block fill and information. */

@@ -192,26 +192,16 @@ function rowOf(e: HistoryEntry): Partial<Record<CsvColumn, Cell>> {
         measured_ll_drop_nats: e.measuredLlDrop,
         removed_flow: e.removedFlow,
         orphaned_states: e.orphanedStates,
-        k_min: e.kSpread.min,
-        k_median: e.kSpread.median,
-        k_max: e.kSpread.max,
-        edges_before: e.edgesBefore,
-        edges: e.edges,
-        params: e.params,
+        ...structureCells(e),
       };
     case 'grow':
-      return {
-        kind: 'grow',
-        after_epoch: e.afterEpoch,
-        k: e.K,
-        k_min: e.kSpread.min,
-        k_median: e.kSpread.median,
-        k_max: e.kSpread.max,
-        edges_before: e.edgesBefore,
-        edges: e.edges,
-        params: e.params,
-      };
+      return { kind: 'grow', after_epoch: e.afterEpoch, k: e.K, ...structureCells(e) };
   }
+}
+
+/** The structure a prune or grow left: K per region, sum edges before and after, parameters. */
+function structureCells(e: PruneEntry | GrowEntry): Partial<Record<CsvColumn, Cell>> {
+  return { k_min: e.kSpread.min, k_median: e.kSpread.median, k_max: e.kSpread.max, edges_before: e.edgesBefore, edges: e.edges, params: e.params };
 }
 
 /** The history as CSV text: a header line, then one line per entry, each ending in "\n". */

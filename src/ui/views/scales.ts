@@ -12,9 +12,14 @@ import { color as d3color, interpolateLab, piecewise } from 'd3';
  * information gives minW.
  */
 export function edgeWidth(info: number, maxInfo: number, minW = 0.5, maxW = 5): number {
-  if (!(maxInfo > 0) || !Number.isFinite(maxInfo) || !(info > 0) || !Number.isFinite(info)) return minW;
-  const t = Math.sqrt(Math.min(1, info / maxInfo));
-  return minW + (maxW - minW) * t;
+  return minW + (maxW - minW) * sqrtShare(info, maxInfo);
+}
+
+/** sqrt(min(1, v / max)): where `v` sits between 0 and `max` on a square-root scale; 0 when either is
+ *  non-finite or not positive. */
+export function sqrtShare(v: number, max: number): number {
+  if (!(max > 0) || !Number.isFinite(max) || !(v > 0) || !Number.isFinite(v)) return 0;
+  return Math.sqrt(Math.min(1, v / max));
 }
 
 /** Largest finite value of `a` (0 when none is positive). */
