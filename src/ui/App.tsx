@@ -6,6 +6,7 @@
 import { useCallback, useEffect, useRef, useState, type DragEvent } from 'react';
 import { embeddedDataUrl } from '../data/fetch.ts';
 import { Controls } from './Controls.tsx';
+import { chooseDataFile, roleOfDroppedFile } from './data-files.ts';
 import { Figures } from './Figures.tsx';
 import { applyTheme, download, elementToPng, shareLink, storedTheme, usePauseWhenHidden, useRememberSettings, type Theme } from './page.ts';
 import type { ExportResult } from '../worker/protocol.ts';
@@ -55,7 +56,7 @@ export function App() {
   );
 
   const onExportCsv = useCallback(() => {
-    download('curves.csv', historyCsv(store.getState().events), 'text/csv');
+    download('curves.csv', historyCsv(store.getState()), 'text/csv');
   }, [store]);
 
   const onExportPng = useCallback(() => {
@@ -66,18 +67,19 @@ export function App() {
       .catch((e: Error) => notify(e.message));
   }, [store, notify]);
 
-  // Files dropped anywhere: IDX images become the data, .spc / .jpc files a model.
+  // Files dropped anywhere: .spc / .jpc files become the model, IDX images the training data or, when
+  // named like one (t10k-*, *test*), the test split (data-files.ts). Several may come at once.
   const onDrop = useCallback(
     async (e: DragEvent) => {
-      const file = e.dataTransfer.files[0];
-      if (!file) return;
+      const files = Array.from(e.dataTransfer.files);
+      if (files.length === 0) return;
       e.preventDefault();
-      if (/\.(spc|jpc)$/i.test(file.name)) return void (await onImportModel(file));
-      const s = store.getState();
-      if (s.model !== null) return notify(`To train on ${file.name}, press Reset first (the current model was built from other data).`);
-      s.setUserData({ name: file.name, bytes: await file.arrayBuffer() });
+      for (const file of files) {
+        if (/\.(spc|jpc)$/i.test(file.name)) await onImportModel(file);
+        else await chooseDataFile(store, file, roleOfDroppedFile(file.name));
+      }
     },
-    [store, notify, onImportModel],
+    [store, onImportModel],
   );
 
   return (
@@ -164,7 +166,7 @@ function CurrentView() {
 /** WebGPU status, notices (repaired links, GPU fallbacks, shares) and the error, as plain text. */
 function Banners() {
   const gpu = usePlayground((s) => s.gpu);
-  const engine = usePlayground((s) => s.model?.engine);
+  const engine = usePlayground((s) => (s.demo ? undefined : s.model?.engine));
   const notices = usePlayground((s) => s.notices);
   const dismiss = usePlayground((s) => s.dismissNotice);
   const error = usePlayground((s) => s.error);

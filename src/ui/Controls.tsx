@@ -7,7 +7,8 @@ import { useEffect, useId, useState, type ReactNode } from 'react';
 import { PRUNE_CRITERIA, type PruneCriterion } from '../circuit/prune.ts';
 import { ACTIONS, actionForKey, ariaShortcuts, type Action, type ActionState } from './actions.ts';
 import { SPEEDS, type EnginePreference, type Speed } from '../worker/protocol.ts';
-import { isValidSetting, MODEL_SETTINGS, usePlayground, usePlaygroundStore, type PlaygroundStore } from './store.ts';
+import { chooseDataFile } from './data-files.ts';
+import { isValidSetting, MODEL_SETTINGS, modelLocked, usePlayground, usePlaygroundStore, type PlaygroundStore } from './store.ts';
 import { URL_FIELDS, type NumberField as NumberFieldSpec } from './url-state.ts';
 
 type NumericKey = 'K' | 'seed' | 'batch' | 'step' | 'pseudocount' | 'epochs' | 'roundEpochs' | 'rounds' | 'prune' | 'sigma' | 'validFrac' | 'images';
@@ -51,12 +52,14 @@ export function Controls({
 }) {
   const settings = usePlayground((s) => s.settings);
   const hasModel = usePlayground((s) => s.model !== null);
+  // The demo model fixes no setting: Play trains a new model from them.
+  const modelFixed = usePlayground(modelLocked);
   const setSetting = usePlayground((s) => s.setSetting);
   const hasEvents = usePlayground((s) => s.events.length > 0);
   useActionShortcuts(onShare);
   const field = (key: NumericKey, label: string) => {
     const f = spec(key);
-    const locked = hasModel && MODEL_SETTINGS.has(key);
+    const locked = modelFixed && MODEL_SETTINGS.has(key);
     return (
       <NumberInput
         key={key}
@@ -107,6 +110,7 @@ export function Controls({
           hint="Which edges go first: least circuit flow, smallest weight, or at random."
         />
         {field('sigma', 'Growth noise (sigma)')}
+        <CompareSwitch />
       </fieldset>
       <fieldset>
         <legend>Files</legend>
@@ -131,11 +135,26 @@ export function Controls({
   );
 }
 
+/** "Compare with dense": a second worker trains the dense HCLT with the same sum edges after each round. */
+function CompareSwitch() {
+  const on = usePlayground((s) => s.settings.compare);
+  const setSetting = usePlayground((s) => s.setSetting);
+  return (
+    <label
+      className="check"
+      title="After each round, a second worker trains the dense HCLT with the nearest number of sum edges for as many epochs, on the same split and seed."
+    >
+      <input type="checkbox" data-testid="compare" checked={on} onChange={(e) => setSetting('compare', e.currentTarget.checked)} />
+      Compare with dense (same sum edges)
+    </label>
+  );
+}
+
 function SpeedAndEngine() {
   const speed = usePlayground((s) => s.speed);
   const engine = usePlayground((s) => s.engine);
   const gpu = usePlayground((s) => s.gpu);
-  const hasModel = usePlayground((s) => s.model !== null);
+  const hasModel = usePlayground(modelLocked);
   const setSpeed = usePlayground((s) => s.setSpeed);
   const setEngine = usePlayground((s) => s.setEngine);
   return (
@@ -164,19 +183,15 @@ function SpeedAndEngine() {
 
 /** The embedded digits, or an IDX images file the visitor picks or drops anywhere on the page. */
 function DataPicker() {
+  const store = usePlaygroundStore();
   const userData = usePlayground((s) => s.userData);
+  const testData = usePlayground((s) => s.testData);
+  const testSplit = usePlayground((s) => s.testSplit);
   const images = usePlayground((s) => s.settings.images);
   const model = usePlayground((s) => s.model);
-  const hasModel = model !== null;
+  const hasModel = usePlayground(modelLocked);
   const setUserData = usePlayground((s) => s.setUserData);
-  const notify = usePlayground((s) => s.notify);
-  const pick = async (file: File) => {
-    if (file.size > 256 * 1024 * 1024) {
-      notify(`${file.name} is ${Math.round(file.size / 2 ** 20)} MiB; the playground reads IDX image files up to 256 MiB.`);
-      return;
-    }
-    setUserData({ name: file.name, bytes: await file.arrayBuffer() });
-  };
+  const setTestData = usePlayground((s) => s.setTestData);
   return (
     <fieldset>
       <legend>Data</legend>
@@ -190,14 +205,19 @@ function DataPicker() {
       </p>
       {model && (
         <p className="note" data-testid="data-counts">
-          {model.trainCount} training and {model.validCount} validation images.
+          {model.trainCount} training and {model.validCount} validation images{testSplit ? `, ${testSplit.count} test images` : ''}.
+        </p>
+      )}
+      {testData && (
+        <p className="note" data-testid="test-split">
+          Test split: {testData.name}. Never trained on; its bpd is measured after every epoch.
         </p>
       )}
       <div className="buttons wrap">
         <FileButton
           label="Use an IDX file"
           accept=".gz,.idx3-ubyte,.ubyte,application/octet-stream,application/gzip"
-          onFile={(f) => void pick(f)}
+          onFile={(f) => void chooseDataFile(store, f, 'train')}
           disabled={hasModel}
         />
         {userData && (
@@ -205,9 +225,22 @@ function DataPicker() {
             Use embedded digits
           </button>
         )}
+        <FileButton
+          label="Test split"
+          accept="application/gzip,application/octet-stream,.gz,.idx3-ubyte,.ubyte"
+          onFile={(f) => void chooseDataFile(store, f, 'test')}
+        />
+        {testData && (
+          <button type="button" onClick={() => setTestData(null)}>
+            No test split
+          </button>
+        )}
       </div>
       <small className="note">
-        {hasModel ? 'Reset to change the data.' : 'Or drop an IDX images file (raw or .gz, e.g. Fashion-MNIST) on the page. It stays on your machine.'}
+        {hasModel
+          ? 'Reset to change the training data; a test split can be added any time.'
+          : 'Or drop IDX images files (raw or .gz, e.g. Fashion-MNIST’s) on the page.'}{' '}
+        A file named t10k-… or …test… becomes the test split. Files stay on your machine.
       </small>
     </fieldset>
   );

@@ -4,6 +4,7 @@
 // a moment. Figures tests read (data-testid bpd, edges, params, backend) hold plain numbers or names.
 
 import type { ProgressTask } from '../worker/protocol.ts';
+import { latestDenseBpd } from './compare.ts';
 import { epochsDone, latestValidBpd, usePlayground, type PlaygroundState } from './store.ts';
 
 export function formatBpd(v: number | null | undefined): string {
@@ -20,11 +21,17 @@ function formatBytes(n: number): string {
   return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`;
 }
 
+/** Bytes of a file read so far, in MiB with one decimal (the load progress). */
+function formatMiB(n: number): string {
+  return `${(n / 2 ** 20).toFixed(1)} MiB`;
+}
+
 const TASK_TEXT: Record<ProgressTask, string> = {
   load: 'Loading the images',
   build: 'Building the hidden Chow-Liu tree',
   epoch: 'EM epoch',
   validation: 'Measuring validation bpd',
+  test: 'Measuring test bpd',
   flows: 'Scoring edges by circuit flow',
   rebuild: 'Rebuilding the circuit',
 };
@@ -48,6 +55,10 @@ function kSpreadText(s: PlaygroundState): string | null {
 }
 
 function statusText(s: PlaygroundState): string {
+  if (s.demo) {
+    if (!s.model) return 'Loading the demo model…';
+    return `Showing the demo model: ${s.demo.description}. Play trains a new model from the settings.`;
+  }
   const n = epochsDone(s.events);
   const epochs = `${n} epoch${n === 1 ? '' : 's'}`;
   switch (s.status) {
@@ -85,8 +96,22 @@ export function Figures() {
       <dl className="stats">
         <div>
           <dt>Validation bpd</dt>
-          <dd data-testid="bpd">{formatBpd(valid)}</dd>
+          <dd data-testid="bpd">{formatBpd(valid ?? s.demo?.validBpd)}</dd>
         </div>
+        {s.testData && (
+          <div>
+            <dt title={`bpd on the test split (${s.testData.name}), never trained on: measured after every epoch`}>Test bpd</dt>
+            <dd data-testid="test-bpd">{formatBpd(s.testBpd)}</dd>
+          </div>
+        )}
+        {s.settings.compare && (
+          <div>
+            <dt title="The dense HCLT with the same number of sum edges, trained for as many epochs (Compare with dense)">Dense validation bpd</dt>
+            <dd data-testid="dense-bpd" data-status={s.dense.status}>
+              {formatBpd(latestDenseBpd(s.dense.runs))}
+            </dd>
+          </div>
+        )}
         <div>
           <dt>Edges</dt>
           <dd data-testid="edges">{formatInt(s.model?.edges)}</dd>
@@ -117,19 +142,29 @@ export function Figures() {
             <dd data-testid="gpu-memory">{formatBytes(s.model.gpuBytes)}</dd>
           </div>
         )}
+        {s.model && (
+          <div>
+            <dt title="The decoded training, validation and test images the training worker holds, one byte per pixel. On WebGPU, GPU memory counts the engine's buffers, a copy of the training images among them.">
+              Images in memory
+            </dt>
+            <dd data-testid="data-memory">{formatBytes(s.model.dataBytes)}</dd>
+          </div>
+        )}
       </dl>
-      <p className="status" aria-live="polite">
+      <p className="status" aria-live="polite" data-testid="status">
         {statusText(s)}
       </p>
-      {busy && batch && (
+      {(busy || s.status === 'paused') && batch && (
         <div className="progress">
           <progress aria-label="Epoch progress" max={batch.total} value={batch.done} />
           <span>
-            Epoch {batch.epoch}: {formatInt(batch.done)} / {formatInt(batch.total)} images, train bpd so far {formatBpd(batch.trainBpd)}
+            Epoch {batch.epoch}: {formatInt(batch.done)} / {formatInt(batch.total)} images, train bpd so far{' '}
+            <span data-testid="batch-train-bpd">{formatBpd(batch.trainBpd)}</span>
           </span>
         </div>
       )}
-      {busy && progress && progress.task !== 'epoch' && (
+      {/* A test split is read and measured beside a paused model too. */}
+      {(busy || progress?.task === 'load' || progress?.task === 'test') && progress && progress.task !== 'epoch' && (
         <div className="progress">
           <progress
             aria-label={TASK_TEXT[progress.task]}
@@ -138,7 +173,11 @@ export function Figures() {
           />
           <span>
             {TASK_TEXT[progress.task]}
-            {progress.total > 0 ? `: ${formatInt(progress.done)} / ${formatInt(progress.total)}` : '…'}
+            {progress.task === 'load' && progress.total > 1
+              ? `: ${formatMiB(progress.done)} / ${formatMiB(progress.total)} read`
+              : progress.total > 0
+                ? `: ${formatInt(progress.done)} / ${formatInt(progress.total)}`
+                : '…'}
           </span>
         </div>
       )}

@@ -8,13 +8,15 @@
 import { createContext, useContext } from 'react';
 import { useStore } from 'zustand';
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import type { PruneEvent, TrainEvent } from '../training/trainer.ts';
+import { settingRange } from '../training/settings.ts';
+import type { EpochEvent, PruneEvent, TrainEvent } from '../training/trainer.ts';
 import type {
   CircuitSnapshot,
   DatasetSource,
   DroppedFile,
   EnginePreference,
   FromWorker,
+  PlaygroundEvent,
   ModelInfo,
   PrunePreview,
   ProgressTask,
@@ -25,9 +27,18 @@ import type {
   StepUnit,
   ToWorker,
 } from '../worker/protocol.ts';
+import { denseTarget, type DenseRun } from './compare.ts';
+import type { DemoModel } from './demo.ts';
 import { URL_FIELDS, defaultUrlState, type NumberField, type PlaygroundUrlState, type PlaygroundView } from './url-state.ts';
 
 export type Settings = PlaygroundUrlState;
+
+/** The demo model while it is the one shown (src/ui/demo.ts): loaded from public/models/, not trained here. */
+export interface DemoShown {
+  /** What it is, as a clause ("a K = 6 HCLT ... validation bpd 1.4993"). */
+  description: string;
+  validBpd: number;
+}
 
 /** Settings that shape the model (or its data): fixed while a model exists, until Reset. */
 export const MODEL_SETTINGS: ReadonlySet<keyof Settings> = new Set<keyof Settings>(['K', 'seed', 'validFrac', 'images', 'dataset']);
@@ -55,6 +66,20 @@ export interface BatchProgress {
   trainBpd: number;
 }
 
+/**
+ * The dense HCLT trained beside the sparse run when `settings.compare` is on (src/ui/compare.ts):
+ * `waiting` until a round ends (or with the comparison off), `training` while the second worker
+ * catches up with the latest ended round, `paused` with the sparse run, `done` when caught up,
+ * `failed` after the second worker failed (the sparse run goes on; Reset clears it).
+ */
+export interface DenseState {
+  status: 'waiting' | 'training' | 'paused' | 'done' | 'failed';
+  /** One run per dense K, in the order they started; the last is the one being trained. */
+  runs: DenseRun[];
+  /** The K and total epochs the second worker is training to. */
+  target: { K: number; epochs: number } | null;
+}
+
 /** What the page knows about WebGPU before any run (the banner); `null` while still checking. */
 export type GpuSupport = { kind: 'available'; adapter: string } | { kind: 'missing' } | { kind: 'no-adapter' };
 
@@ -63,12 +88,18 @@ export interface PlaygroundState {
   engine: EnginePreference;
   speed: Speed;
   /** The visitor's own IDX images file, when they loaded one (it never goes into a link). */
-  userData: DroppedFile | null;
+  userData: File | null;
+  /** The visitor's test split (an IDX images file), when they gave one; it outlives Reset. */
+  testData: File | null;
+  /** The test split as the worker read it (name, images); null until it is read. */
+  testSplit: { name: string; count: number } | null;
+  /** The model's latest bpd on the test split (after the latest epoch, or when the split arrived). */
+  testBpd: number | null;
   gpu: GpuSupport | null;
   status: Status;
   model: ModelInfo | null;
   /** Every finished epoch, prune and grow of this run, in order. */
-  events: TrainEvent[];
+  events: PlaygroundEvent[];
   batch: BatchProgress | null;
   progress: Progress | null;
   snapshot: CircuitSnapshot | null;
@@ -77,6 +108,9 @@ export interface PlaygroundState {
   /** The preview of the last prune that happened (its histogram stays on show next to the drops). */
   lastPreview: PrunePreview | null;
   lastPrune: PruneEvent | null;
+  dense: DenseState;
+  /** The demo model, while it is shown (Play, a step, Reset, an import or other data replace it). */
+  demo: DemoShown | null;
   /** Plain-text messages for the visitor (repaired links, GPU fallbacks); never rendered as HTML. */
   notices: string[];
   /** One sentence for the alert, when something failed. */
@@ -90,21 +124,25 @@ export interface PlaygroundState {
   setEngine(engine: EnginePreference): void;
   setGpuSupport(gpu: GpuSupport): void;
   /** Uses the visitor's IDX file (or the embedded digits for null) for the next model. */
-  setUserData(file: DroppedFile | null): void;
+  setUserData(file: File | null): void;
+  /** Uses the IDX file as the test split (null: none): never trained on, measured after every epoch. */
+  setTestData(file: File | null): void;
   notify(message: string): void;
   dismissNotice(index: number): void;
   /** Builds the model if needed and runs the schedule until it ends. */
   play(): void;
-  /** Asks the worker to stop at the next mini-batch boundary. */
+  /** Asks the worker (and the dense comparison's) to stop at the next mini-batch boundary. */
   pause(): void;
   /** One unit of work (building the model first when there is none). */
   step(unit: StepUnit): void;
-  /** Stops the worker at once and forgets the model (settings stay). */
+  /** Stops the workers at once and forgets the model and its dense comparison (settings stay). */
   reset(): void;
   /** Asks the worker a question about the current model; rejects with one sentence. */
   query(q: Query): Promise<QueryResult>;
   /** Replaces the model by one from a file (.spc or .jpc), loading the data first if needed. */
   importModel(file: DroppedFile): Promise<void>;
+  /** Shows the demo model: the embedded digits and the demo loaded in a worker, nothing trained. */
+  showDemo(demo: DemoModel): void;
 }
 
 /** What the store needs of a Worker (a real one in the page, a fake in tests). */
@@ -133,6 +171,12 @@ export function isBusy(status: Status): boolean {
 /** Whether Play (or a step) may start now. */
 export function canPlay(s: Pick<PlaygroundState, 'status'>): boolean {
   return !isBusy(s.status) && s.status !== 'finished';
+}
+
+/** Whether the settings that shape the model (and the engine and data) are fixed now: a model of this
+ *  run exists. The demo model fixes nothing: Play trains a new model from the settings. */
+export function modelLocked(s: Pick<PlaygroundState, 'model' | 'demo'>): boolean {
+  return s.model !== null && s.demo === null;
 }
 
 /** Whether a structure step (prune, grow) or a single step may run now. */
@@ -174,6 +218,8 @@ export function isValidSetting<P extends keyof Settings>(key: P, value: Settings
   return (nf.minExclusive ? value > nf.min : value >= nf.min) && value <= nf.max;
 }
 
+const INITIAL_DENSE: DenseState = { status: 'waiting', runs: [], target: null };
+
 const INITIAL_RUN = {
   status: 'idle' as Status,
   model: null,
@@ -184,6 +230,10 @@ const INITIAL_RUN = {
   preview: null,
   lastPreview: null,
   lastPrune: null,
+  dense: INITIAL_DENSE,
+  demo: null,
+  testSplit: null,
+  testBpd: null,
   error: null,
 };
 
@@ -197,6 +247,9 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
   /** The status once the model is ready ('training' for Play, 'stepping' for a step). */
   let afterLoad: Status = 'training';
   let nextQueryId = 1;
+  /** The second worker of the dense comparison, and the K it trains. */
+  let denseWorker: TrainingWorker | null = null;
+  let denseK = 0;
   const pending = new Map<number, { resolve: (r: QueryResult) => void; reject: (e: Error) => void }>();
 
   const rejectPending = (why: string): void => {
@@ -207,9 +260,13 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
   return createStore<PlaygroundState>()((set, get) => {
     const onMessage = (msg: FromWorker): void => {
       switch (msg.type) {
-        case 'ready':
-          set({ model: msg.info, status: get().status === 'loading' ? afterLoad : get().status });
+        case 'ready': {
+          // The demo loads while the page stays idle (Play may start a new model meanwhile); once it is
+          // there the page is paused on it.
+          const st = get().status;
+          set({ model: msg.info, status: st === 'loading' ? afterLoad : get().demo && st === 'idle' ? 'paused' : st });
           break;
+        }
         case 'snapshot': {
           // The snapshot is the latest word on the structure (a prune can shrink K by dropping nodes).
           const { K, edges, params } = msg.snapshot;
@@ -217,7 +274,11 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
           break;
         }
         case 'progress':
-          set({ progress: { task: msg.task, done: msg.done, total: msg.total } });
+          // A mini-batch reported only by its progress (unwatched play) makes an older batch line stale.
+          set((s) => ({
+            progress: { task: msg.task, done: msg.done, total: msg.total },
+            batch: msg.task === 'epoch' && s.batch && s.batch.done !== msg.done ? null : s.batch,
+          }));
           break;
         case 'batch':
           set({ batch: { epoch: msg.epoch, done: msg.done, total: msg.total, trainBpd: msg.trainBpd } });
@@ -232,7 +293,9 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
             lastPreview: e.event === 'prune' ? s.preview : s.lastPreview,
             lastPrune: e.event === 'prune' ? e : s.lastPrune,
             model: s.model ? { ...s.model, edges: e.edges, params: e.params, K: e.event === 'grow' ? e.k : s.model.K } : s.model,
+            testBpd: e.event === 'epoch' && typeof e.test_bpd === 'number' ? e.test_bpd : s.testBpd,
           }));
+          if (e.event === 'epoch') syncDense();
           break;
         }
         case 'prunePreview':
@@ -245,6 +308,12 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
           get().notify(msg.message);
           break;
         case 'error':
+          if (get().demo && get().model === null) {
+            // The demo did not load (a missing file, no data): the page opens as it would without one.
+            get().reset();
+            get().notify(`The demo model could not be loaded (${msg.message.replace(/[.\s]+$/, '')}); press Play to train a model.`);
+            break;
+          }
           set({ status: 'error', error: msg.message, progress: null, preview: null });
           // Failed before a model existed (bad file, no memory): the next Play starts afresh.
           if (get().model === null) dropWorker('The model could not be built.');
@@ -261,6 +330,13 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
           p?.reject(new Error(msg.message));
           break;
         }
+        case 'testSplit':
+          set((s) => ({ testSplit: { name: msg.name, count: msg.count }, testBpd: msg.bpd ?? s.testBpd, progress: isBusy(s.status) ? s.progress : null }));
+          break;
+        case 'testSplitError':
+          set({ testData: null, testSplit: null, testBpd: null });
+          get().notify(msg.message);
+          break;
       }
     };
 
@@ -270,6 +346,94 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
         pending.set(id, { resolve, reject });
         w.postMessage({ type: 'query', id, query: q });
       });
+    };
+
+    const datasetSource = (): DatasetSource => {
+      const s = get();
+      return s.userData ? { kind: 'idx', images: s.userData } : { kind: 'embedded', url: options.dataUrl };
+    };
+
+    // ---- the dense comparison's worker (src/ui/compare.ts says what it trains and why)
+
+    const dropDense = (): void => {
+      denseWorker?.terminate();
+      denseWorker = null;
+      denseK = 0;
+    };
+
+    /** The second worker failed: say so once and let the sparse run go on. */
+    const denseFailed = (why: string): void => {
+      dropDense();
+      set((s) => ({ dense: { ...s.dense, status: 'failed' } }));
+      get().notify(`The dense comparison stopped (${why.replace(/[.\s]+$/, '')}); the sparse run goes on. Reset to try again.`);
+    };
+
+    const onDenseMessage = (msg: FromWorker): void => {
+      switch (msg.type) {
+        case 'event': {
+          if (msg.event.event !== 'epoch') break;
+          const e: EpochEvent = msg.event;
+          set((s) => {
+            const runs = s.dense.runs.slice();
+            const last = runs[runs.length - 1];
+            if (last) runs[runs.length - 1] = { ...last, events: [...last.events, e] };
+            return { dense: { ...s.dense, runs } };
+          });
+          break;
+        }
+        case 'idle':
+          // Only "caught up" matters: the store marks a pause itself when it sends one (a pause that
+          // reaches the worker before its play starts drops the play, and then no idle comes at all).
+          if (msg.finished) set((s) => ({ dense: { ...s.dense, status: 'done' } }));
+          break;
+        case 'error':
+          denseFailed(msg.message);
+          break;
+        case 'notice':
+          get().notify(`Dense comparison: ${msg.message}`);
+          break;
+        default:
+          break; // snapshots, progress and query answers of the dense run are not shown
+      }
+    };
+
+    /** Starts or extends the dense run to the latest ended round (nothing when compare is off or nothing ended). */
+    const syncDense = (): void => {
+      const s = get();
+      if (!s.settings.compare || s.dense.status === 'failed') return;
+      const t = denseTarget(s.events, s.settings.roundEpochs, s.snapshot?.numVars ?? 784);
+      const cur = s.dense.target;
+      if (t === null || (cur !== null && cur.K === t.K && cur.epochs === t.epochs)) return;
+      const maxEpochs = settingRange('epochs', 'browser').max;
+      if (t.epochs > maxEpochs) {
+        if (cur?.epochs !== -1) get().notify(`The dense comparison stops at ${maxEpochs} epochs in all, the playground's limit.`);
+        set((x) => ({ dense: { ...x.dense, target: { K: t.K, epochs: -1 }, status: 'done' } }));
+        return;
+      }
+      if (denseWorker && denseK === t.K) {
+        // Same K: train the same run on (the schedule's epochs grow; same split, seed and order).
+        denseWorker.postMessage({ type: 'configure', config: { epochs: t.epochs } });
+        denseWorker.postMessage({ type: 'play' });
+        set((x) => ({ dense: { ...x.dense, target: t, status: 'training' } }));
+        return;
+      }
+      dropDense();
+      const w = options.spawnWorker();
+      w.onmessage = (e) => {
+        if (denseWorker === w) onDenseMessage(e.data);
+      };
+      w.onerror = (e) => {
+        if (denseWorker !== w) return;
+        e.preventDefault();
+        denseFailed(e.message ? `its worker stopped: ${e.message}` : 'its worker stopped');
+      };
+      denseWorker = w;
+      denseK = t.K;
+      const config: RunConfig = { ...runConfigOf(s.settings), K: t.K, epochs: t.epochs, rounds: 0 };
+      w.postMessage({ type: 'speed', speed: 'fast' });
+      w.postMessage({ type: 'init', dataset: datasetSource(), config, engine: s.engine });
+      w.postMessage({ type: 'play' });
+      set((x) => ({ dense: { status: 'training', runs: [...x.dense.runs, { K: t.K, events: [] }], target: t } }));
     };
 
     const dropWorker = (why: string): void => {
@@ -302,12 +466,13 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
       const w = ensureWorker();
       if (!initSent) {
         const s = get();
-        const dataset: DatasetSource = s.userData ? { kind: 'idx', images: s.userData } : { kind: 'embedded', url: options.dataUrl };
         w.postMessage({ type: 'speed', speed: s.speed });
-        w.postMessage({ type: 'init', dataset, config: runConfigOf(s.settings), engine: s.engine });
+        if (s.testData) w.postMessage({ type: 'testSplit', file: s.testData });
+        w.postMessage({ type: 'init', dataset: datasetSource(), config: runConfigOf(s.settings), engine: s.engine });
         initSent = true;
         afterLoad = then;
-        set({ status: 'loading', error: null });
+        // A model from the settings: the page no longer opens on the demo (a demo still being fetched stays away).
+        set({ status: 'loading', error: null, ...(s.settings.model === 'demo' ? { settings: { ...s.settings, model: 'new' as const } } : {}) });
       } else {
         set({ status: then, error: null });
       }
@@ -319,6 +484,7 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
       engine: 'auto',
       speed: 'normal',
       userData: null,
+      testData: null,
       gpu: null,
       notices: [],
       ...INITIAL_RUN,
@@ -326,10 +492,15 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
       setSetting(key, value) {
         if (!isValidSetting(key, value)) return;
         const s = get();
-        if (MODEL_SETTINGS.has(key) && s.model !== null) return;
+        if (MODEL_SETTINGS.has(key) && modelLocked(s)) return;
         const settings = { ...s.settings, [key]: value };
         set({ settings, status: s.status === 'finished' ? 'paused' : s.status });
-        if (worker && key !== 'view' && key !== 'replay' && !MODEL_SETTINGS.has(key)) {
+        if (key === 'compare') {
+          // Off: the second worker goes with its results; on: it catches up with the rounds so far.
+          dropDense();
+          set({ dense: INITIAL_DENSE });
+          syncDense();
+        } else if (worker && !s.demo && key !== 'view' && key !== 'replay' && !MODEL_SETTINGS.has(key)) {
           worker.postMessage({ type: 'configure', config: { [key]: value } });
         }
       },
@@ -349,7 +520,7 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
       },
 
       setEngine(engine) {
-        if (get().model !== null) return;
+        if (modelLocked(get())) return;
         set({ engine });
       },
 
@@ -362,6 +533,12 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
         set({ userData: file });
       },
 
+      setTestData(file) {
+        set({ testData: file, testSplit: null, testBpd: null });
+        // A worker that exists gets it now (a model is measured at once); a new one with its init.
+        if (worker && initSent) worker.postMessage({ type: 'testSplit', file });
+      },
+
       notify(message) {
         set((s) => (s.notices.includes(message) ? s : { notices: [...s.notices, message].slice(-MAX_NOTICES) }));
       },
@@ -371,11 +548,22 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
       },
 
       play() {
+        const d = get().dense;
+        if (denseWorker && d.status === 'paused') {
+          denseWorker.postMessage({ type: 'play' });
+          set({ dense: { ...d, status: 'training' } });
+        }
         if (!canPlay(get())) return;
+        if (get().demo) get().reset(); // Play trains a new model from the settings
         workerWithModel('training').postMessage({ type: 'play' });
       },
 
       pause() {
+        const d = get().dense;
+        if (denseWorker && d.status === 'training') {
+          denseWorker.postMessage({ type: 'pause' });
+          set({ dense: { ...d, status: 'paused' } });
+        }
         const s = get();
         if (!worker || !isBusy(s.status) || s.status === 'pausing') return;
         set({ status: 'pausing' });
@@ -384,12 +572,16 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
 
       step(unit) {
         if (!canStep(get())) return;
+        if (get().demo) get().reset(); // a step starts a new model from the settings too
         workerWithModel('stepping').postMessage({ type: 'step', unit });
       },
 
       reset() {
         dropWorker('The model was reset.');
+        dropDense();
         set({ ...INITIAL_RUN });
+        // The demo is gone: a link or the remembered configuration no longer asks for it.
+        if (get().settings.model === 'demo') set((s) => ({ settings: { ...s.settings, model: 'new' } }));
       },
 
       query(q) {
@@ -398,6 +590,7 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
       },
 
       async importModel(file) {
+        if (get().demo) get().reset(); // the file replaces the demo, on the split of the settings
         if (isBusy(get().status)) get().pause();
         // The data must be loaded (the model is checked against it); the worker queues the import after
         // the initial build. Its `ready` and `snapshot` messages then describe the imported model.
@@ -409,6 +602,19 @@ export function createPlaygroundStore(options: StoreOptions): PlaygroundStore {
         } catch (e) {
           get().notify(e instanceof Error ? e.message : String(e));
         }
+      },
+
+      showDemo(demo) {
+        get().reset();
+        const w = ensureWorker();
+        const s = get();
+        w.postMessage({ type: 'speed', speed: s.speed });
+        // On the CPU engine: the demo is only asked questions (drawing, samples and the circuit view run
+        // on the CPU in any case), and Play trains a new model in a new worker on the chosen engine.
+        w.postMessage({ type: 'init', dataset: { kind: 'embedded', url: options.dataUrl }, config: { ...demo.config }, engine: 'cpu', model: demo.file });
+        initSent = true;
+        afterLoad = 'paused';
+        set({ demo: { description: demo.description, validBpd: demo.validBpd }, settings: { ...s.settings, model: 'demo' }, error: null });
       },
     };
   });

@@ -31,8 +31,13 @@ export interface DroppedFile {
 export type DatasetSource =
   /** The 10,000 embedded MNIST digits, fetched from `url` (absolute; the worker resolves nothing). */
   | { kind: 'embedded'; url: string }
-  /** The visitor's IDX images file (raw or .gz), e.g. full MNIST or Fashion-MNIST training images. */
-  | { kind: 'idx'; images: DroppedFile };
+  /**
+   * The visitor's IDX images file (raw or .gz), e.g. full MNIST or Fashion-MNIST training images. The
+   * browser's File itself: posting it copies no bytes (it is a handle), and the worker reads it in
+   * slices, gunzipping and decoding as it goes (src/data/idx.ts, readIdxImages), so the page never
+   * reads or parses it and never freezes.
+   */
+  | { kind: 'idx'; images: File };
 
 export type { EnginePreference };
 
@@ -47,7 +52,8 @@ export type Speed = (typeof SPEEDS)[number];
 export type StepUnit = 'batch' | 'epoch' | 'prune' | 'grow';
 
 export type ToWorker =
-  | { type: 'init'; dataset: DatasetSource; config: RunConfig; engine: EnginePreference }
+  /** `model`: start from this model file (.spc or .jpc, e.g. the page's demo model) instead of building the HCLT. */
+  | { type: 'init'; dataset: DatasetSource; config: RunConfig; engine: EnginePreference; model?: DroppedFile }
   /** Run the schedule from where it is until it ends (or `pause`). */
   | { type: 'play' }
   /** Stop at the next mini-batch boundary. */
@@ -60,7 +66,13 @@ export type ToWorker =
       type: 'configure';
       config: Partial<Pick<RunConfig, 'batch' | 'step' | 'pseudocount' | 'epochs' | 'roundEpochs' | 'rounds' | 'prune' | 'criterion' | 'sigma'>>;
     }
-  | { type: 'query'; id: number; query: Query };
+  | { type: 'query'; id: number; query: Query }
+  /**
+   * The test split (an IDX images file of the training data's image size, e.g. t10k-images-idx3-ubyte.gz),
+   * or null to drop it. Never trained on: its bpd is measured after every epoch and, when it arrives
+   * for a model that exists, at once. Answered by `testSplit` or `testSplitError`.
+   */
+  | { type: 'testSplit'; file: File | null };
 
 export type Query =
   /** log p(x), bpd and the per-pixel surprise log p(x_i | x_rest) of one 28x28 image (0..255). */
@@ -185,7 +197,12 @@ export interface PrunePreview {
   holdMs: number;
 }
 
-export type ProgressTask = 'load' | 'build' | 'epoch' | 'validation' | 'flows' | 'rebuild';
+/** `load`: done and total are bytes of the file read (0 / 0 for the embedded digits: indeterminate). */
+export type ProgressTask = 'load' | 'build' | 'epoch' | 'validation' | 'test' | 'flows' | 'rebuild';
+
+/** An epoch event as the playground reports it: the Trainer's, plus the test split's bpd when there is one. */
+export type PlaygroundEpochEvent = EpochEvent & { test_bpd?: number | null };
+export type PlaygroundEvent = PlaygroundEpochEvent | PruneEvent | GrowEvent;
 
 export interface ModelInfo {
   /** The adapter's name, or "CPU ..." for the CPU engine. */
@@ -193,6 +210,8 @@ export interface ModelInfo {
   engine: 'gpu' | 'cpu';
   /** Bytes of GPU buffers in use (0 on the CPU engine). */
   gpuBytes: number;
+  /** Bytes of decoded images the worker holds: the training, validation and test images, one byte per pixel. */
+  dataBytes: number;
   edges: number;
   params: number;
   K: number;
@@ -207,7 +226,11 @@ export type FromWorker =
   /** Work in progress; `total` 0 means indeterminate. */
   | { type: 'progress'; task: ProgressTask; done: number; total: number }
   /** A finished step: EM epoch, prune (with bound and measured drop) or grow. */
-  | { type: 'event'; event: EpochEvent | PruneEvent | GrowEvent }
+  | { type: 'event'; event: PlaygroundEvent }
+  /** The test split was read: its name and size, and the current model's bpd on it (null: no model yet). */
+  | { type: 'testSplit'; name: string; count: number; bpd: number | null }
+  /** The test split could not be used (unreadable, another image size); the worker has forgotten it. */
+  | { type: 'testSplitError'; name: string; message: string }
   /** One mini-batch done (steps and slow play): the running epoch's mean train bpd so far. */
   | { type: 'batch'; epoch: number; done: number; total: number; trainBpd: number }
   | { type: 'prunePreview'; preview: PrunePreview }

@@ -17,7 +17,7 @@ import type { CompiledCircuit } from '../circuit/compile.ts';
 import { exportJpc, importJpc } from '../circuit/formats/jpc.ts';
 import { decodeSpc, encodeSpc } from '../circuit/formats/spc.ts';
 import { treeEdgeInformation } from '../circuit/hclt.ts';
-import { countNodes, countParams, latentStates } from '../circuit/structure.ts';
+import { countNodes, countParams, latentStates, type Circuit } from '../circuit/structure.ts';
 import { subset, type Dataset } from '../data/dataset.ts';
 import { splitTrainValid } from '../data/split.ts';
 import type { EngineHandle } from '../engines/engine.ts';
@@ -27,7 +27,8 @@ import { bitsPerDim } from '../util/math.ts';
 import { binOf, histogramOf } from './histogram.ts';
 import type { FlowRecord, Model } from './model.ts';
 import { edgeInformation, HISTOGRAM_BINS, ModelQueries } from './queries.ts';
-import { checkRunConfig, describeError, sentence, toTrainConfig } from './validation.ts';
+import { TestSplit } from './test-split.ts';
+import { checkRunConfig, describeError, gpuDataProblem, sentence, toTrainConfig } from './validation.ts';
 import type {
   CircuitSnapshot,
   DatasetSource,
@@ -35,6 +36,7 @@ import type {
   EnginePreference,
   FromWorker,
   ModelInfo,
+  PlaygroundEpochEvent,
   PrunePreview,
   Query,
   QueryResult,
@@ -48,7 +50,8 @@ export interface SessionDeps {
   post(msg: FromWorker): void;
   /** Makes the engine for a run; `onNotice` takes sentences for the visitor (no WebGPU, a GPU failure). */
   createEngine(pref: EnginePreference, onNotice: (message: string) => void): Promise<EngineHandle>;
-  loadDataset(src: DatasetSource): Promise<Dataset>;
+  /** Reads the data; for a file, `onProgress` gets the bytes read so far and the file's size. */
+  loadDataset(src: DatasetSource, onProgress?: (done: number, total: number) => void): Promise<Dataset>;
   /** Waits `ms` (0: just lets queued messages run). Default: setTimeout. */
   sleep?(ms: number): Promise<void>;
 }
@@ -104,6 +107,8 @@ export class PlaygroundSession {
   private preview: { compiled: CompiledCircuit; marked: Uint8Array } | null = null;
   /** The read-only queries (score, inpaint, samples, region, bpd distribution) and their caches. */
   private readonly reads: ModelQueries;
+  /** The visitor's test split, if any (test-split.ts): measured at every epoch's end. */
+  private readonly testSplit: TestSplit;
 
   constructor(deps: SessionDeps) {
     this.deps = deps;
@@ -115,6 +120,12 @@ export class PlaygroundSession {
       flows: () => this.flows,
       preview: () => this.preview,
       progress: this.progress,
+    });
+    this.testSplit = new TestSplit({
+      load: (file, onProgress) => deps.loadDataset({ kind: 'idx', images: file }, onProgress),
+      post: (msg) => this.post(msg),
+      loadProgress: () => this.fileProgress(),
+      loaded: () => void this.pump(),
     });
   }
 
@@ -150,6 +161,10 @@ export class PlaygroundSession {
       case 'query':
         this.queries.push({ id: msg.id, query: msg.query });
         break;
+      case 'testSplit':
+        this.testSplit.set(msg.file);
+        if (!msg.file && this.model) this.post({ type: 'ready', info: this.info() }); // its bytes are gone
+        return;
       default:
         this.post({ type: 'error', message: `The training worker got a message it does not know (${String((msg as { type?: unknown }).type)}).` });
         return;
@@ -179,7 +194,7 @@ export class PlaygroundSession {
     this.pumping = true;
     try {
       for (;;) {
-        if (this.queries.length > 0) {
+        if (this.queries.length > 0 || this.testSplit.owed) {
           await this.serveQueries();
           continue;
         }
@@ -209,7 +224,7 @@ export class PlaygroundSession {
     const config = { ...msg.config };
     checkRunConfig(config);
     this.post({ type: 'progress', task: 'load', done: 0, total: 0 });
-    const dataset = await this.deps.loadDataset(msg.dataset);
+    const dataset = await this.deps.loadDataset(msg.dataset, this.fileProgress());
     if (gen !== this.generation) return;
     if (dataset.count < 2)
       throw new UserError(`The dataset ${dataset.name} has ${dataset.count} image${dataset.count === 1 ? '' : 's'}; training needs at least 2.`);
@@ -222,6 +237,7 @@ export class PlaygroundSession {
           )
         : dataset;
     const { train, valid } = splitTrainValid(used, config.validFrac, config.seed);
+    const circuit = msg.model ? readModelFile(msg.model, dataset) : undefined;
     const handle = await this.deps.createEngine(msg.engine, (message) => {
       this.post({ type: 'notice', message: sentence(message) });
       // A GPU failure mid-run moves the work to the CPU: the page's backend figure must say so.
@@ -231,12 +247,18 @@ export class PlaygroundSession {
       handle.engine.dispose();
       return;
     }
-    this.post({ type: 'progress', task: 'build', done: 0, total: 0 });
+    const tooLarge = handle.bufferLimit ? gpuDataProblem(dataset, train.count, config.validFrac, handle.bufferLimit) : null;
+    if (tooLarge) {
+      handle.engine.dispose();
+      throw new UserError(tooLarge);
+    }
+    const task = circuit ? 'rebuild' : 'build';
+    this.post({ type: 'progress', task, done: 0, total: 0 });
     await this.sleep(0); // let the page show "building" before the (synchronous) HCLT build
     const trainConfig = toTrainConfig(config);
     let trainer: Trainer;
     try {
-      trainer = await Trainer.create(trainConfig, handle.engine, train, valid);
+      trainer = await Trainer.create(trainConfig, handle.engine, train, valid, circuit);
     } catch (e) {
       handle.engine.dispose();
       throw e;
@@ -245,8 +267,12 @@ export class PlaygroundSession {
       handle.engine.dispose();
       return;
     }
-    this.post({ type: 'progress', task: 'build', done: 1, total: 1 });
-    this.model = { config, trainConfig, dataset, train, valid, flowSample: firstRows(train, SNAPSHOT_FLOW_IMAGES), handle, trainer };
+    this.post({ type: 'progress', task, done: 1, total: 1 });
+    // The split holds the pixels now; the file's dataset keeps only its name and shape (holding both
+    // would double the worker's memory: 47 MB more for Fashion-MNIST's training file).
+    const source = { ...dataset, pixels: new Uint8Array(0), labels: undefined };
+    this.model = { config, trainConfig, dataset: source, train, valid, flowSample: firstRows(train, SNAPSHOT_FLOW_IMAGES), handle, trainer };
+    this.testSplit.fits(source); // a test split read before the training data: same image size?
     this.post({ type: 'ready', info: this.info() });
     await this.postSnapshot();
   }
@@ -269,6 +295,7 @@ export class PlaygroundSession {
       backend: t.engine.adapter,
       engine: t.engine.kind,
       gpuBytes: gpu ? (m.handle.gpuBytes?.() ?? 0) : 0,
+      dataBytes: m.train.pixels.byteLength + (m.valid?.pixels.byteLength ?? 0) + this.testSplit.bytes,
       edges: t.edges,
       params: t.params,
       K: latentStates(t.circuit),
@@ -350,6 +377,16 @@ export class PlaygroundSession {
     this.post({ type: 'progress', task, done, total });
   };
 
+  /** Progress of a file being read (task 'load', in bytes), posted at most once per percent. */
+  private fileProgress(): (done: number, total: number) => void {
+    let posted = -1;
+    return (done, total) => {
+      if (done < total && posted >= 0 && done - posted < total / 100) return;
+      posted = done;
+      this.post({ type: 'progress', task: 'load', done, total });
+    };
+  }
+
   /** Starts an epoch if none is in progress, recording whether the schedule counts it. */
   private beginEpoch(t: Trainer): void {
     if (t.epochProgress) return;
@@ -393,9 +430,23 @@ export class PlaygroundSession {
   private async epochEnded(ev: EpochEvent): Promise<UnitOutcome> {
     if (this.epochOnSchedule) this.schedule.epochsDone++;
     this.epochOnSchedule = false;
-    this.post({ type: 'event', event: ev });
+    this.post({ type: 'event', event: await this.withTestBpd(ev) });
     await this.postSnapshot();
     return 'done';
+  }
+
+  /** The epoch's event with the test split's bpd (measured now, after the epoch's EM updates), if there is one. */
+  private async withTestBpd(ev: EpochEvent): Promise<PlaygroundEpochEvent> {
+    const m = this.model!;
+    const split = this.testSplit;
+    if (!split.dataset || !split.fits(m.dataset)) return ev;
+    try {
+      const r = await split.measure(m.trainer.engine);
+      return r ? { ...ev, test_bpd: r.bpd } : ev;
+    } catch (e) {
+      split.reject(describeError(e, 'Measuring the test bpd failed'));
+      return ev;
+    }
   }
 
   /** Step 'batch': one mini-batch (starting an epoch if needed; ending it after its last batch). */
@@ -552,6 +603,31 @@ export class PlaygroundSession {
         }
       }
     }
+    await this.settleTestSplit();
+  }
+
+  /**
+   * A test split that has just been read: reported at once, and measured at once when a model exists
+   * (here, between mini-batches, like a query); otherwise at the first epoch's end.
+   */
+  private async settleTestSplit(): Promise<void> {
+    const split = this.testSplit;
+    const data = split.dataset;
+    if (!split.owed || !data) return;
+    const m = this.model;
+    if (!m) {
+      split.owed = false;
+      split.report(data, null);
+      return;
+    }
+    if (!split.fits(m.dataset)) return;
+    try {
+      const r = await split.measure(m.trainer.engine);
+      if (r) split.report(r.data, r.bpd);
+    } catch (e) {
+      split.reject(describeError(e, 'Measuring the test bpd failed'));
+    }
+    if (this.model === m) this.post({ type: 'ready', info: this.info() }); // the data's bytes changed
   }
 
   /** Makes the compiled circuit's parameter arrays current (a read-back on the GPU) once per change. */
@@ -595,19 +671,7 @@ export class PlaygroundSession {
   /** Reads a model file; replaces the model (fresh schedule) after the answer `ok` goes out. */
   private async importModel(file: DroppedFile): Promise<{ result: QueryResult; after: () => Promise<void> }> {
     const m = this.model!;
-    if (!file || typeof file.name !== 'string' || !(file.bytes instanceof ArrayBuffer))
-      throw new UserError('The model file could not be read (no name or no bytes).');
-    const bytes = new Uint8Array(file.bytes);
-    const head = new TextDecoder().decode(bytes.subarray(0, 64));
-    const isJpc = file.name.toLowerCase().endsWith('.jpc') || /^\s*(c|jpc)\b/.test(head);
-    const circuit = isJpc ? importJpc(new TextDecoder().decode(bytes), file.name) : decodeSpc(bytes, file.name).circuit;
-    const D = m.dataset.numVars;
-    const V = m.dataset.numValues;
-    if (circuit.numVars !== D || circuit.numValues !== V) {
-      throw new UserError(
-        `${file.name} is a model of ${circuit.numVars} pixels with ${circuit.numValues} values each, but the dataset (${m.dataset.name}) has ${D} pixels with ${V} values, so it cannot be used here.`,
-      );
-    }
+    const circuit = readModelFile(file, m.dataset);
     const old = m.trainer;
     // The old parameters must be current in its compiled arrays, to reload them if the new model fails.
     await this.syncParams();
@@ -632,4 +696,22 @@ export class PlaygroundSession {
       },
     };
   }
+}
+
+/** A model file (.spc or .jpc) from the page, checked against the dataset it will run on. */
+function readModelFile(file: DroppedFile, dataset: Dataset): Circuit {
+  if (!file || typeof file.name !== 'string' || !(file.bytes instanceof ArrayBuffer))
+    throw new UserError('The model file could not be read (no name or no bytes).');
+  const bytes = new Uint8Array(file.bytes);
+  const head = new TextDecoder().decode(bytes.subarray(0, 64));
+  const isJpc = file.name.toLowerCase().endsWith('.jpc') || /^\s*(c|jpc)\b/.test(head);
+  const circuit = isJpc ? importJpc(new TextDecoder().decode(bytes), file.name) : decodeSpc(bytes, file.name).circuit;
+  const D = dataset.numVars;
+  const V = dataset.numValues;
+  if (circuit.numVars !== D || circuit.numValues !== V) {
+    throw new UserError(
+      `${file.name} is a model of ${circuit.numVars} pixels with ${circuit.numValues} values each, but the dataset (${dataset.name}) has ${D} pixels with ${V} values, so it cannot be used here.`,
+    );
+  }
+  return circuit;
 }

@@ -5,7 +5,7 @@
 // src/worker/protocol.ts; reset is the page terminating this worker.
 
 import { fetchEmbeddedDataset } from '../data/fetch.ts';
-import { decodeIdxImages } from '../data/idx.ts';
+import { MAX_BROWSER_IMAGE_BYTES, readIdxImages } from '../data/idx.ts';
 import { createBrowserEngine } from '../engines/create-browser.ts';
 import { loadViteShaders } from '../engines/gpu/shaders-vite.ts';
 import type { DatasetSource, FromWorker, ToWorker } from './protocol.ts';
@@ -29,9 +29,10 @@ function sleep(ms: number): Promise<void> {
   });
 }
 
-function loadDataset(src: DatasetSource) {
+/** The embedded digits, or the visitor's file read here in slices with progress (never on the page). */
+function loadDataset(src: DatasetSource, onProgress?: (done: number, total: number) => void) {
   if (src.kind === 'embedded') return fetchEmbeddedDataset(src.url);
-  return decodeIdxImages(new Uint8Array(src.images.bytes), src.images.name);
+  return readIdxImages(src.images, src.images.name, { onProgress, maxBytes: MAX_BROWSER_IMAGE_BYTES });
 }
 
 const session = new PlaygroundSession({

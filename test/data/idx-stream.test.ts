@@ -9,7 +9,7 @@ import { decodeIdxImages, imagesOverLimit, MAX_BROWSER_IMAGE_BYTES, peekIdxImage
 import { UserError } from '../../src/util/errors.ts';
 
 /** An IDX images file of `count` images of rows x cols whose pixel j of image i is (7i + j) mod 256; `declared` overrides the count in the header. */
-function imagesFile(count: number, rows: number, cols: number, declared = count): Uint8Array {
+function imagesFile(count: number, rows: number, cols: number, declared = count): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(16 + count * rows * cols);
   const view = new DataView(out.buffer);
   view.setUint32(0, 0x00000803);
@@ -38,7 +38,9 @@ describe('readIdxImages', () => {
     const want = await decodeIdxImages(raw, 'x');
     for (const bytes of [raw, gz]) {
       const seen: number[] = [];
-      const ds = await readIdxImages(new Blob([bytes]), 'x', { onProgress: (done, total) => (expect(total).toBe(bytes.length), seen.push(done)) });
+      const ds = await readIdxImages(new Blob([new Uint8Array(bytes)]), 'x', {
+        onProgress: (done, total) => (expect(total).toBe(bytes.length), seen.push(done)),
+      });
       expect(ds.count).toBe(3000);
       expect([ds.rows, ds.cols, ds.numVars, ds.numValues]).toEqual([28, 28, 784, 256]);
       expect(Buffer.from(ds.pixels).equals(Buffer.from(want.pixels))).toBe(true);
@@ -91,7 +93,7 @@ describe('readIdxImages', () => {
       ['nothing.gz', gzipSync(new Uint8Array(0)), /^nothing\.gz is a gzip file that decompresses to nothing/],
     ];
     for (const [name, bytes, pattern] of cases) {
-      const msg = await userError(readIdxImages(new Blob([bytes]), name));
+      const msg = await userError(readIdxImages(new Blob([new Uint8Array(bytes)]), name));
       expect(msg, name).toMatch(pattern);
       expect(msg.split(/\.\s/).length, `${name}: one sentence`).toBe(1);
     }

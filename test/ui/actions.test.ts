@@ -4,13 +4,14 @@ import { ACTIONS, actionForKey, ariaShortcuts, type ActionState } from '../../sr
 import type { ModelInfo } from '../../src/worker/protocol.ts';
 import type { Status } from '../../src/ui/store.ts';
 
-const MODEL: ModelInfo = { backend: 'CPU', engine: 'cpu', gpuBytes: 0, edges: 1, params: 1, K: 2, trainCount: 1, validCount: 1, datasetName: 'x' };
+const MODEL: ModelInfo = { backend: 'CPU', engine: 'cpu', gpuBytes: 0, dataBytes: 0, edges: 1, params: 1, K: 2, trainCount: 1, validCount: 1, datasetName: 'x' };
 
 function state(status: Status, withModel: boolean): ActionState & { calls: string[] } {
   const calls: string[] = [];
   return {
     status,
     model: withModel ? MODEL : null,
+    demo: null,
     play: () => calls.push('play'),
     pause: () => calls.push('pause'),
     step: (unit) => calls.push(`step:${unit}`),
@@ -56,6 +57,13 @@ describe('action registry', () => {
     expect(actionForKey('s', fresh)?.id).toBe('step');
     expect(actionForKey('x', fresh)).toBeUndefined();
     expect(actionForKey('g', fresh)).toBeUndefined();
+    // The demo model: Play and steps start a new model; it is not pruned or grown.
+    const demo = { ...state('paused', true), demo: { description: 'demo', validBpd: 1.5 } };
+    expect(actionForKey(' ', demo)?.id).toBe('play');
+    expect(actionForKey('e', demo)?.id).toBe('epoch');
+    expect(actionForKey('x', demo)).toBeUndefined();
+    expect(actionForKey('g', demo)).toBeUndefined();
+    expect(actionForKey('r', demo)?.id).toBe('reset');
     const busy = state('stepping', true);
     for (const k of ['s', 'e', 'x', 'g']) expect(actionForKey(k, busy)).toBeUndefined();
     expect(actionForKey('l', busy)?.id).toBe('share');

@@ -2,7 +2,8 @@
 // worker's messages into state, which settings are locked while a model exists, and queries.
 import { describe, expect, it } from 'vitest';
 import type { FromWorker, ModelInfo, ToWorker } from '../../src/worker/protocol.ts';
-import { createPlaygroundStore, epochsDone, latestValidBpd, type TrainingWorker } from '../../src/ui/store.ts';
+import { createPlaygroundStore, epochsDone, latestValidBpd, modelLocked, runConfigOf, type TrainingWorker } from '../../src/ui/store.ts';
+import type { DemoModel } from '../../src/ui/demo.ts';
 import type { EpochEvent } from '../../src/training/trainer.ts';
 
 class FakeWorker implements TrainingWorker {
@@ -25,6 +26,7 @@ const INFO: ModelInfo = {
   backend: 'CPU float32, 1 thread',
   engine: 'cpu',
   gpuBytes: 0,
+  dataBytes: 1568,
   edges: 100,
   params: 500,
   K: 2,
@@ -178,6 +180,69 @@ describe('playground store', () => {
     const c = store.getState().query({ kind: 'samples', count: 1, seed: 2 });
     store.getState().reset();
     await expect(c).rejects.toThrow(/reset/);
+  });
+
+  it('shows the demo model without training; Play and steps replace it with a new model from the settings', () => {
+    const { store, workers } = setup();
+    const demo: DemoModel = {
+      file: { name: 'demo.spc', bytes: new ArrayBuffer(8) },
+      config: { ...runConfigOf(store.getState().settings), K: 6, seed: 1, validFrac: 0.1 },
+      description: 'a K = 6 HCLT',
+      validBpd: 1.5,
+    };
+    store.getState().showDemo(demo);
+    const w = workers[0];
+    // The demo's split and the CPU engine, with the model file; nothing is played.
+    expect(w.sent.map((m) => m.type)).toEqual(['speed', 'init']);
+    const init = w.sent[1] as Extract<ToWorker, { type: 'init' }>;
+    expect(init).toMatchObject({ engine: 'cpu', model: demo.file, dataset: { kind: 'embedded', url: 'http://x/data.bin' } });
+    expect(init.config.K).toBe(6);
+    expect(store.getState().settings.model).toBe('demo');
+    // Loading leaves the page idle (Play could start at once); once ready it rests on the demo.
+    expect(store.getState().status).toBe('idle');
+    w.emit({ type: 'ready', info: { ...INFO, K: 12 } });
+    expect(store.getState().status).toBe('paused');
+    expect(store.getState().demo).toEqual({ description: 'a K = 6 HCLT', validBpd: 1.5 });
+    expect(modelLocked(store.getState())).toBe(false);
+    // Settings stay free (the demo fixes none) and are not sent to the demo's worker.
+    store.getState().setSetting('K', 4);
+    store.getState().setSetting('prune', 0.5);
+    expect(store.getState().settings.K).toBe(4);
+    expect(w.sent.map((m) => m.type)).toEqual(['speed', 'init']);
+    // Queries go to the demo's worker.
+    void store.getState().query({ kind: 'samples', count: 1, seed: 1 });
+    expect(w.sent.at(-1)?.type).toBe('query');
+    // Play: the demo goes, a new worker builds a model from the settings and plays.
+    store.getState().play();
+    expect(w.terminated).toBe(true);
+    expect(store.getState().demo).toBeNull();
+    expect(store.getState().settings.model).toBe('new');
+    const next = workers[1];
+    expect(next.sent.map((m) => m.type)).toEqual(['speed', 'init', 'play']);
+    const init2 = next.sent[1] as Extract<ToWorker, { type: 'init' }>;
+    expect(init2.model).toBeUndefined();
+    expect(init2.config).toMatchObject({ K: 4, prune: 0.5 });
+    expect(init2.engine).toBe('auto');
+
+    // A step on the demo also starts a new model; Reset drops the demo.
+    store.getState().showDemo(demo);
+    workers[2].emit({ type: 'ready', info: INFO });
+    store.getState().step('epoch');
+    expect(workers[2].terminated).toBe(true);
+    expect(workers[3].sent.map((m) => m.type)).toEqual(['speed', 'init', 'step']);
+    store.getState().showDemo(demo);
+    store.getState().reset();
+    expect([store.getState().demo, store.getState().model, store.getState().status, store.getState().settings.model]).toEqual([null, null, 'idle', 'new']);
+  });
+
+  it('a demo that fails to load leaves the page idle with one notice, not an error', () => {
+    const { store, workers } = setup();
+    store.getState().showDemo({ file: { name: 'demo.spc', bytes: new ArrayBuffer(8) }, config: runConfigOf(store.getState().settings), description: 'x', validBpd: 1 });
+    workers[0].emit({ type: 'error', message: 'demo.spc is not a .spc model.' });
+    const s = store.getState();
+    expect([s.status, s.error, s.demo, s.model]).toEqual(['idle', null, null, null]);
+    expect(s.notices).toEqual(['The demo model could not be loaded (demo.spc is not a .spc model); press Play to train a model.']);
+    expect(workers[0].terminated).toBe(true);
   });
 
   it('keeps notices unique and bounded', () => {

@@ -1,0 +1,175 @@
+// The training session with the visitor's own files (src/worker/session.ts, test-split.ts), driven in
+// Node with the real CPU engine and the worker's own reader (readIdxImages): the training file is read
+// with progress and its memory stated; a test split is measured after every epoch and at once when it
+// arrives for a trained model (a test file holding the validation images gives exactly the validation
+// bpd); a test split of another image size and a training set over the GPU's buffer limit are refused
+// with one sentence.
+
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import type { Dataset } from '../../src/data/dataset.ts';
+import { MAX_BROWSER_IMAGE_BYTES, readIdxImages } from '../../src/data/idx.ts';
+import { splitTrainValid } from '../../src/data/split.ts';
+import { CpuEngine } from '../../src/engines/cpu/engine.ts';
+import type { EngineHandle } from '../../src/engines/engine.ts';
+import type { FromWorker, PlaygroundEpochEvent, RunConfig } from '../../src/worker/protocol.ts';
+import { PlaygroundSession } from '../../src/worker/session.ts';
+import { embeddedSubset } from '../helpers/data.ts';
+
+const CONFIG: RunConfig = {
+  K: 2,
+  seed: 1,
+  batch: 256,
+  step: 0.1,
+  pseudocount: 0.1,
+  epochs: 2,
+  roundEpochs: 1,
+  rounds: 0,
+  prune: 0.5,
+  criterion: 'flow',
+  sigma: 0.5,
+  validFrac: 0.1,
+  images: 0,
+};
+
+/** `d` as an IDX images file (magic 0x00000803, count, rows, cols, pixels). */
+function idxFile(d: Dataset, name: string, gzip = false): File {
+  const bytes = new Uint8Array(16 + d.pixels.length);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, 0x00000803);
+  view.setUint32(4, d.count);
+  view.setUint32(8, d.rows);
+  view.setUint32(12, d.cols);
+  bytes.set(d.pixels, 16);
+  return new File([gzip ? new Uint8Array(gzipSync(bytes)) : bytes], name);
+}
+
+type Msg<T extends FromWorker['type']> = Extract<FromWorker, { type: T }>;
+
+function harness(makeEngine: () => Promise<EngineHandle> = async () => ({ engine: new CpuEngine({ threads: 1, precision: 'float32' }) })) {
+  const messages: FromWorker[] = [];
+  const hooks: Array<(m: FromWorker) => void> = [];
+  const session = new PlaygroundSession({
+    post: (m) => {
+      messages.push(m);
+      for (const h of hooks.slice()) h(m);
+    },
+    createEngine: makeEngine,
+    // What the browser's training worker does with a dropped file (training-worker.ts).
+    loadDataset: (src, onProgress) => {
+      if (src.kind !== 'idx') throw new Error('these tests use files only');
+      return readIdxImages(src.images, src.images.name, { onProgress, maxBytes: MAX_BROWSER_IMAGE_BYTES });
+    },
+    sleep: () => new Promise((resolve) => setImmediate(resolve)),
+  });
+  const next = <T extends FromWorker['type']>(...types: T[]): Promise<Msg<T>> =>
+    new Promise((resolve) => {
+      const h = (m: FromWorker): void => {
+        if ((types as string[]).includes(m.type)) {
+          hooks.splice(hooks.indexOf(h), 1);
+          resolve(m as Msg<T>);
+        }
+      };
+      hooks.push(h);
+    });
+  const all = <T extends FromWorker['type']>(type: T): Array<Msg<T>> => messages.filter((m): m is Msg<T> => m.type === type);
+  const init = async (file: File, config = CONFIG): Promise<Msg<'snapshot' | 'error'>> => {
+    const done = next('snapshot', 'error');
+    session.handle({ type: 'init', dataset: { kind: 'idx', images: file }, config: { ...config }, engine: 'cpu' });
+    return done;
+  };
+  const epoch = async (): Promise<PlaygroundEpochEvent> => {
+    const ev = next('event');
+    const idle = next('idle');
+    session.handle({ type: 'step', unit: 'epoch' });
+    const e = (await ev).event;
+    await idle;
+    if (e.event !== 'epoch') throw new Error('expected an epoch event');
+    return e;
+  };
+  return { session, messages, next, all, init, epoch };
+}
+
+describe('the training session with dropped files', async () => {
+  const digits = await embeddedSubset(600);
+  const trainFile = idxFile(digits, 'digits-600-images-idx3-ubyte.gz', true);
+  // The validation images of CONFIG's split as a file: its bpd must be the validation bpd exactly
+  // (the same images, chunks and summation order).
+  const validImages = splitTrainValid(digits, CONFIG.validFrac, CONFIG.seed).valid!;
+  const testFile = idxFile(validImages, 't10k-images-idx3-ubyte');
+
+  it('reads the training file with progress, states the images it holds, and measures the test split after every epoch', async () => {
+    const h = harness();
+    const read = h.next('testSplit');
+    h.session.handle({ type: 'testSplit', file: testFile });
+    expect(await read).toEqual({ type: 'testSplit', name: 't10k-images-idx3-ubyte', count: 60, bpd: null });
+    expect((await h.init(trainFile)).type).toBe('snapshot');
+    // Progress in bytes of each file read, ending at its size.
+    const loads = h.all('progress').filter((p) => p.task === 'load' && p.total > 1);
+    expect(loads.filter((p) => p.total === trainFile.size).at(-1)?.done).toBe(trainFile.size);
+    expect(loads.filter((p) => p.total === testFile.size).at(-1)?.done).toBe(testFile.size);
+    const info = h.all('ready').at(-1)!.info;
+    expect([info.trainCount, info.validCount]).toEqual([540, 60]);
+    expect(info.dataBytes).toBe((540 + 60 + 60) * 784);
+    const events = [await h.epoch(), await h.epoch()];
+    for (const e of events) {
+      expect(e.valid_bpd).toBeGreaterThan(0);
+      expect(e.test_bpd).toBe(e.valid_bpd);
+    }
+    expect(events[1].test_bpd!).toBeLessThan(events[0].test_bpd!);
+    // Measured with progress over the test images.
+    expect(
+      h
+        .all('progress')
+        .filter((p) => p.task === 'test')
+        .at(-1),
+    ).toMatchObject({ done: 60, total: 60 });
+  });
+
+  it('measures a test split dropped onto a trained model at once, and counts its images', async () => {
+    const h = harness();
+    await h.init(trainFile);
+    expect(h.all('ready').at(-1)!.info.dataBytes).toBe(600 * 784);
+    const e = await h.epoch();
+    expect(e.test_bpd).toBeUndefined();
+    const measured = h.next('testSplit');
+    h.session.handle({ type: 'testSplit', file: testFile });
+    expect(await measured).toEqual({ type: 'testSplit', name: 't10k-images-idx3-ubyte', count: 60, bpd: e.valid_bpd });
+    expect(h.all('ready').at(-1)!.info.dataBytes).toBe(660 * 784);
+    // Dropped again (null): gone from the next epoch and from the memory figure.
+    const ready = h.next('ready');
+    h.session.handle({ type: 'testSplit', file: null });
+    expect((await ready).info.dataBytes).toBe(600 * 784);
+    expect((await h.epoch()).test_bpd).toBeUndefined();
+  });
+
+  it('refuses a test split of another image size in one sentence, and trains on', async () => {
+    const h = harness();
+    await h.init(trainFile);
+    const small: Dataset = { name: 'x', count: 5, numVars: 100, numValues: 256, rows: 10, cols: 10, pixels: new Uint8Array(500) };
+    const refused = h.next('testSplitError');
+    h.session.handle({ type: 'testSplit', file: idxFile(small, 'test-10x10-images.idx') });
+    expect(await refused).toEqual({
+      type: 'testSplitError',
+      name: 'test-10x10-images.idx',
+      message:
+        "test-10x10-images.idx holds images of 10x10 pixels but the training data (digits-600-images-idx3-ubyte.gz) has 28x28: a test split must have the training data's image size.",
+    });
+    expect((await h.epoch()).test_bpd).toBeUndefined();
+    expect(h.all('error')).toEqual([]);
+  });
+
+  it('refuses training images over the GPU buffer limit with the file, its image count and the limit, and takes fewer', async () => {
+    const limit = { bytes: 100_000, name: 'maxStorageBufferBindingSize' };
+    const h = harness(async () => ({ engine: new CpuEngine({ threads: 1, precision: 'float32' }), bufferLimit: limit }));
+    const failed = await h.init(trainFile);
+    expect(failed).toEqual({
+      type: 'error',
+      message:
+        "digits-600-images-idx3-ubyte.gz holds 600 images, and its 540 training images take 0.4 MiB on the GPU, more than this WebGPU adapter's maxStorageBufferBindingSize of 0.1 MiB: set Images used to 141 or fewer, or choose the CPU engine.",
+    });
+    // The advice holds: 141 images leave 127 training images (99,568 bytes), which fit.
+    expect((await h.init(trainFile, { ...CONFIG, images: 141 })).type).toBe('snapshot');
+    expect(h.all('ready').at(-1)!.info).toMatchObject({ trainCount: 127, validCount: 14 });
+  });
+});
