@@ -218,3 +218,17 @@ export function buildHclt(data: Dataset, opts: HcltOptions): Circuit {
   const parent = chowLiuTree(data, opts.bins ?? 16, opts.pseudocount ?? 1);
   return buildTreeCircuit(parent, data.numValues, opts.K, new Rng(opts.seed));
 }
+
+/** Sum edges of the dense HCLT of K latent states over D variables: K x K per non-root region, K at the root. */
+export function denseHcltEdges(D: number, K: number): number {
+  return (D - 1) * K * K + K;
+}
+
+/** The K whose dense HCLT has the number of sum edges nearest to `edges` (ties: the smaller K). */
+export function denseKForEdges(D: number, edges: number): number {
+  let best = 1;
+  for (let K = 2; denseHcltEdges(D, K - 1) <= edges; K++) {
+    if (Math.abs(denseHcltEdges(D, K) - edges) < Math.abs(denseHcltEdges(D, best) - edges)) best = K;
+  }
+  return best;
+}

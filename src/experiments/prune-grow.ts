@@ -11,6 +11,7 @@
 // A round's numbers are those of its best epoch by validation bpd (the schedule's early stopping
 // keeps it); the dense rows likewise.
 
+import { denseKForEdges } from '../circuit/hclt.ts';
 import { cloneCircuit, latentStates, latentStateSpread } from '../circuit/structure.ts';
 import type { Engine } from '../engines/engine.ts';
 import { PAPER_SCHEDULE } from '../training/schedule.ts';
@@ -117,20 +118,6 @@ export interface PruneGrowResult {
   /** The sparse round (>= 1) with the best validation bpd. */
   best_round: number;
   seconds: number;
-}
-
-/** Sum edges of the dense HCLT of K latent states over D variables: K x K per non-root region, K at the root. */
-export function denseHcltEdges(D: number, K: number): number {
-  return (D - 1) * K * K + K;
-}
-
-/** The K whose dense HCLT has the number of sum edges nearest to `edges` (ties: the smaller K). */
-export function denseKForEdges(D: number, edges: number): number {
-  let best = 1;
-  for (let K = 2; denseHcltEdges(D, K - 1) <= edges; K++) {
-    if (Math.abs(denseHcltEdges(D, K) - edges) < Math.abs(denseHcltEdges(D, best) - edges)) best = K;
-  }
-  return best;
 }
 
 export async function runPruneGrow(makeEngine: EngineFactory, data: ExperimentData, opts: PruneGrowOptions, onProgress?: ProgressFn): Promise<PruneGrowResult> {

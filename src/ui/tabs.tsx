@@ -7,18 +7,21 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { TrainEvent } from '../training/trainer.ts';
 import { formatBpd } from './Figures.tsx';
 import type { Histogram, ImagesResult, RegionDetail, ScoreResult } from '../worker/protocol.ts';
-import { usePlayground, usePlaygroundStore } from './store.ts';
+import { usePlayground, usePlaygroundStore, type PlaygroundState } from './store.ts';
 import { CircuitView } from './views/CircuitView.tsx';
 import { Curves } from './views/Curves.tsx';
 import { DrawPanel } from './views/DrawPanel.tsx';
-import { historyFromEvents, historyToCsv } from './views/history.ts';
+import { denseCurves, historyFromEvents, historyToCsv } from './views/history.ts';
+import { CompareTable } from './views/CompareTable.tsx';
+import { comparisonRows } from './compare.ts';
 import { PrunePanel } from './views/PrunePanel.tsx';
 import { RegionView, type RegionMode } from './views/RegionView.tsx';
 import { SamplePanel } from './views/SampleGrid.tsx';
 
-/** The curves as CSV text (the Files panel's export). */
-export function historyCsv(events: readonly TrainEvent[]): string {
-  return historyToCsv(historyFromEvents(events));
+/** The curves as CSV text (the Files panel's export), with the dense comparison when it ran. */
+export function historyCsv(s: Pick<PlaygroundState, 'events' | 'dense' | 'settings' | 'snapshot'>): string {
+  const rows = s.settings.compare ? comparisonRows(s.events, s.settings.roundEpochs, s.snapshot?.numVars ?? 784, s.dense.runs) : [];
+  return historyToCsv(historyFromEvents(s.events), s.dense.runs, rows);
 }
 
 export function TrainTab() {
@@ -27,9 +30,16 @@ export function TrainTab() {
   const last = usePlayground((s) => s.lastPreview);
   const lastPrune = usePlayground((s) => s.lastPrune);
   const history = useMemo(() => historyFromEvents(events), [events]);
+  const compare = usePlayground((s) => s.settings.compare);
+  const roundEpochs = usePlayground((s) => s.settings.roundEpochs);
+  const numVars = usePlayground((s) => s.snapshot?.numVars ?? 784);
+  const dense = usePlayground((s) => s.dense);
+  const curves = useMemo(() => (compare ? denseCurves(dense.runs) : []), [compare, dense.runs]);
+  const rows = useMemo(() => (compare ? comparisonRows(events, roundEpochs, numVars, dense.runs) : []), [events, dense.runs, compare, roundEpochs, numVars]);
   return (
     <div className="train-tab">
-      <Curves history={history} />
+      <Curves history={history} dense={curves} />
+      {compare && <CompareTable rows={rows} status={dense.status} />}
       <PrunePanel preview={pending ?? last} done={pending === null} lastPrune={lastPrune} />
       <EpochTable events={events} />
     </div>

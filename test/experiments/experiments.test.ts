@@ -15,7 +15,8 @@ import { CpuEngine } from '../../src/engines/cpu/engine.ts';
 import { prepareExperimentData } from '../../src/experiments/data.ts';
 import { formatTick, layoutFigure, renderSvg, wrapText, type Figure } from '../../src/experiments/plot.ts';
 import { PRUNE_CURVE_SIZES, pruneCurveFigure, runPruneCurve } from '../../src/experiments/prune-curve.ts';
-import { denseHcltEdges, denseKForEdges, PRUNE_GROW_SIZES, pruneGrowFigure, runPruneGrow } from '../../src/experiments/prune-grow.ts';
+import { denseHcltEdges, denseKForEdges } from '../../src/circuit/hclt.ts';
+import { PRUNE_GROW_SIZES, pruneGrowFigure, runPruneGrow } from '../../src/experiments/prune-grow.ts';
 import type { ExperimentProgress } from '../../src/experiments/types.ts';
 
 // One in-thread float32 engine per call: the fast mode the CLI uses, without worker start-up.

@@ -6,11 +6,13 @@
 import { format, line, scaleLinear, scaleLog } from 'd3';
 import { useId, useRef } from 'react';
 import { useElementSize } from './canvas-hooks.ts';
-import { curveSeries, logExtent, paddedExtent, type HistoryEntry, type Marker, type Point } from './history.ts';
+import { curveSeries, logExtent, paddedExtent, type DenseCurve, type HistoryEntry, type Marker, type Point } from './history.ts';
 import './views.css';
 
 export interface CurvesProps {
   history: readonly HistoryEntry[];
+  /** The dense comparison's validation curves (Compare with dense), drawn dashed; none when it is off. */
+  dense?: readonly DenseCurve[];
 }
 
 const MARGIN = { top: 30, right: 14, bottom: 34, left: 54 };
@@ -18,14 +20,15 @@ const BPD_HEIGHT = 230;
 const SIZE_HEIGHT = 150;
 const intFormat = new Intl.NumberFormat('en-US');
 
-export function Curves({ history }: CurvesProps) {
+export function Curves({ history, dense = [] }: CurvesProps) {
   const boxRef = useRef<HTMLDivElement>(null);
   const { width: boxWidth } = useElementSize(boxRef);
   const width = Math.max(260, boxWidth);
   const s = curveSeries(history);
   const headingId = useId();
 
-  const xs = [...s.train, ...s.valid, ...s.edges, ...s.params].map((p) => p[0]).concat(s.markers.map((m) => m.x));
+  const denseValid = dense.flatMap((d) => d.valid);
+  const xs = [...s.train, ...s.valid, ...s.edges, ...s.params, ...denseValid].map((p) => p[0]).concat(s.markers.map((m) => m.x));
   const [x0, x1] = paddedExtent(xs, 0, 1, [0, 1]);
   const x = scaleLinear()
     .domain([Math.max(0, x0), x1])
@@ -39,7 +42,10 @@ export function Curves({ history }: CurvesProps) {
     s.train.length === 0 && s.valid.length === 0
       ? 'Bits per dimension over epochs: no epochs yet.'
       : `Bits per dimension over ${epochs} epoch${epochs === 1 ? '' : 's'}: latest train ${fmtBpd(lastTrain)}, validation ${fmtBpd(lastValid)}` +
-        (s.markers.length ? `; ${s.markers.length} prune/grow event${s.markers.length === 1 ? '' : 's'} marked.` : '.');
+        (s.markers.length ? `; ${s.markers.length} prune/grow event${s.markers.length === 1 ? '' : 's'} marked` : '') +
+        (denseValid.length
+          ? `; dense HCLT with the same sum edges (${dense.map((d) => `K=${d.K}`).join(', ')}) dashed, latest ${fmtBpd(denseValid.at(-1)?.[1])}.`
+          : '.');
   const lastSize = history.at(-1);
   const sizeLabel = lastSize
     ? `Sum edges and parameters on a log scale: latest ${intFormat.format(lastSize.edges)} edges, ${intFormat.format(lastSize.params)} parameters.`
@@ -54,12 +60,13 @@ export function Curves({ history }: CurvesProps) {
           label="Legend of the bpd chart"
           items={[
             ['--pcv-train', 'train bpd', false],
-            ['--pcv-valid', 'validation bpd', true],
+            ['--pcv-valid', 'validation bpd', false],
+            ...(dense.length ? [['--pcv-dense-hclt', 'dense HCLT, same sum edges (validation)', true] as [string, string, boolean]] : []),
             ['--pcv-prune', 'prune', true],
             ['--pcv-grow', 'grow', true],
           ]}
         />
-        <BpdChart width={width} x={x} train={s.train} valid={s.valid} markers={s.markers} label={bpdLabel} />
+        <BpdChart width={width} x={x} train={s.train} valid={s.valid} dense={dense} markers={s.markers} label={bpdLabel} />
         <Legend
           label="Legend of the size chart"
           items={[
@@ -193,10 +200,26 @@ function Series({ points, x, y, colour, dashed }: { points: Point[]; x: XScale; 
   );
 }
 
-function BpdChart({ width, x, train, valid, markers, label }: { width: number; x: XScale; train: Point[]; valid: Point[]; markers: Marker[]; label: string }) {
+function BpdChart({
+  width,
+  x,
+  train,
+  valid,
+  dense,
+  markers,
+  label,
+}: {
+  width: number;
+  x: XScale;
+  train: Point[];
+  valid: Point[];
+  dense: readonly DenseCurve[];
+  markers: Marker[];
+  label: string;
+}) {
   const height = BPD_HEIGHT;
   const [y0, y1] = paddedExtent(
-    [...train, ...valid].map((p) => p[1]),
+    [...train, ...valid, ...dense.flatMap((d) => d.valid)].map((p) => p[1]),
     0.08,
     0.05,
     [0, 8],
@@ -221,7 +244,20 @@ function BpdChart({ width, x, train, valid, markers, label }: { width: number; x
       <XAxis x={x} y={height - MARGIN.bottom} label="epoch" />
       <Markers markers={markers} x={x} top={MARGIN.top} bottom={height - MARGIN.bottom} labels />
       <Series points={train} x={x} y={y} colour="var(--pcv-train)" />
-      <Series points={valid} x={x} y={y} colour="var(--pcv-valid)" dashed />
+      <Series points={valid} x={x} y={y} colour="var(--pcv-valid)" />
+      {dense.map((d, i) => (
+        <g key={i} data-testid="dense-curve" data-k={d.K}>
+          <Series points={d.valid} x={x} y={y} colour="var(--pcv-dense-hclt)" dashed />
+          <text
+            x={x(d.valid[d.valid.length - 1][0]) + 4}
+            y={y(d.valid[d.valid.length - 1][1])}
+            dy="0.32em"
+            style={{ fill: 'var(--pcv-dense-hclt)', fontSize: 11 }}
+          >
+            K={d.K}
+          </text>
+        </g>
+      ))}
     </svg>
   );
 }

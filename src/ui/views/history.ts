@@ -4,6 +4,7 @@
 // can place prune/grow markers between epochs. Pure (no DOM): the store and the tests use it directly.
 
 import type { EpochEvent, GrowEvent, PruneEvent, TrainEvent } from '../../training/trainer.ts';
+import type { ComparisonRow, DenseRun } from '../compare.ts';
 
 export type HistoryEntry =
   | {
@@ -151,6 +152,9 @@ export const CSV_COLUMNS = [
   'edges_before',
   'edges',
   'params',
+  'dense_k',
+  'dense_valid_bpd',
+  'delta_valid_bpd',
 ] as const;
 
 type CsvColumn = (typeof CSV_COLUMNS)[number];
@@ -204,13 +208,37 @@ function structureCells(e: PruneEntry | GrowEntry): Partial<Record<CsvColumn, Ce
   return { k_min: e.kSpread.min, k_median: e.kSpread.median, k_max: e.kSpread.max, edges_before: e.edgesBefore, edges: e.edges, params: e.params };
 }
 
-/** The history as CSV text: a header line, then one line per entry, each ending in "\n". */
-export function historyToCsv(history: readonly HistoryEntry[]): string {
+/** A dense comparison run's epoch (kind `dense_epoch`, `k` its K) and a round's comparison (kind `comparison`). */
+function denseEpochRow(K: number, e: EpochEvent): Partial<Record<CsvColumn, Cell>> {
+  const { train_bpd, valid_bpd, samples_per_s, seconds, edges, params } = e;
+  return { kind: 'dense_epoch', epoch_index: e.epoch, epoch: e.epoch, k: K, train_bpd, valid_bpd, samples_per_s, seconds, edges, params };
+}
+
+function comparisonRowCells(r: ComparisonRow): Partial<Record<CsvColumn, Cell>> {
+  return {
+    kind: 'comparison',
+    round: r.round,
+    epoch_index: r.epochs,
+    k: r.k,
+    edges: r.edges,
+    params: r.params,
+    valid_bpd: r.validBpd,
+    dense_k: r.denseK,
+    dense_valid_bpd: r.denseValidBpd,
+    delta_valid_bpd: r.delta,
+  };
+}
+
+/**
+ * The history as CSV text: a header line, then one line per entry, each ending in "\n"; with the
+ * dense comparison on, then every dense epoch (per run) and one `comparison` row per ended round.
+ */
+export function historyToCsv(history: readonly HistoryEntry[], dense: readonly DenseRun[] = [], comparison: readonly ComparisonRow[] = []): string {
+  const rows = history.map(rowOf);
+  for (const run of dense) for (const e of run.events) rows.push(denseEpochRow(run.K, e));
+  for (const r of comparison) rows.push(comparisonRowCells(r));
   const lines = [CSV_COLUMNS.join(',')];
-  for (const e of history) {
-    const row = rowOf(e);
-    lines.push(CSV_COLUMNS.map((c) => csvCell(row[c])).join(','));
-  }
+  for (const row of rows) lines.push(CSV_COLUMNS.map((c) => csvCell(row[c])).join(','));
   return lines.join('\n') + '\n';
 }
 
@@ -309,4 +337,17 @@ export function logExtent(values: readonly number[]): [number, number] {
   if (lo > hi) return [1, 10];
   if (lo === hi) return [lo / 2, hi * 2];
   return [lo / 1.25, hi * 1.25];
+}
+
+/** One dense comparison run's validation bpd, at x = its epoch: it trains as many epochs as the sparse
+ *  run had when a round ended, so its points line up with the sparse curve's epochs. */
+export interface DenseCurve {
+  K: number;
+  valid: Point[];
+}
+
+export function denseCurves(runs: readonly DenseRun[]): DenseCurve[] {
+  return runs
+    .map((r) => ({ K: r.K, valid: r.events.filter((e) => isFiniteNumber(e.valid_bpd)).map((e): Point => [e.epoch, e.valid_bpd as number]) }))
+    .filter((c) => c.valid.length > 0);
 }
