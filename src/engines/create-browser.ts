@@ -8,7 +8,6 @@ import type { Engine, EngineHandle, EnginePreference } from './engine.ts';
 import { isGpuError, requestGpuDevice } from './gpu/device.ts';
 import { GpuEngine } from './gpu/engine.ts';
 import { FallbackEngine } from './gpu/fallback.ts';
-import { maxBinding } from './gpu/plan.ts';
 
 export interface BrowserEngineOptions {
   /** navigator.gpu of the page or worker (undefined where the browser has no WebGPU). */
@@ -66,5 +65,5 @@ export async function createBrowserEngine(pref: EnginePreference, onNotice: (mes
   const engine = new FallbackEngine(gpu, browserCpuEngine, (message) => {
     onNotice(`The GPU failed, so training continues on the CPU engine from the last EM step (${message.replace(/[.;:]\s*$/, '')}).`);
   });
-  return { engine, gpuBytes: () => (engine.kind === 'gpu' ? gpu.liveBytes() : 0), bufferLimit: maxBinding(gpu.limits) };
+  return { engine, gpuBytes: () => (engine.kind === 'gpu' ? gpu.liveBytes() : 0) };
 }

@@ -17,9 +17,6 @@ export interface EngineHandle {
   engine: Engine;
   /** Bytes of GPU buffers in use (absent or 0 on the CPU engine). */
   gpuBytes?(): number;
-  /** The GPU engine's largest storage buffer (the smaller of maxStorageBufferBindingSize and
-   *  maxBufferSize, and that limit's name); absent on the CPU engine. */
-  bufferLimit?: { bytes: number; name: string };
 }
 
 /** A batch of samples: pixels row-major [count x numVars]; missing[k] = 1 marks pixel k unobserved. */

@@ -28,7 +28,7 @@ import { binOf, histogramOf } from './histogram.ts';
 import type { FlowRecord, Model } from './model.ts';
 import { edgeInformation, HISTOGRAM_BINS, ModelQueries } from './queries.ts';
 import { TestSplit } from './test-split.ts';
-import { checkRunConfig, describeError, gpuDataProblem, sentence, toTrainConfig } from './validation.ts';
+import { checkRunConfig, describeError, sentence, toTrainConfig } from './validation.ts';
 import type {
   CircuitSnapshot,
   DatasetSource,
@@ -246,11 +246,6 @@ export class PlaygroundSession {
     if (gen !== this.generation) {
       handle.engine.dispose();
       return;
-    }
-    const tooLarge = handle.bufferLimit ? gpuDataProblem(dataset, train.count, config.validFrac, handle.bufferLimit) : null;
-    if (tooLarge) {
-      handle.engine.dispose();
-      throw new UserError(tooLarge);
     }
     const task = circuit ? 'rebuild' : 'build';
     this.post({ type: 'progress', task, done: 0, total: 0 });

@@ -79,28 +79,3 @@ export function checkDraws(count: unknown, seed: unknown): void {
     throw new UserError(`The sampling seed must be a whole number from 0 to ${2 ** 32 - 1}, got ${String(seed)}.`);
   }
 }
-
-/**
- * Why the training images cannot go on this GPU, or null: the GPU engine keeps the training set
- * resident in one storage buffer (one byte per pixel) for its fused epochs, so `trainCount` images of
- * `numVars` pixels must fit the adapter's largest binding (`limit`: the smaller of
- * maxStorageBufferBindingSize and maxBufferSize). The sentence names the file, its image count and the
- * limit, and what fits: the most "Images used" whose training part fits at this validation fraction.
- */
-export function gpuDataProblem(
-  data: { name: string; count: number; numVars: number },
-  trainCount: number,
-  validFrac: number,
-  limit: { bytes: number; name: string },
-): string | null {
-  const bytes = trainCount * data.numVars;
-  if (bytes <= limit.bytes) return null;
-  const maxTrain = Math.floor(limit.bytes / data.numVars);
-  let fit = Math.floor(maxTrain / (1 - validFrac));
-  while (fit > 0 && fit - Math.round(validFrac * fit) > maxTrain) fit--;
-  const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
-  return (
-    `${data.name} holds ${data.count.toLocaleString('en-US')} images, and its ${trainCount.toLocaleString('en-US')} training images take ${mib(bytes)} ` +
-    `on the GPU, more than this WebGPU adapter's ${limit.name} of ${mib(limit.bytes)}: set Images used to ${fit.toLocaleString('en-US')} or fewer, or choose the CPU engine.`
-  );
-}
