@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEmbeddedDataset } from '../../src/data/load.ts';
-import { collectProblems, ROOT, startBrowserHarness, type BrowserHarness } from './harness.ts';
+import { collectProblems, RESULTS, ROOT, startBrowserHarness, type BrowserHarness } from './harness.ts';
 
 const TINY_RUN =
   'v=1&data=embedded&k=2&seed=5&batch=256&step=0.1&pc=0.1&epochs=50&re=1&rounds=0&prune=0.5&crit=flow&sigma=0.5&vf=0.25&n=800&view=train&replay=0';
@@ -199,6 +199,62 @@ describe('playground files, memory, visibility, theme and layout', () => {
     }
     await page.close();
   });
+});
+
+describe('the circuit view at a glance', () => {
+  let h: BrowserHarness | undefined;
+
+  beforeAll(async () => {
+    h = await startBrowserHarness([], { webgpu: false });
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('draws the Chow-Liu tree in both themes at 1280x720 and 768x1024, whole and with its legend (screenshots in test-results/)', async () => {
+    const page = await h!.browser.newPage({ viewport: { width: 1280, height: 720 } });
+    const problems = collectProblems(page);
+    await page.goto(`${h!.url}#${TINY_RUN}`);
+    await press(page, 'Epoch');
+    await page.getByRole('tab', { name: 'Circuit' }).click();
+    const canvas = page.getByTestId('circuit-canvas');
+    await canvas.waitFor();
+    for (const theme of ['light', 'dark'] as const) {
+      await page.getByRole('combobox', { name: 'Theme' }).selectOption(theme);
+      for (const viewport of [
+        { width: 1280, height: 720 },
+        { width: 768, height: 1024 },
+      ]) {
+        await page.setViewportSize(viewport);
+        await canvas.scrollIntoViewIfNeeded();
+        const box = (await canvas.boundingBox())!;
+        // The whole tree fits the width of the page, square, and large enough to read.
+        expect(box.x).toBeGreaterThanOrEqual(0);
+        expect(box.x + box.width).toBeLessThanOrEqual(viewport.width);
+        expect(box.width).toBeGreaterThan(250);
+        expect(Math.abs(box.width - box.height)).toBeLessThan(2);
+        // Strong edges stand out: the drawing holds pixels far from the background, and most of it stays background.
+        const contrast = await canvas.evaluate((el: HTMLCanvasElement) => {
+          const ctx = el.getContext('2d')!;
+          const { data } = ctx.getImageData(0, 0, el.width, el.height);
+          const [r0, g0, b0] = [data[0], data[1], data[2]];
+          let strong = 0;
+          for (let i = 0; i < data.length; i += 4) if (Math.abs(data[i] - r0) + Math.abs(data[i + 1] - g0) + Math.abs(data[i + 2] - b0) > 150) strong++;
+          return strong / (data.length / 4);
+        });
+        expect(contrast, `${theme} ${viewport.width}px`).toBeGreaterThan(0.005);
+        expect(contrast, `${theme} ${viewport.width}px`).toBeLessThan(0.6);
+        expect(await page.getByRole('group', { name: 'Legend of the tree drawing' }).isVisible()).toBe(true);
+        await page
+          .getByTestId('circuit-canvas')
+          .locator('xpath=ancestor::section[1]')
+          .screenshot({ path: `${RESULTS}circuit-tree-${theme}-${viewport.width}x${viewport.height}.png` });
+      }
+    }
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 180_000);
 });
 
 describe('the static site from `npm run build`', () => {

@@ -9,11 +9,11 @@ import type { Dataset } from '../../src/data/dataset.ts';
 import { CpuEngine } from '../../src/engines/cpu/engine.ts';
 import type { EpochEvent, GrowEvent, TrainEvent } from '../../src/training/trainer.ts';
 import { comparisonRows, denseTarget, endedRounds, latestDenseBpd, type DenseRun } from '../../src/ui/compare.ts';
-import { createPlaygroundStore, runConfigOf, type PlaygroundStore, type TrainingWorker } from '../../src/ui/store.ts';
+import { createPlaygroundStore, runConfigOf, type PlaygroundStore } from '../../src/ui/store.ts';
 import { historyCsv } from '../../src/ui/tabs.tsx';
 import { CSV_COLUMNS } from '../../src/ui/views/history.ts';
-import type { FromWorker, RunConfig, ToWorker } from '../../src/worker/protocol.ts';
-import { PlaygroundSession } from '../../src/worker/session.ts';
+import type { RunConfig, ToWorker } from '../../src/worker/protocol.ts';
+import { InProcessWorker } from '../../src/worker/in-process.ts';
 import { embeddedSubset } from '../helpers/data.ts';
 
 const D = 784;
@@ -68,41 +68,24 @@ describe('which dense HCLT a round is compared with', () => {
   });
 });
 
-/** A TrainingWorker over a real PlaygroundSession in this process (what training-worker.ts does in a tab). */
-class SessionWorker implements TrainingWorker {
-  onmessage: ((e: MessageEvent<FromWorker>) => void) | null = null;
-  onerror: ((e: ErrorEvent) => void) | null = null;
-  terminated = false;
-  readonly sent: ToWorker[] = [];
-  readonly session: PlaygroundSession;
-  constructor(data: Dataset, failEngine: boolean) {
-    this.session = new PlaygroundSession({
-      // Asynchronous like a worker's messages, so the store's state settles between them.
-      post: (msg) => void Promise.resolve().then(() => !this.terminated && this.onmessage?.({ data: msg } as MessageEvent<FromWorker>)),
-      createEngine: async () => {
-        if (failEngine) throw new Error('no engine here');
-        return { engine: new CpuEngine({ threads: 1, precision: 'float32' }) };
-      },
-      loadDataset: async () => data,
-      sleep: () => new Promise((resolve) => setImmediate(resolve)),
-    });
-  }
-  postMessage(msg: ToWorker): void {
-    this.sent.push(msg);
-    if (!this.terminated) this.session.handle(msg);
-  }
-  terminate(): void {
-    this.terminated = true;
-  }
+/** A session in this process with the CPU engine the tab's worker uses (float32, one thread). */
+function sessionWorker(data: Dataset, failEngine: boolean): InProcessWorker {
+  return new InProcessWorker({
+    createEngine: async () => {
+      if (failEngine) throw new Error('no engine here');
+      return { engine: new CpuEngine({ threads: 1, precision: 'float32' }) };
+    },
+    loadDataset: async () => data,
+  });
 }
 
 const SETTINGS = { K: 3, seed: 1, batch: 100, step: 0.1, pseudocount: 0.1, epochs: 2, roundEpochs: 1, rounds: 2, prune: 0.75, sigma: 0.3, validFrac: 0.2 };
 
 function twoWorkers(data: Dataset, opts: { failDense?: boolean; compare?: boolean } = {}) {
-  const workers: SessionWorker[] = [];
+  const workers: InProcessWorker[] = [];
   const store = createPlaygroundStore({
     spawnWorker: () => {
-      const w = new SessionWorker(data, opts.failDense === true && workers.length > 0);
+      const w = sessionWorker(data, opts.failDense === true && workers.length > 0);
       workers.push(w);
       return w;
     },
@@ -128,7 +111,7 @@ function until(store: PlaygroundStore, pred: (s: ReturnType<PlaygroundStore['get
 
 /** Epoch events of a session trained on its own with `config` (play to the end). */
 async function soloRun(data: Dataset, config: RunConfig): Promise<EpochEvent[]> {
-  const w = new SessionWorker(data, false);
+  const w = sessionWorker(data, false);
   const events: EpochEvent[] = [];
   await new Promise<void>((resolve) => {
     w.onmessage = (e) => {
