@@ -4,9 +4,8 @@
 // likelihood and surprise, fill-in, samples).
 
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import type { TrainEvent } from '../training/trainer.ts';
 import { formatBpd } from './Figures.tsx';
-import type { Histogram, ImagesResult, RegionDetail, ScoreResult } from '../worker/protocol.ts';
+import type { Histogram, ImagesResult, PlaygroundEvent, RegionDetail, ScoreResult } from '../worker/protocol.ts';
 import { usePlayground, usePlaygroundStore, type PlaygroundState } from './store.ts';
 import { CircuitView } from './views/CircuitView.tsx';
 import { Curves } from './views/Curves.tsx';
@@ -46,9 +45,10 @@ export function TrainTab() {
   );
 }
 
-function EpochTable({ events }: { events: readonly TrainEvent[] }) {
+function EpochTable({ events }: { events: readonly PlaygroundEvent[] }) {
   const rows = events.filter((e) => e.event === 'epoch');
   if (rows.length === 0) return <p className="note">No epochs yet.</p>;
+  const tested = rows.some((r) => typeof r.test_bpd === 'number');
   return (
     <details className="epoch-table">
       <summary>Every epoch ({rows.length})</summary>
@@ -59,6 +59,7 @@ function EpochTable({ events }: { events: readonly TrainEvent[] }) {
             <th scope="col">Epoch</th>
             <th scope="col">Train bpd</th>
             <th scope="col">Valid bpd</th>
+            {tested && <th scope="col">Test bpd</th>}
             <th scope="col">Edges</th>
             <th scope="col">Seconds</th>
           </tr>
@@ -70,6 +71,7 @@ function EpochTable({ events }: { events: readonly TrainEvent[] }) {
               <th scope="row">{r.epoch}</th>
               <td data-testid="train-bpd">{formatBpd(r.train_bpd)}</td>
               <td data-testid="valid-bpd">{formatBpd(r.valid_bpd)}</td>
+              {tested && <td data-testid="epoch-test-bpd">{formatBpd(r.test_bpd)}</td>}
               <td>{r.edges}</td>
               <td>{r.seconds.toFixed(1)}</td>
             </tr>

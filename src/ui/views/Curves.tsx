@@ -1,4 +1,4 @@
-// Training curves: train and validation bpd over epochs with labelled prune/grow markers, and below it
+// Training curves: train, validation (and test, with a test split) bpd over epochs with labelled prune/grow markers, and below it
 // the number of edges and parameters on a log scale (prune steps down, grow steps up). d3 computes the
 // scales, ticks and paths; React renders the SVG (few points, so SVG is cheap). Props only: the
 // history comes from history.ts (the store builds it from the trainer's events).
@@ -28,7 +28,7 @@ export function Curves({ history, dense = [] }: CurvesProps) {
   const headingId = useId();
 
   const denseValid = dense.flatMap((d) => d.valid);
-  const xs = [...s.train, ...s.valid, ...s.edges, ...s.params, ...denseValid].map((p) => p[0]).concat(s.markers.map((m) => m.x));
+  const xs = [...s.train, ...s.valid, ...s.test, ...s.edges, ...s.params, ...denseValid].map((p) => p[0]).concat(s.markers.map((m) => m.x));
   const [x0, x1] = paddedExtent(xs, 0, 1, [0, 1]);
   const x = scaleLinear()
     .domain([Math.max(0, x0), x1])
@@ -42,6 +42,7 @@ export function Curves({ history, dense = [] }: CurvesProps) {
     s.train.length === 0 && s.valid.length === 0
       ? 'Bits per dimension over epochs: no epochs yet.'
       : `Bits per dimension over ${epochs} epoch${epochs === 1 ? '' : 's'}: latest train ${fmtBpd(lastTrain)}, validation ${fmtBpd(lastValid)}` +
+        (s.test.length ? `, test ${fmtBpd(s.test.at(-1)?.[1])}` : '') +
         (s.markers.length ? `; ${s.markers.length} prune/grow event${s.markers.length === 1 ? '' : 's'} marked` : '') +
         (denseValid.length
           ? `; dense HCLT with the same sum edges (${dense.map((d) => `K=${d.K}`).join(', ')}) dashed, latest ${fmtBpd(denseValid.at(-1)?.[1])}.`
@@ -61,12 +62,13 @@ export function Curves({ history, dense = [] }: CurvesProps) {
           items={[
             ['--pcv-train', 'train bpd', false],
             ['--pcv-valid', 'validation bpd', false],
+            ...(s.test.length ? [['--pcv-test', 'test bpd', false] as [string, string, boolean]] : []),
             ...(dense.length ? [['--pcv-dense-hclt', 'dense HCLT, same sum edges (validation)', true] as [string, string, boolean]] : []),
             ['--pcv-prune', 'prune', true],
             ['--pcv-grow', 'grow', true],
           ]}
         />
-        <BpdChart width={width} x={x} train={s.train} valid={s.valid} dense={dense} markers={s.markers} label={bpdLabel} />
+        <BpdChart width={width} x={x} train={s.train} valid={s.valid} test={s.test} dense={dense} markers={s.markers} label={bpdLabel} />
         <Legend
           label="Legend of the size chart"
           items={[
@@ -205,6 +207,7 @@ function BpdChart({
   x,
   train,
   valid,
+  test,
   dense,
   markers,
   label,
@@ -213,13 +216,14 @@ function BpdChart({
   x: XScale;
   train: Point[];
   valid: Point[];
+  test: Point[];
   dense: readonly DenseCurve[];
   markers: Marker[];
   label: string;
 }) {
   const height = BPD_HEIGHT;
   const [y0, y1] = paddedExtent(
-    [...train, ...valid, ...dense.flatMap((d) => d.valid)].map((p) => p[1]),
+    [...train, ...valid, ...test, ...dense.flatMap((d) => d.valid)].map((p) => p[1]),
     0.08,
     0.05,
     [0, 8],
@@ -245,6 +249,7 @@ function BpdChart({
       <Markers markers={markers} x={x} top={MARGIN.top} bottom={height - MARGIN.bottom} labels />
       <Series points={train} x={x} y={y} colour="var(--pcv-train)" />
       <Series points={valid} x={x} y={y} colour="var(--pcv-valid)" />
+      <Series points={test} x={x} y={y} colour="var(--pcv-test)" />
       {dense.map((d, i) => (
         <g key={i} data-testid="dense-curve" data-k={d.K}>
           <Series points={d.valid} x={x} y={y} colour="var(--pcv-dense-hclt)" dashed />

@@ -3,7 +3,8 @@
 // (snake_case, as the CLI prints them) into camelCase entries with a running epoch index, so the chart
 // can place prune/grow markers between epochs. Pure (no DOM): the store and the tests use it directly.
 
-import type { EpochEvent, GrowEvent, PruneEvent, TrainEvent } from '../../training/trainer.ts';
+import type { EpochEvent, GrowEvent, PruneEvent } from '../../training/trainer.ts';
+import type { PlaygroundEpochEvent, PlaygroundEvent } from '../../worker/protocol.ts';
 import type { ComparisonRow, DenseRun } from '../compare.ts';
 
 export type HistoryEntry =
@@ -16,6 +17,8 @@ export type HistoryEntry =
       epoch: number;
       trainBpd: number;
       validBpd: number | null;
+      /** bpd on the visitor's test split, measured at the epoch's end (null: no test split). */
+      testBpd: number | null;
       edges: number;
       params: number;
       samplesPerS: number;
@@ -60,7 +63,7 @@ function epochsIn(history: readonly HistoryEntry[]): number {
 }
 
 /** The entry one trainer event becomes, given the history before it. */
-export function entryFromEvent(history: readonly HistoryEntry[], event: TrainEvent): HistoryEntry {
+export function entryFromEvent(history: readonly HistoryEntry[], event: PlaygroundEvent): HistoryEntry {
   const done = epochsIn(history);
   switch (event.event) {
     case 'epoch':
@@ -72,7 +75,7 @@ export function entryFromEvent(history: readonly HistoryEntry[], event: TrainEve
   }
 }
 
-function epochEntry(e: EpochEvent, index: number): EpochEntry {
+function epochEntry(e: PlaygroundEpochEvent, index: number): EpochEntry {
   return {
     kind: 'epoch',
     index,
@@ -80,6 +83,7 @@ function epochEntry(e: EpochEvent, index: number): EpochEntry {
     epoch: e.epoch,
     trainBpd: e.train_bpd,
     validBpd: e.valid_bpd,
+    testBpd: e.test_bpd ?? null,
     edges: e.edges,
     params: e.params,
     samplesPerS: e.samples_per_s,
@@ -117,12 +121,12 @@ function growEntry(e: GrowEvent, afterEpoch: number): GrowEntry {
 }
 
 /** A new history with `event` appended (the store keeps histories immutable so React sees changes). */
-export function appendEvent(history: readonly HistoryEntry[], event: TrainEvent): HistoryEntry[] {
+export function appendEvent(history: readonly HistoryEntry[], event: PlaygroundEvent): HistoryEntry[] {
   return [...history, entryFromEvent(history, event)];
 }
 
 /** The history of a run from its events, in order. */
-export function historyFromEvents(events: readonly TrainEvent[]): HistoryEntry[] {
+export function historyFromEvents(events: readonly PlaygroundEvent[]): HistoryEntry[] {
   const out: HistoryEntry[] = [];
   for (const e of events) out.push(entryFromEvent(out, e));
   return out;
@@ -137,6 +141,7 @@ export const CSV_COLUMNS = [
   'after_epoch',
   'train_bpd',
   'valid_bpd',
+  'test_bpd',
   'samples_per_s',
   'seconds',
   'criterion',
@@ -181,6 +186,7 @@ function rowOf(e: HistoryEntry): Partial<Record<CsvColumn, Cell>> {
         epoch: e.epoch,
         train_bpd: e.trainBpd,
         valid_bpd: e.validBpd,
+        test_bpd: e.testBpd,
         samples_per_s: e.samplesPerS,
         seconds: e.seconds,
         edges: e.edges,
@@ -257,6 +263,8 @@ export interface Marker {
 export interface CurveSeries {
   train: Point[];
   valid: Point[];
+  /** The test split's bpd (empty without one). */
+  test: Point[];
   edges: Point[];
   params: Point[];
   markers: Marker[];
@@ -270,13 +278,14 @@ const isFiniteNumber = (v: number | null): v is number => v !== null && Number.i
  * vertical step at its marker's x. `positive` drops values <= 0 from edges/params, for a log scale.
  */
 export function curveSeries(history: readonly HistoryEntry[], positive = true): CurveSeries {
-  const s: CurveSeries = { train: [], valid: [], edges: [], params: [], markers: [] };
+  const s: CurveSeries = { train: [], valid: [], test: [], edges: [], params: [], markers: [] };
   const ok = (v: number) => Number.isFinite(v) && (!positive || v > 0);
   for (const e of history) {
     const x = e.kind === 'epoch' ? e.index : e.afterEpoch;
     if (e.kind === 'epoch') {
       if (isFiniteNumber(e.trainBpd)) s.train.push([x, e.trainBpd]);
       if (isFiniteNumber(e.validBpd)) s.valid.push([x, e.validBpd]);
+      if (isFiniteNumber(e.testBpd)) s.test.push([x, e.testBpd]);
     } else {
       const stack = s.markers.filter((m) => m.x === x).length;
       const label = e.kind === 'prune' ? `prune −${formatCount(e.removed)}` : `grow K=${e.K}`;

@@ -1,7 +1,8 @@
 // The curves' history (src/ui/views/history.ts): entries built from the trainer's events with a running
 // epoch index, the CSV export (header, rows, escaping, no NaN) and the chart series (no non-finite points).
 import { describe, expect, it } from 'vitest';
-import type { EpochEvent, GrowEvent, PruneEvent, TrainEvent } from '../../../src/training/trainer.ts';
+import type { EpochEvent, GrowEvent, PruneEvent } from '../../../src/training/trainer.ts';
+import type { PlaygroundEvent } from '../../../src/worker/protocol.ts';
 import {
   appendEvent,
   CSV_COLUMNS,
@@ -46,13 +47,21 @@ const prune = (bound: number | null, measured: number): PruneEvent => ({
 });
 const grow = (k: number): GrowEvent => ({ event: 'grow', edges_before: 250, edges: 1000, params: 9000, k, k_min: k / 2, k_median: k, k_max: k });
 
-const run: TrainEvent[] = [epoch(0, 1, 1.9, 1.95), epoch(0, 2, 1.6, 1.7), prune(0.02, 0.015), grow(4), epoch(1, 1, 1.5, null, 1000, 9000)];
+// The second epoch also has the test split's bpd (the playground adds it to the epoch event).
+const run: PlaygroundEvent[] = [
+  epoch(0, 1, 1.9, 1.95),
+  { ...epoch(0, 2, 1.6, 1.7), test_bpd: 1.72 },
+  prune(0.02, 0.015),
+  grow(4),
+  epoch(1, 1, 1.5, null, 1000, 9000),
+];
 
 describe('historyFromEvents', () => {
   it('numbers epochs across rounds and places prune/grow after the epochs before them', () => {
     const h = historyFromEvents(run);
     expect(h.map((e) => e.kind)).toEqual(['epoch', 'epoch', 'prune', 'grow', 'epoch']);
     expect(h[0]).toMatchObject({ kind: 'epoch', index: 1, round: 0, epoch: 1, trainBpd: 1.9, validBpd: 1.95, samplesPerS: 3600, edges: 1000, params: 5000 });
+    expect([h[0], h[1]]).toMatchObject([{ testBpd: null }, { testBpd: 1.72 }]);
     expect(h[2]).toEqual({
       kind: 'prune',
       afterEpoch: 2,
@@ -86,22 +95,23 @@ describe('historyToCsv', () => {
     expect(lines.at(-1)).toBe('');
     expect(lines[0]).toBe(CSV_COLUMNS.join(','));
     expect(lines[0]).toBe(
-      'kind,epoch_index,round,epoch,after_epoch,train_bpd,valid_bpd,samples_per_s,seconds,criterion,removed_edges,bound_ll_drop_nats,measured_ll_drop_nats,removed_flow,orphaned_states,k,k_min,k_median,k_max,edges_before,edges,params',
+      'kind,epoch_index,round,epoch,after_epoch,train_bpd,valid_bpd,test_bpd,samples_per_s,seconds,criterion,removed_edges,bound_ll_drop_nats,measured_ll_drop_nats,removed_flow,orphaned_states,k,k_min,k_median,k_max,edges_before,edges,params,dense_k,dense_valid_bpd,delta_valid_bpd',
     );
     expect(lines).toHaveLength(1 + run.length + 1);
-    expect(lines[1]).toBe('epoch,1,0,1,,1.9,1.95,3600,2.5,,,,,,,,,,,,1000,5000');
-    expect(lines[3]).toBe('prune,,,,2,,,,,flow,750,0.02,0.015,0.01,3,,1,2,2,1000,250,4240');
-    expect(lines[4]).toBe('grow,,,,2,,,,,,,,,,,4,2,4,4,250,1000,9000');
+    expect(lines[1]).toBe('epoch,1,0,1,,1.9,1.95,,3600,2.5,,,,,,,,,,,,1000,5000,,,');
+    expect(lines[2]).toBe('epoch,2,0,2,,1.6,1.7,1.72,3600,2.5,,,,,,,,,,,,1000,5000,,,');
+    expect(lines[3]).toBe('prune,,,,2,,,,,,flow,750,0.02,0.015,0.01,3,,1,2,2,1000,250,4240,,,');
+    expect(lines[4]).toBe('grow,,,,2,,,,,,,,,,,,4,2,4,4,250,1000,9000,,,');
     // Null validation bpd: an empty cell.
-    expect(lines[5]).toBe('epoch,3,1,1,,1.5,,3600,2.5,,,,,,,,,,,,1000,9000');
+    expect(lines[5]).toBe('epoch,3,1,1,,1.5,,,3600,2.5,,,,,,,,,,,,1000,9000,,,');
     for (const l of lines.slice(1, -1)) expect(l.split(',')).toHaveLength(CSV_COLUMNS.length);
   });
 
   it('never writes NaN or Infinity, and an empty history is just the header', () => {
     const csv = historyToCsv(historyFromEvents([epoch(0, 1, NaN, Infinity), prune(null, -Infinity)]));
     expect(csv).not.toMatch(/NaN|Infinity/);
-    expect(csv.split('\n')[1]).toBe('epoch,1,0,1,,,,3600,2.5,,,,,,,,,,,,1000,5000');
-    expect(csv.split('\n')[2]).toBe('prune,,,,1,,,,,flow,750,,,0.01,3,,1,2,2,1000,250,4240');
+    expect(csv.split('\n')[1]).toBe('epoch,1,0,1,,,,,3600,2.5,,,,,,,,,,,,1000,5000,,,');
+    expect(csv.split('\n')[2]).toBe('prune,,,,1,,,,,,flow,750,,,0.01,3,,1,2,2,1000,250,4240,,,');
     expect(historyToCsv([])).toBe(CSV_COLUMNS.join(',') + '\n');
   });
 
@@ -116,7 +126,7 @@ describe('historyToCsv', () => {
     expect(csvCell(0)).toBe('0');
     const h = historyFromEvents([prune(1, 0.5)]);
     if (h[0].kind === 'prune') h[0].criterion = 'odd, "name"';
-    expect(historyToCsv(h).split('\n')[1]).toBe('prune,,,,0,,,,,"odd, ""name""",750,1,0.5,0.01,3,,1,2,2,1000,250,4240');
+    expect(historyToCsv(h).split('\n')[1]).toBe('prune,,,,0,,,,,,"odd, ""name""",750,1,0.5,0.01,3,,1,2,2,1000,250,4240,,,');
   });
 });
 
@@ -132,6 +142,7 @@ describe('curveSeries', () => {
       [1, 1.95],
       [2, 1.7],
     ]);
+    expect(s.test).toEqual([[2, 1.72]]);
     expect(s.edges).toEqual([
       [1, 1000],
       [2, 1000],
@@ -152,7 +163,7 @@ describe('curveSeries', () => {
     expect(s.edges).toEqual([[2, 10]]);
     expect(s.params).toEqual([[2, 20]]);
     for (const series of [s.train, s.valid, s.edges, s.params]) for (const [x, y] of series) expect(Number.isFinite(x) && Number.isFinite(y)).toBe(true);
-    expect(curveSeries([])).toEqual({ train: [], valid: [], edges: [], params: [], markers: [] });
+    expect(curveSeries([])).toEqual({ train: [], valid: [], test: [], edges: [], params: [], markers: [] });
   });
 });
 
