@@ -16,6 +16,8 @@ export interface HcltOptions {
   bins?: number;
   /** Total pseudocount spread over the cells of each pair histogram (default 1). */
   pseudocount?: number;
+  /** Called as the pair statistics are gathered (the slow part on large data): pixel pairs done, of all. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /**
@@ -24,7 +26,7 @@ export interface HcltOptions {
  * are mostly background); the rest of each table follows from the marginals:
  *   n(a=0, b) = n(b) - sum_{a>0} n(a, b).
  */
-export function mutualInformation(data: Dataset, bins = 16, pseudocount = 1): Float64Array {
+export function mutualInformation(data: Dataset, bins = 16, pseudocount = 1, onProgress?: (done: number, total: number) => void): Float64Array {
   const D = data.numVars;
   const N = data.count;
   const shift = Math.round(Math.log2(Math.ceil(data.numValues / bins)));
@@ -95,6 +97,8 @@ export function mutualInformation(data: Dataset, bins = 16, pseudocount = 1): Fl
       mi[u * D + v] = m;
       mi[v * D + u] = m;
     }
+    // Pixel u paired with every later pixel: pairs done so far, of D (D - 1) / 2.
+    onProgress?.(((u + 1) * (2 * D - u - 2)) / 2, (D * (D - 1)) / 2);
   }
   return mi;
 }
@@ -209,13 +213,13 @@ export function rootAtCentre(edges: Array<[number, number]>, D: number): Int32Ar
 }
 
 /** The Chow-Liu tree of the data, rooted at its centre. */
-export function chowLiuTree(data: Dataset, bins = 16, pseudocount = 1): Int32Array {
-  const mi = mutualInformation(data, bins, pseudocount);
+export function chowLiuTree(data: Dataset, bins = 16, pseudocount = 1, onProgress?: (done: number, total: number) => void): Int32Array {
+  const mi = mutualInformation(data, bins, pseudocount, onProgress);
   return rootAtCentre(maximumSpanningTree(mi, data.numVars), data.numVars);
 }
 
 export function buildHclt(data: Dataset, opts: HcltOptions): Circuit {
-  const parent = chowLiuTree(data, opts.bins ?? 16, opts.pseudocount ?? 1);
+  const parent = chowLiuTree(data, opts.bins ?? 16, opts.pseudocount ?? 1, opts.onProgress);
   return buildTreeCircuit(parent, data.numValues, opts.K, new Rng(opts.seed));
 }
 

@@ -175,9 +175,11 @@ export function Figures() {
             {TASK_TEXT[progress.task]}
             {progress.task === 'load' && progress.total > 1
               ? `: ${formatMiB(progress.done)} / ${formatMiB(progress.total)} read`
-              : progress.total > 0
-                ? `: ${formatInt(progress.done)} / ${formatInt(progress.total)}`
-                : '…'}
+              : progress.task === 'build' && progress.total > 1
+                ? `: ${Math.floor((100 * progress.done) / progress.total)} % of the pixel pairs`
+                : progress.total > 0
+                  ? `: ${formatInt(progress.done)} / ${formatInt(progress.total)}`
+                  : '…'}
           </span>
         </div>
       )}

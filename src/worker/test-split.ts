@@ -21,7 +21,9 @@ export interface TestSplitDeps {
   post(msg: FromWorker): void;
   /** Progress of the file being read (throttled by the session). */
   loadProgress(): (done: number, total: number) => void;
-  /** Called when a test split has been read (so the session can measure it between mini-batches). */
+  /** Whether a model exists now (a split that arrives for one is measured at once). */
+  hasModel(): boolean;
+  /** Called when a test split has been read for an existing model (the session measures it between mini-batches). */
   loaded(): void;
 }
 
@@ -73,6 +75,7 @@ export class TestSplit {
     }
     if (version !== this.version) return;
     this.data = data;
+    if (!this.deps.hasModel()) return this.report(data, null); // measured after the first epoch
     this.owed = true;
     this.deps.loaded();
   }

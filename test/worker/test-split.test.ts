@@ -114,6 +114,11 @@ describe('the training session with dropped files', async () => {
     const loads = h.all('progress').filter((p) => p.task === 'load' && p.total > 1);
     expect(loads.filter((p) => p.total === trainFile.size).at(-1)?.done).toBe(trainFile.size);
     expect(loads.filter((p) => p.total === testFile.size).at(-1)?.done).toBe(testFile.size);
+    // The HCLT's pair statistics report progress too: up to all 196 x 195 / 2 pixel pairs.
+    const build = h.all('progress').filter((p) => p.task === 'build' && p.total > 1);
+    expect(build.length).toBeGreaterThan(10);
+    expect(build.every((p, i) => p.total === 19_110 && (i === 0 || p.done > build[i - 1].done))).toBe(true);
+    expect(build.at(-1)!.done).toBe(19_110);
     const info = h.all('ready').at(-1)!.info;
     expect([info.trainCount, info.validCount]).toEqual([540, 60]);
     expect(info.dataBytes).toBe((540 + 60 + 60) * 196);
