@@ -4,10 +4,10 @@
 // finite difference, the chart the dashed dense curve, and the CSV and the shared link carry it.
 // Without a link and with WebGPU, the switch starts on; without WebGPU it starts off.
 
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectProblems, startBrowserHarness, type BrowserHarness } from './harness.ts';
+import { collectProblems, RESULTS, startBrowserHarness, type BrowserHarness } from './harness.ts';
 
 const RUN =
   'v=1&data=embedded&k=3&seed=2&batch=256&step=0.1&pc=0.1&epochs=1&re=1&rounds=2&prune=0.75&crit=flow&sigma=0.3&vf=0.25&n=600&cmp=1&view=train&replay=0';
@@ -26,6 +26,7 @@ async function bothDone(page: Page): Promise<void> {
 }
 
 async function runComparison(h: BrowserHarness, engine: 'auto' | 'cpu'): Promise<void> {
+  mkdirSync(RESULTS, { recursive: true });
   const context = await h.browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const problems = collectProblems(page);
@@ -50,6 +51,7 @@ async function runComparison(h: BrowserHarness, engine: 'auto' | 'cpu'): Promise
   }
   expect(await page.getByTestId('dense-curve').count()).toBeGreaterThan(0);
   expect(await page.getByTestId('bpd-chart').innerHTML()).not.toMatch(/NaN|Infinity/);
+  await page.screenshot({ path: `${RESULTS}compare-${engine === 'cpu' ? 'cpu' : 'webgpu'}.png`, fullPage: true });
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export curves (CSV)' }).click()]);
   const csv = readFileSync(await download.path(), 'utf8')

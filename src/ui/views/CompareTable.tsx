@@ -25,41 +25,45 @@ export function CompareTable({ rows, status }: CompareTableProps) {
   }
   const pending = status === 'failed' ? 'stopped' : status === 'paused' ? 'paused' : 'training…';
   return (
-    <table className="epochs compare-table" data-testid="compare-table">
-      <caption>Sparse against the dense HCLT with the same number of sum edges (validation bpd; lower is better)</caption>
-      <thead>
-        <tr>
-          <th scope="col">Round</th>
-          <th scope="col">K</th>
-          <th scope="col">Sum edges</th>
-          <th scope="col">Parameters</th>
-          <th scope="col">Sparse</th>
-          <th scope="col">Dense (K, edges)</th>
-          <th scope="col">Sparse − dense</th>
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map((r) => {
-          const wins = r.delta === null ? '' : r.delta < 0 ? 'sparse-wins' : r.delta > 0 ? 'dense-wins' : '';
-          const who = r.delta === null ? '' : r.delta < 0 ? ' (sparse wins)' : r.delta > 0 ? ' (dense wins)' : ' (tie)';
-          return (
-            <tr key={r.round} data-testid="compare-row">
-              <th scope="row">{r.round}</th>
-              <td>{r.k}</td>
-              <td>{count.format(r.edges)}</td>
-              <td>{count.format(r.params)}</td>
-              <td data-testid="compare-sparse">{bpd(r.validBpd)}</td>
-              <td data-testid="compare-dense">
-                {r.denseValidBpd === null ? pending : bpd(r.denseValidBpd)} (K={r.denseK}
-                {r.denseEdges === null ? '' : `, ${count.format(r.denseEdges)}`})
-              </td>
-              <td data-testid="compare-delta" className={wins}>
-                {r.delta === null ? '–' : `${r.delta > 0 ? '+' : ''}${r.delta.toFixed(4)}${who}`}
-              </td>
-            </tr>
-          );
-        })}
-      </tbody>
-    </table>
+    <div className="compare-wrap">
+      <table className="epochs compare-table" data-testid="compare-table">
+        <caption>Sparse against the dense HCLT with the same number of sum edges (validation bpd; lower is better)</caption>
+        <thead>
+          <tr>
+            <th scope="col">Round</th>
+            <th scope="col">K</th>
+            <th scope="col">Sum edges</th>
+            <th scope="col">Parameters</th>
+            <th scope="col">Sparse</th>
+            <th scope="col">Dense</th>
+            <th scope="col">Dense HCLT</th>
+            <th scope="col">Sparse − dense</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => {
+            const wins = r.delta === null ? '' : r.delta < 0 ? 'sparse-wins' : r.delta > 0 ? 'dense-wins' : '';
+            const who = r.delta === null ? '' : r.delta < 0 ? ' (sparse wins)' : r.delta > 0 ? ' (dense wins)' : ' (tie)';
+            return (
+              <tr key={r.round} data-testid="compare-row">
+                <th scope="row">{r.round}</th>
+                <td>{r.k}</td>
+                <td>{count.format(r.edges)}</td>
+                <td>{count.format(r.params)}</td>
+                <td data-testid="compare-sparse">{bpd(r.validBpd)}</td>
+                <td data-testid="compare-dense">{r.denseValidBpd === null ? pending : bpd(r.denseValidBpd)}</td>
+                <td>
+                  K={r.denseK}
+                  {r.denseEdges === null ? '' : `, ${count.format(r.denseEdges)} edges`}
+                </td>
+                <td data-testid="compare-delta" className={wins}>
+                  {r.delta === null ? '–' : `${r.delta > 0 ? '+' : ''}${r.delta.toFixed(4)}${who}`}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
   );
 }

@@ -254,12 +254,13 @@ function BpdChart({
         <g key={i} data-testid="dense-curve" data-k={d.K}>
           <Series points={d.valid} x={x} y={y} colour="var(--pcv-dense-hclt)" dashed />
           <text
-            x={x(d.valid[d.valid.length - 1][0]) + 4}
+            x={x(d.valid[d.valid.length - 1][0]) - 4}
             y={y(d.valid[d.valid.length - 1][1])}
-            dy="0.32em"
+            dy="-0.6em"
+            textAnchor="end"
             style={{ fill: 'var(--pcv-dense-hclt)', fontSize: 11 }}
           >
-            K={d.K}
+            dense K={d.K}
           </text>
         </g>
       ))}
