@@ -1,10 +1,11 @@
 // End to end, full-size data in the tab (headless Chromium): a generated IDX file of 60,000 28x28 images,
 // gzip-compressed with node:zlib to about Fashion-MNIST's size, is dropped on the page; the training
-// worker reads it with progress that reaches the page while it reads, the Figures state the images'
-// memory, and one mini-batch trains to a finite bpd, on WebGPU (SwiftShader) and in a browser without
-// WebGPU (the CPU engine). There a test split (a generated t10k-images-idx3-ubyte.gz of 10,000 images)
-// is dropped too and its bpd appears, and a file too large for the tab is refused in one sentence while
-// the loaded data and model stay usable. The generated files go to test-results/ (never committed).
+// worker reads it and builds the tree with progress that reaches the page as it goes, the Figures
+// state the images' memory, and one mini-batch trains to a finite bpd, on WebGPU (SwiftShader) and in
+// a browser without WebGPU (the CPU engine). There a test split (a generated t10k-images-idx3-ubyte.gz
+// of 10,000 images) is dropped too and its bpd appears, and a file too large for the tab is refused in
+// one sentence while the loaded data and model stay usable. The generated files go to test-results/
+// (never committed).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -69,15 +70,18 @@ async function dropFile(page: Page, path: string): Promise<void> {
   });
 }
 
-/** Records every value the file-reading progress bar shows, and the longest gap between main-thread ticks. */
+/** Records every value the file-reading and tree-building progress bars show, and the longest gap between main-thread ticks. */
 async function watchLoading(page: Page): Promise<void> {
   await page.evaluate(() => {
-    const w = window as unknown as { loadSeen: number[][]; maxGapMs: number };
+    const w = window as unknown as { loadSeen: number[][]; buildSeen: number[]; maxGapMs: number };
     w.loadSeen = [];
+    w.buildSeen = [];
     w.maxGapMs = 0;
     new MutationObserver(() => {
       const p = document.querySelector<HTMLProgressElement>('progress[aria-label="Loading the images"]');
       if (p && p.max > 1 && w.loadSeen.at(-1)?.[0] !== p.value) w.loadSeen.push([p.value, p.max]);
+      const b = document.querySelector<HTMLProgressElement>('progress[aria-label="Building the hidden Chow-Liu tree"]');
+      if (b && b.max > 1 && w.buildSeen.at(-1) !== b.value) w.buildSeen.push(b.value / b.max);
     }).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
     let last = performance.now();
     const tick = () => {
@@ -114,16 +118,21 @@ async function trainOneBatchOnFullData(page: Page, file: { path: string; size: n
   await watchLoading(page);
   const bpd = await step(page);
   expect(Number.isFinite(bpd) && bpd > 0).toBe(true);
-  const { seen, gap } = await page.evaluate(() => {
-    const w = window as unknown as { loadSeen: number[][]; maxGapMs: number };
-    return { seen: w.loadSeen, gap: w.maxGapMs };
+  const { seen, built, gap } = await page.evaluate(() => {
+    const w = window as unknown as { loadSeen: number[][]; buildSeen: number[]; maxGapMs: number };
+    return { seen: w.loadSeen, built: w.buildSeen, gap: w.maxGapMs };
   });
   // The page showed the reading as it went: several increasing values of the file's size, ending at it.
   expect(seen.every(([, max]) => max === file.size)).toBe(true);
   expect(seen.filter(([v]) => v > 0 && v < file.size).length).toBeGreaterThanOrEqual(3);
   expect(seen.every(([v], i) => i === 0 || v > seen[i - 1][0])).toBe(true);
   expect(seen.at(-1)![0]).toBe(file.size);
-  console.log(`full-data: ${seen.length} progress values shown while reading; longest main-thread gap while loading ${gap.toFixed(0)} ms`);
+  // Building the tree showed its progress too (a share of the pixel pairs, rising).
+  expect(built.filter((v) => v > 0 && v < 1).length).toBeGreaterThanOrEqual(2);
+  expect(built.every((v, i) => i === 0 || v > built[i - 1])).toBe(true);
+  console.log(
+    `full-data: ${seen.length} progress values shown while reading, ${built.length} while building the tree; longest main-thread gap while loading ${gap.toFixed(0)} ms`,
+  );
   expect(await page.getByTestId('data-counts').textContent()).toBe('54000 training and 6000 validation images.');
   // 60,000 images x 784 bytes = 47,040,000 bytes.
   expect(await page.getByTestId('data-memory').textContent()).toBe('44.9 MiB');
