@@ -11,6 +11,7 @@ import type { RunConfig } from './protocol.ts';
 export interface Model {
   config: RunConfig;
   trainConfig: TrainConfig;
+  /** The loaded data's name and shape; its pixels are empty (train and valid hold them, one copy). */
   dataset: Dataset;
   train: Dataset;
   valid: Dataset | null;
