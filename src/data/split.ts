@@ -21,3 +21,16 @@ export function splitTrainValid(d: Dataset, validFrac: number, seed: number): { 
   const valid = nValid > 0 ? subset(d, order.subarray(0, nValid), `${d.name} (validation)`) : null;
   return { train, valid };
 }
+
+/** The playground's split (the session's, the demo model's): the first `images` images (0: all),
+ *  then the seeded train / validation split of those. */
+export function splitFirstImages(d: Dataset, images: number, validFrac: number, seed: number): { train: Dataset; valid: Dataset | null } {
+  const used =
+    images > 0 && images < d.count
+      ? subset(
+          d,
+          Int32Array.from({ length: images }, (_, i) => i),
+        )
+      : d;
+  return splitTrainValid(used, validFrac, seed);
+}

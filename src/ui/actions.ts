@@ -6,7 +6,7 @@
 import { canPlay, canStep, isBusy, type PlaygroundState } from './store.ts';
 
 /** What an action reads and calls: the store's state and actions, and the page's Share. */
-export type ActionState = Pick<PlaygroundState, 'status' | 'model' | 'play' | 'pause' | 'step' | 'reset'> & {
+export type ActionState = Pick<PlaygroundState, 'status' | 'model' | 'demo' | 'play' | 'pause' | 'step' | 'reset'> & {
   share(): void;
 };
 
@@ -70,7 +70,8 @@ export const ACTIONS: readonly Action[] = [
     description: 'Remove the chosen fraction of edges (lowest scores first)',
     keys: ['x'],
     shortcutLabel: 'X',
-    enabled: (s) => canStep(s) && s.model !== null,
+    // A model of this run: the demo is not pruned or grown here (Play trains a new model).
+    enabled: (s) => canStep(s) && s.model !== null && s.demo === null,
     run: (s) => s.step('prune'),
   },
   {
@@ -79,7 +80,7 @@ export const ACTIONS: readonly Action[] = [
     description: 'Split every node in two (the latent space doubles)',
     keys: ['g'],
     shortcutLabel: 'G',
-    enabled: (s) => canStep(s) && s.model !== null,
+    enabled: (s) => canStep(s) && s.model !== null && s.demo === null,
     run: (s) => s.step('grow'),
   },
   {

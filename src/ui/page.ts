@@ -5,6 +5,7 @@
 
 import { useEffect } from 'react';
 import { describeAdapter } from '../engines/gpu/device.ts';
+import { fetchDemoModel } from './demo.ts';
 import type { GpuSupport, PlaygroundStore, Settings } from './store.ts';
 import { decodeState, encodeState } from './url-state.ts';
 
@@ -22,7 +23,9 @@ function storage(): Storage | null {
 
 /**
  * The settings to start with: the link's hash when there is one (repaired, with notices), else the
- * remembered configuration, else the defaults. `replay` asks to run the linked configuration at once.
+ * remembered configuration, else the defaults with the demo model on the Draw view (a first visit
+ * opens ready to draw). `replay` asks to run the linked configuration at once; `model: 'demo'` to
+ * show the demo model (openDemo).
  */
 export function initialSettings(hash: string): { settings: Settings; notices: string[]; source: 'link' | 'saved' | 'default' } {
   if (hash !== '' && hash !== '#') {
@@ -36,7 +39,27 @@ export function initialSettings(hash: string): { settings: Settings; notices: st
     const { state } = decodeState(saved);
     return { settings: { ...state, replay: false }, notices: [], source: 'saved' };
   }
-  return { settings: decodeState('').state, notices: [], source: 'default' };
+  return { settings: { ...decodeState('').state, model: 'demo', view: 'draw' }, notices: [], source: 'default' };
+}
+
+/** Whether the page should open on the demo model: asked for, and no replay (which trains at once). */
+export function wantsDemo(start: { settings: Settings; source: 'link' | 'saved' | 'default' }): boolean {
+  return start.settings.model === 'demo' && !(start.source === 'link' && start.settings.replay);
+}
+
+/**
+ * Fetches the demo model (public/models/) and shows it, unless the visitor started something else
+ * meanwhile (Play, a step, a file). A failure is one notice; the page then works as without a demo.
+ */
+export async function openDemo(store: PlaygroundStore): Promise<void> {
+  try {
+    const demo = await fetchDemoModel(document.baseURI);
+    const s = store.getState();
+    if (s.settings.model === 'demo' && s.status === 'idle' && s.model === null && s.userData === null) s.showDemo(demo);
+  } catch (e) {
+    const why = (e instanceof Error ? e.message : String(e)).replace(/[.\s]+$/, '');
+    store.getState().notify(`The demo model could not be loaded (${why}); press Play to train a model.`);
+  }
 }
 
 /** Remembers the configuration whenever it changes. */
@@ -56,15 +79,18 @@ export function useRememberSettings(store: PlaygroundStore): void {
  */
 export async function shareLink(store: PlaygroundStore): Promise<string> {
   const s = store.getState();
-  const hash = encodeState({ ...s.settings, replay: true });
+  // While the demo model is shown, the link opens on it (model=demo) rather than replaying a run.
+  const demo = s.demo !== null;
+  const hash = encodeState({ ...s.settings, model: demo ? 'demo' : 'new', replay: !demo });
   history.replaceState(null, '', hash);
   const link = location.href;
   const own = s.userData ? ' Your own data file is not part of the link: it opens with the embedded digits.' : '';
+  const what = demo ? 'it reopens this configuration with the demo model' : 'it reopens this configuration and replays the run';
   try {
     await navigator.clipboard.writeText(link);
-    return `Link copied: it reopens this configuration and replays the run.${own}`;
+    return `Link copied: ${what}.${own}`;
   } catch {
-    return `The link is in the address bar (copying was not allowed): it reopens this configuration and replays the run.${own}`;
+    return `The link is in the address bar (copying was not allowed): ${what}.${own}`;
   }
 }
 

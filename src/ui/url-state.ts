@@ -21,6 +21,10 @@ export type ShareableDataset = (typeof SHAREABLE_DATASETS)[number];
 export const VIEWS = ['train', 'circuit', 'draw', 'experiments'] as const;
 export type PlaygroundView = (typeof VIEWS)[number];
 
+/** `demo`: open with the shipped demo model (src/ui/demo.ts) loaded; `new`: no model until Play. */
+export const MODEL_CHOICES = ['new', 'demo'] as const;
+export type ModelChoice = (typeof MODEL_CHOICES)[number];
+
 export interface PlaygroundUrlState {
   dataset: ShareableDataset;
   K: number;
@@ -39,6 +43,10 @@ export interface PlaygroundUrlState {
   validFrac: number;
   /** Use only the first this many images (0: all). */
   images: number;
+  /** Train a dense HCLT with the same sum edges beside the sparse circuit, after each round (src/ui/compare.ts). */
+  compare: boolean;
+  /** Which model the page opens with: the demo model, or none until Play (`replay` wins over `demo`). */
+  model: ModelChoice;
   view: PlaygroundView;
   /** Replay the run when the link is opened. */
   replay: boolean;
@@ -100,6 +108,11 @@ export const URL_FIELDS: readonly UrlField[] = [
   { prop: 'validFrac', key: 'vf', label: 'validation fraction', ...range('validFrac'), default: 0.1 },
   // 0 (all) by default.
   { prop: 'images', key: 'n', label: 'images used', ...range('images'), default: 0 },
+  // Off in the schema; the page turns it on for a first visit when WebGPU is present (main.tsx).
+  { prop: 'compare', key: 'cmp', label: 'compare with dense', kind: 'bool', default: false },
+  // `new` in the schema (a link without the key opens as it always did); a first visit, with no link
+  // and nothing remembered, opens on the demo (page.ts).
+  { prop: 'model', key: 'model', label: 'model', kind: 'enum', values: MODEL_CHOICES, default: 'new' },
   { prop: 'view', key: 'view', label: 'view', kind: 'enum', values: VIEWS, default: 'train' },
   { prop: 'replay', key: 'replay', label: 'replay', kind: 'bool', default: false },
 ];

@@ -18,8 +18,8 @@ import { exportJpc, importJpc } from '../circuit/formats/jpc.ts';
 import { decodeSpc, encodeSpc } from '../circuit/formats/spc.ts';
 import { buildHclt, treeEdgeInformation } from '../circuit/hclt.ts';
 import { countNodes, countParams, latentStates, type Circuit } from '../circuit/structure.ts';
-import { subset, type Dataset } from '../data/dataset.ts';
-import { splitTrainValid } from '../data/split.ts';
+import type { Dataset } from '../data/dataset.ts';
+import { splitFirstImages } from '../data/split.ts';
 import type { EngineHandle } from '../engines/engine.ts';
 import { Trainer, type EpochEvent, type PrunePlan, type TrainerProgress } from '../training/trainer.ts';
 import { UserError } from '../util/errors.ts';
@@ -230,14 +230,7 @@ export class PlaygroundSession {
     if (dataset.count < 2)
       throw new UserError(`The dataset ${dataset.name} has ${dataset.count} image${dataset.count === 1 ? '' : 's'}; training needs at least 2.`);
     this.post({ type: 'progress', task: 'load', done: 1, total: 1 });
-    const used =
-      config.images > 0 && config.images < dataset.count
-        ? subset(
-            dataset,
-            Int32Array.from({ length: config.images }, (_, i) => i),
-          )
-        : dataset;
-    const { train, valid } = splitTrainValid(used, config.validFrac, config.seed);
+    const { train, valid } = splitFirstImages(dataset, config.images, config.validFrac, config.seed);
     const circuit = msg.model ? readModelFile(msg.model, dataset) : undefined;
     const handle = await this.deps.createEngine(msg.engine, (message) => {
       this.post({ type: 'notice', message: sentence(message) });

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildTreeCircuit, randomTree } from '../../src/circuit/tree.ts';
 import { bottomUpOrder, validateCircuit, type Circuit, type Region, type SumBlock } from '../../src/circuit/structure.ts';
-import { decodeSpc, encodeSpc, SPC_HEADER_BYTES } from '../../src/circuit/formats/spc.ts';
+import { decodeSpc, encodeSpc, SPC2_INPUT_RANGE, SPC_HEADER_BYTES } from '../../src/circuit/formats/spc.ts';
 import { exportJpc, importJpc } from '../../src/circuit/formats/jpc.ts';
 import { crc32 } from '../../src/util/crc32.ts';
 import { UserError } from '../../src/util/errors.ts';
@@ -335,8 +335,8 @@ describe('.spc rejects bad files with one sentence naming the file', () => {
   });
   it('newer version', () => {
     const b = good.slice();
-    new DataView(b.buffer).setUint32(4, 2, true);
-    expect(userError(() => decodeSpc(b, 'model.spc'))).toBe('model.spc was written by a newer version (v2); this build reads v1.');
+    new DataView(b.buffer).setUint32(4, 3, true);
+    expect(userError(() => decodeSpc(b, 'model.spc'))).toBe('model.spc was written by a newer version (v3); this build reads v1 to v2.');
   });
   it('absurd counts are caught before allocating', () => {
     const b = good.slice();
@@ -375,6 +375,107 @@ describe('.spc rejects bad files with one sentence naming the file', () => {
     const bad = encodeSpc(c, { K: 3 });
     bad.set(new TextEncoder().encode('[1,2,3]'), SPC_HEADER_BYTES + 4);
     expect(userError(() => decodeSpc(reCrc(bad), 'model.spc'))).toBe('model.spc is corrupt: its metadata is not a JSON object.');
+  });
+});
+
+/** Largest |a - b| over two circuits' parameters (same structure). */
+function maxParamDiff(a: Circuit, b: Circuit): { weights: number; inputs: number } {
+  let weights = 0;
+  let inputs = 0;
+  a.regions.forEach((r, v) => {
+    const s = b.regions[v];
+    r.block.logWeights.forEach((w, e) => (weights = Math.max(weights, Math.abs(w - s.block.logWeights[e]))));
+    r.inputLogProbs.forEach((x, i) => (inputs = Math.max(inputs, Math.abs(Math.exp(x) - Math.exp(s.inputLogProbs[i])))));
+  });
+  return { weights, inputs };
+}
+
+describe('.spc version 2 (compact)', () => {
+  for (const { name, make } of cases) {
+    it(`keeps the structure, is close in value and re-encodes to the same bytes: ${name}`, () => {
+      const c = make();
+      const meta = { K: 4, note: 'ünïcode ✓' };
+      const bytes = encodeSpc(c, meta, { version: 2 });
+      expect(new DataView(bytes.buffer).getUint32(4, true)).toBe(2);
+      const back = decodeSpc(bytes, 'model.spc');
+      expect(back.meta).toEqual(meta);
+      expect(validateCircuit(back.circuit)).toBeNull();
+      const structure = (x: Circuit) => x.regions.map((r) => [r.parent, r.children, r.size, r.block.rows, r.block.cols, r.block.rowPtr, r.block.colIdx]);
+      expect(structure(back.circuit)).toEqual(structure(c));
+      expect([back.circuit.numVars, back.circuit.numValues, back.circuit.root]).toEqual([c.numVars, c.numValues, c.root]);
+      const d = maxParamDiff(c, back.circuit);
+      expect(d.weights).toBeLessThan(1e-6); // f32 logs
+      expect(d.inputs).toBeLessThan(0.05); // 8-bit codes, about 1/255 of the range in log space
+      // A loaded version 2 circuit is a fixed point: saving it again gives the same file.
+      expect(encodeSpc(back.circuit, back.meta, { version: 2 })).toEqual(bytes);
+      // And version 1 of the loaded circuit round trips it bit exactly, as for any circuit.
+      expect(decodeSpc(encodeSpc(back.circuit, meta), 'v1.spc').circuit).toEqual(back.circuit);
+    });
+  }
+
+  it('is about 8 times smaller than version 1 on wide inputs, and the likelihoods stay close', () => {
+    const c = unevenCircuit(6, 256, 5, new Rng(21));
+    const v1 = encodeSpc(c);
+    const v2 = encodeSpc(c, {}, { version: 2 });
+    expect(v2.length).toBeLessThan(v1.length / 6);
+    const back = decodeSpc(v2, 'm.spc').circuit;
+    const rng = new Rng(22);
+    for (let t = 0; t < 20; t++) {
+      const x = Array.from({ length: 6 }, () => rng.int(256));
+      expect(Math.abs(logProb(back, x) - logProb(c, x))).toBeLessThan(0.05 * 6);
+    }
+  });
+
+  it('zero probabilities, uniform and one-hot distributions', () => {
+    const c = buildTreeCircuit(Int32Array.of(-1, 0), 4, 2, new Rng(23));
+    const L = c.numValues;
+    c.regions[0].inputLogProbs.fill(-Math.log(4), 0, L); // uniform
+    c.regions[0].inputLogProbs.set([0, -Infinity, -Infinity, -Infinity], L); // one-hot
+    c.regions[1].inputLogProbs.set([Math.log(0.5), Math.log(0.5), -Infinity, -Infinity], 0); // zeros
+    const back = decodeSpc(encodeSpc(c, {}, { version: 2 }), 'm.spc').circuit;
+    const p = (v: number, k: number) => Array.from(back.regions[v].inputLogProbs.subarray(k * L, (k + 1) * L), Math.exp);
+    for (const x of p(0, 0)) expect(x).toBeCloseTo(0.25, 15);
+    expect(p(0, 1)[0]).toBeCloseTo(1, 12);
+    // Below SPC2_INPUT_RANGE nats under the largest value, a probability is stored as e^-range.
+    expect(p(0, 1)[1]).toBeGreaterThan(0);
+    expect(Math.log(p(0, 1)[1])).toBeCloseTo(-SPC2_INPUT_RANGE, 4);
+    expect(p(1, 0)[0]).toBeCloseTo(0.5, 12);
+    expect(p(1, 0)[2]).toBeLessThan(1e-27);
+  });
+
+  describe('rejects bad files with one sentence naming the file', () => {
+    const c = unevenCircuit(5, 3, 3, new Rng(24));
+    const good = encodeSpc(c, { K: 3 }, { version: 2 });
+    it('flipped payload byte', () => {
+      const b = good.slice();
+      b[b.length - 2] ^= 0x01;
+      expect(userError(() => decodeSpc(b, 'model.spc'))).toBe('model.spc is corrupted: the payload checksum does not match.');
+    });
+    it('truncated file', () => {
+      const payload = good.length - SPC_HEADER_BYTES;
+      expect(userError(() => decodeSpc(good.subarray(0, good.length - 1), 'model.spc'))).toBe(
+        `model.spc is truncated: the header promises ${payload} payload bytes but only ${payload - 1} are present.`,
+      );
+    });
+    it('a payload cut short inside the codes (with a matching header and checksum)', () => {
+      const cut = good.slice(0, good.length - 2);
+      const dv = new DataView(cut.buffer);
+      dv.setUint32(8, cut.length - SPC_HEADER_BYTES, true);
+      dv.setUint32(12, crc32(cut.subarray(SPC_HEADER_BYTES)), true);
+      expect(userError(() => decodeSpc(cut, 'model.spc'))).toMatch(
+        /^model\.spc is corrupt: region 4's \d+ x 3 input parameters would take \d+ bytes but only \d+ remain\.$/,
+      );
+    });
+    it('an invalid step', () => {
+      // region 0's first step: after the fixed fields, rowPtr, colIdx and the f32 weights
+      const r = c.regions[0];
+      const at = SPC_HEADER_BYTES + 4 + 7 + 12 + 8 + 4 * r.children.length + 16 + 4 * (r.block.rows + 1) + 8 * r.block.colIdx.length;
+      const b = good.slice();
+      const dv = new DataView(b.buffer);
+      dv.setFloat32(at, Number.NaN, true);
+      dv.setUint32(12, crc32(b.subarray(SPC_HEADER_BYTES)), true);
+      expect(userError(() => decodeSpc(b, 'model.spc'))).toBe("model.spc is corrupt: region 0's input node 0 has an invalid step NaN.");
+    });
   });
 });
 

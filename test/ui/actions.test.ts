@@ -4,7 +4,18 @@ import { ACTIONS, actionForKey, ariaShortcuts, type ActionState } from '../../sr
 import type { ModelInfo } from '../../src/worker/protocol.ts';
 import type { Status } from '../../src/ui/store.ts';
 
-const MODEL: ModelInfo = { backend: 'CPU', engine: 'cpu', gpuBytes: 0, dataBytes: 0, edges: 1, params: 1, K: 2, trainCount: 1, validCount: 1, datasetName: 'x' };
+const MODEL: ModelInfo = {
+  backend: 'CPU',
+  engine: 'cpu',
+  gpuBytes: 0,
+  dataBytes: 0,
+  edges: 1,
+  params: 1,
+  K: 2,
+  trainCount: 1,
+  validCount: 1,
+  datasetName: 'x',
+};
 
 function state(status: Status, withModel: boolean): ActionState & { calls: string[] } {
   const calls: string[] = [];

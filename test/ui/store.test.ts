@@ -182,7 +182,7 @@ describe('playground store', () => {
     await expect(c).rejects.toThrow(/reset/);
   });
 
-  it('shows the demo model without training; Play and steps replace it with a new model from the settings', () => {
+  it('shows the demo model without training; Play and steps replace it with a new model from the settings', async () => {
     const { store, workers } = setup();
     const demo: DemoModel = {
       file: { name: 'demo.spc', bytes: new ArrayBuffer(8) },
@@ -209,14 +209,15 @@ describe('playground store', () => {
     store.getState().setSetting('prune', 0.5);
     expect(store.getState().settings.K).toBe(4);
     expect(w.sent.map((m) => m.type)).toEqual(['speed', 'init']);
-    // Queries go to the demo's worker.
-    void store.getState().query({ kind: 'samples', count: 1, seed: 1 });
+    // Queries go to the demo's worker (this one is still pending when Play drops it).
+    const asked = store.getState().query({ kind: 'samples', count: 1, seed: 1 });
     expect(w.sent.at(-1)?.type).toBe('query');
     // Play: the demo goes, a new worker builds a model from the settings and plays.
     store.getState().play();
     expect(w.terminated).toBe(true);
     expect(store.getState().demo).toBeNull();
     expect(store.getState().settings.model).toBe('new');
+    await expect(asked).rejects.toThrow(/reset/);
     const next = workers[1];
     expect(next.sent.map((m) => m.type)).toEqual(['speed', 'init', 'play']);
     const init2 = next.sent[1] as Extract<ToWorker, { type: 'init' }>;
@@ -237,7 +238,9 @@ describe('playground store', () => {
 
   it('a demo that fails to load leaves the page idle with one notice, not an error', () => {
     const { store, workers } = setup();
-    store.getState().showDemo({ file: { name: 'demo.spc', bytes: new ArrayBuffer(8) }, config: runConfigOf(store.getState().settings), description: 'x', validBpd: 1 });
+    store
+      .getState()
+      .showDemo({ file: { name: 'demo.spc', bytes: new ArrayBuffer(8) }, config: runConfigOf(store.getState().settings), description: 'x', validBpd: 1 });
     workers[0].emit({ type: 'error', message: 'demo.spc is not a .spc model.' });
     const s = store.getState();
     expect([s.status, s.error, s.demo, s.model]).toEqual(['idle', null, null, null]);

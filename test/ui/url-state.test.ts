@@ -18,7 +18,7 @@ import {
 import { Rng } from '../../src/util/rng.ts';
 
 const DEFAULT_HASH =
-  '#v=1&data=embedded&k=8&seed=1&batch=512&step=0.1&pc=0.1&epochs=4&re=2&rounds=2&prune=0.75&crit=flow&sigma=0.5&vf=0.1&n=0&view=train&replay=0';
+  '#v=1&data=embedded&k=8&seed=1&batch=512&step=0.1&pc=0.1&epochs=4&re=2&rounds=2&prune=0.75&crit=flow&sigma=0.5&vf=0.1&n=0&cmp=0&model=new&view=train&replay=0';
 
 /** The default link with one key's value replaced (or appended when `key` is new). */
 function withValue(key: string, value: string): string {
@@ -72,6 +72,8 @@ describe('url state: defaults and encoding', () => {
       sigma: DEFAULT_TRAIN_CONFIG.sigma,
       validFrac: 0.1,
       images: 0,
+      compare: false,
+      model: 'new',
       view: 'train',
       replay: false,
     });
@@ -92,7 +94,7 @@ describe('url state: defaults and encoding', () => {
     expect(encodeState(DEFAULT_URL_STATE)).toBe(DEFAULT_HASH);
     const s = { ...DEFAULT_URL_STATE, K: 16, step: 0.1 + 0.2, replay: true, view: 'draw' as const, criterion: 'random' as const };
     expect(encodeState(s)).toBe(
-      '#v=1&data=embedded&k=16&seed=1&batch=512&step=0.30000000000000004&pc=0.1&epochs=4&re=2&rounds=2&prune=0.75&crit=random&sigma=0.5&vf=0.1&n=0&view=draw&replay=1',
+      '#v=1&data=embedded&k=16&seed=1&batch=512&step=0.30000000000000004&pc=0.1&epochs=4&re=2&rounds=2&prune=0.75&crit=random&sigma=0.5&vf=0.1&n=0&cmp=0&model=new&view=draw&replay=1',
     );
     // Key order follows the table, not the object's property order.
     const shuffled = Object.fromEntries(Object.entries(s).reverse()) as unknown as PlaygroundUrlState;
@@ -115,6 +117,19 @@ describe('url state: defaults and encoding', () => {
   it('encoding repairs a corrupted in-memory state instead of writing it', () => {
     const bad = { ...DEFAULT_URL_STATE, K: 1e9, step: Number.NaN, view: '<b>' } as unknown as PlaygroundUrlState;
     expect(encodeState(bad)).toBe(DEFAULT_HASH.replace('k=8', 'k=64'));
+  });
+});
+
+describe('url state: the demo model (model=demo)', () => {
+  it('a link can name the demo; without the key a link opens as before (no model until Play)', () => {
+    expect(decodeState('#v=1&k=4&model=demo')).toEqual({ state: { ...DEFAULT_URL_STATE, K: 4, model: 'demo' }, notices: [] });
+    expect(decodeState('#v=1&k=4').state.model).toBe('new');
+    expect(encodeState({ ...DEFAULT_URL_STATE, model: 'demo' })).toBe(DEFAULT_HASH.replace('model=new', 'model=demo'));
+    // Any other value is repaired to `new` with one notice.
+    expect(decodeState('#v=1&model=mine')).toEqual({
+      state: DEFAULT_URL_STATE,
+      notices: ['model: "mine" is not one of new, demo; used new.'],
+    });
   });
 });
 

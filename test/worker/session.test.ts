@@ -467,6 +467,57 @@ describe('PlaygroundSession: steps and queries', () => {
     expect(q.result).toMatchObject({ kind: 'bpdDistribution', total: 50 });
   });
 
+  it('starts from a model file when init carries one (the demo model): no HCLT build, queries answer with that model', async () => {
+    // A model of the same data, trained elsewhere and saved compact (.spc version 2), as the page's demo is.
+    const { train, valid } = splitTrainValid(await data(), CONFIG.validFrac, CONFIG.seed);
+    const cfg = { ...DEFAULT_TRAIN_CONFIG, ...CONFIG, K: 2, fullBatch: false, patience: Infinity };
+    const t = await Trainer.create(cfg, new CpuEngine({ threads: 1, precision: 'float32' }), train, valid);
+    await t.epoch();
+    await t.prune(0.5);
+    await t.grow(0.5);
+    const bytes = encodeSpc(await t.snapshot(), { K: 4 }, { version: 2 });
+    const circuit = decodeSpc(bytes, 'demo.spc').circuit;
+
+    const h = harness(await data());
+    const ready = h.next((m): m is Extract<FromWorker, { type: 'ready' }> => m.type === 'ready');
+    const snap = h.next((m): m is Extract<FromWorker, { type: 'snapshot' }> => m.type === 'snapshot');
+    h.session.handle({
+      type: 'init',
+      dataset: { kind: 'embedded', url: 'x' },
+      config: { ...CONFIG },
+      engine: 'cpu',
+      model: { name: 'demo.spc', bytes: bytes.slice().buffer },
+    });
+    const info = (await ready).info;
+    expect(info.edges).toBe(compileCircuit(circuit).numEdges);
+    expect(info.K).toBe(4);
+    expect((await snap).snapshot.regionSize).toEqual(Int32Array.from(circuit.regions, (r) => r.size));
+    const tasks = h.messages.flatMap((m) => (m.type === 'progress' ? [m.task] : []));
+    expect(tasks).not.toContain('build');
+    expect(h.session.position).toEqual({ round: 0, stage: 'epochs', epochsDone: 0 });
+    // The score is the loaded circuit's, by the float64 reference.
+    const image = train.pixels.slice(0, 784);
+    const score = (await h.ask({ kind: 'score', pixels: image })).result as ScoreResult;
+    const ref = new CpuQueries(compileCircuit(circuit), { capacity: 8 });
+    expect(score.logLikelihood).toBeCloseTo(ref.marginalSync({ pixels: image, count: 1 })[0], 9);
+    expect(((await h.ask({ kind: 'samples', count: 2, seed: 1 })).result as ImagesResult).count).toBe(2);
+
+    // A model file that does not fit the data fails the init in one sentence.
+    const other = harness(await data());
+    const rng = new Rng(4);
+    const small = encodeSpc(buildTreeCircuit(randomTree(9, rng), 256, 2, rng));
+    other.session.handle({
+      type: 'init',
+      dataset: { kind: 'embedded', url: 'x' },
+      config: { ...CONFIG },
+      engine: 'cpu',
+      model: { name: 'small.spc', bytes: small.slice().buffer },
+    });
+    const err = await other.next((m): m is Extract<FromWorker, { type: 'error' }> => m.type === 'error');
+    expectOneSentence(err.message);
+    expect(err.message).toMatch(/^small\.spc is a model of 9 pixels/);
+  });
+
   it('refuses bad settings and queries before a model in one sentence', async () => {
     const h = harness(await data());
     const q = await h.ask({ kind: 'samples', count: 1, seed: 1 });
