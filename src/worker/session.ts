@@ -94,6 +94,9 @@ export class PlaygroundSession {
   private queries: Array<{ id: number; query: Query }> = [];
   private pumping = false;
   private pauseRequested = false;
+  /** Settings a `configure` changed while the model was still being built: applied once it exists
+   *  (they are newer than the init's), dropped by the next init. */
+  private configureLater: Extract<ToWorker, { type: 'configure' }>['config'] = {};
   /** Bumped by init and import: work begun for an older model stops at its next boundary. */
   private generation = 0;
   /** Bumped by every change of parameters or structure (caches below compare it). */
@@ -138,6 +141,7 @@ export class PlaygroundSession {
         this.generation++;
         this.pauseRequested = true;
         this.commands = [msg];
+        this.configureLater = {};
         break;
       case 'play':
         if (!this.commands.some((c) => c.type === 'play')) this.commands.push(msg);
@@ -180,7 +184,11 @@ export class PlaygroundSession {
   private configure(patch: Extract<ToWorker, { type: 'configure' }>['config']): void {
     checkRunConfig(patch);
     const m = this.model;
-    if (!m) return; // nothing built yet: the next init carries its own configuration
+    if (!m) {
+      // Still building (or nothing asked for yet): the init's own settings come first, then these.
+      Object.assign(this.configureLater, patch);
+      return;
+    }
     // Only these may change mid-run (K, seed and the split need a new init).
     for (const key of CONFIGURABLE) if (patch[key] !== undefined) (m.config as unknown as Record<string, unknown>)[key] = patch[key];
     // The Trainer reads batch (at each epoch's start), step and pseudocount (at each batch), prune,
@@ -264,6 +272,9 @@ export class PlaygroundSession {
     // would double the worker's memory: 47 MB more for Fashion-MNIST's training file).
     const source = { ...dataset, pixels: new Uint8Array(0), labels: undefined };
     this.model = { config, trainConfig, dataset: source, train, valid, flowSample: firstRows(train, SNAPSHOT_FLOW_IMAGES), handle, trainer };
+    const later = this.configureLater;
+    this.configureLater = {};
+    this.configure(later);
     this.testSplit.fits(source); // a test split read before the training data: same image size?
     this.post({ type: 'ready', info: this.info() });
     await this.postSnapshot();

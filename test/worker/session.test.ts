@@ -467,6 +467,25 @@ describe('PlaygroundSession: steps and queries', () => {
     expect(q.result).toMatchObject({ kind: 'bpdDistribution', total: 50 });
   });
 
+  it('a configure sent while the model is still being built applies once it exists (and a later init drops it)', async () => {
+    const h = harness(await data());
+    // The init asks for 1 epoch and no rounds; the page raises it to 3 before the build is done (the
+    // dense comparison extends its run this way).
+    h.session.handle({ type: 'init', dataset: { kind: 'embedded', url: 'x' }, config: { ...CONFIG, epochs: 1, rounds: 0, images: 200 }, engine: 'cpu' });
+    h.session.handle({ type: 'configure', config: { epochs: 3 } });
+    h.session.handle({ type: 'play' });
+    await h.idle();
+    expect(h.events().filter((e) => e.event === 'epoch')).toHaveLength(3);
+    expect(h.session.position).toMatchObject({ round: 0, epochsDone: 3 });
+
+    const h2 = harness(await data());
+    h2.session.handle({ type: 'configure', config: { epochs: 3 } });
+    h2.session.handle({ type: 'init', dataset: { kind: 'embedded', url: 'x' }, config: { ...CONFIG, epochs: 1, rounds: 0, images: 200 }, engine: 'cpu' });
+    h2.session.handle({ type: 'play' });
+    await h2.idle();
+    expect(h2.events().filter((e) => e.event === 'epoch')).toHaveLength(1);
+  });
+
   it('starts from a model file when init carries one (the demo model): no HCLT build, queries answer with that model', async () => {
     // A model of the same data, trained elsewhere and saved compact (.spc version 2), as the page's demo is.
     const { train, valid } = splitTrainValid(await data(), CONFIG.validFrac, CONFIG.seed);
