@@ -62,6 +62,14 @@ const done = new Promise<PlaygroundState>((resolve, reject) => {
     if (s.status === 'finished' && s.dense.status === 'done' && printed === rows.length && rows.length === s.settings.rounds) resolve(s);
   });
 });
+// Should the work stop short (a worker error), say where it stood instead of leaving silently.
+process.on('exit', (code) => {
+  const s = store.getState();
+  if (!(s.status === 'finished' && s.dense.status === 'done'))
+    console.error(
+      `stopped early (exit ${code}): sparse ${s.status}, dense ${s.dense.status}, ${s.dense.runs.map((r) => `K=${r.K}: ${r.events.length} epochs`).join('; ')}; ${s.notices.join(' ')}`,
+    );
+});
 store.getState().play();
 const s = await done;
 const seconds = (performance.now() - t0) / 1000;

@@ -28,6 +28,20 @@ try {
   const k = await page.getByRole('spinbutton', { name: 'K (hidden states)' }).inputValue();
   const t0 = Date.now();
   await page.getByRole('button', { name: 'Play', exact: true }).click();
+  // A line a minute, so a run cut short still says how far it got.
+  const ticker = setInterval(() => {
+    void page
+      .evaluate(() => [
+        document.querySelector('[data-status]')?.getAttribute('data-status'),
+        document.querySelectorAll('[data-testid=epoch-row]').length,
+        document.querySelector('[data-testid=dense-bpd]')?.textContent,
+        document.querySelectorAll('[data-testid=compare-row]').length,
+      ])
+      .then(([status, epochs, dense, rows]) =>
+        console.log(`${((Date.now() - t0) / 1000).toFixed(0)} s: sparse ${status}, ${epochs} epochs; dense validation bpd ${dense}; ${rows} rounds ended`),
+      )
+      .catch(() => undefined);
+  }, 60_000);
   await page.waitForFunction(
     () =>
       document.querySelector('[data-status]')?.getAttribute('data-status') === 'finished' &&
@@ -36,6 +50,7 @@ try {
     null,
     { timeout: 3_600_000, polling: 1000 },
   );
+  clearInterval(ticker);
   const seconds = (Date.now() - t0) / 1000;
   const backend = await page.getByTestId('backend').textContent();
   const rows = await page.getByTestId('compare-row').allInnerTexts();
