@@ -6,6 +6,7 @@
 //   npx tsx scripts/compare-default.ts                         # the embedded digits, default settings
 //   npx tsx scripts/compare-default.ts --train <idx images>    # a file as dropped on the page
 //   npx tsx scripts/compare-default.ts --k 16 --json out.json  # the GPU's default K; the table as JSON
+//   npx tsx scripts/compare-default.ts --train <idx> --images 20000  # the page's "Images used"
 //
 // Prints one line per ended round (sparse against dense validation bpd) and the wall time until both
 // runs are done.
@@ -27,6 +28,7 @@ function arg(name: string): string | undefined {
 
 const trainPath = arg('train');
 const K = Number(arg('k') ?? defaultUrlState().K);
+const images = Number(arg('images') ?? defaultUrlState().images);
 const jsonPath = arg('json');
 const file = trainPath ? new File([await readFile(trainPath)], basename(trainPath)) : null;
 
@@ -38,13 +40,13 @@ const store = createPlaygroundStore({
       loadDataset: async (src, onProgress) => (src.kind === 'embedded' ? loadEmbeddedDataset() : readIdxImages(src.images, src.images.name, { onProgress })),
     }),
   dataUrl: 'embedded',
-  settings: { K, compare: true },
+  settings: { K, images, compare: true },
 });
 store.getState().setEngine('cpu');
 if (file) store.getState().setUserData(file);
 const s0 = store.getState().settings;
 console.log(
-  `default Play with Compare with dense on ${file ? file.name : 'the embedded digits'}: K=${s0.K}, ${s0.epochs} epochs, ${s0.rounds} rounds of prune ${s0.prune} -> grow -> ${s0.roundEpochs} epochs, seed ${s0.seed}`,
+  `default Play with Compare with dense on ${file ? file.name : 'the embedded digits'}${s0.images ? ` (first ${s0.images} images)` : ''}: K=${s0.K}, ${s0.epochs} epochs, ${s0.rounds} rounds of prune ${s0.prune} -> grow -> ${s0.roundEpochs} epochs, seed ${s0.seed}`,
 );
 
 let printed = 0;

@@ -1,4 +1,4 @@
-// End to end, Compare with dense (headless Chromium): with WebGPU (SwiftShader) and without it, a small
+// End to end, Compare with dense (headless Chromium): with WebGPU (SwiftShader) and without it (the CPU engine), a small
 // run with `cmp=1` plays two rounds of prune -> grow -> EM while a second worker trains the dense HCLT
 // with the same sum edges; the figures show its validation bpd, the table one row per round with a
 // finite difference, the chart the dashed dense curve, and the CSV and the shared link carry it.
@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectProblems, RESULTS, startBrowserHarness, type BrowserHarness } from './harness.ts';
 
 const RUN =
-  'v=1&data=embedded&k=3&seed=2&batch=256&step=0.1&pc=0.1&epochs=1&re=1&rounds=2&prune=0.75&crit=flow&sigma=0.3&vf=0.25&n=600&cmp=1&view=train&replay=0';
+  'v=1&data=embedded&k=3&seed=2&batch=256&step=0.1&pc=0.1&epochs=1&re=1&rounds=2&prune=0.75&crit=flow&sigma=0.3&vf=0.25&n=400&cmp=1&view=train&replay=0';
 
 /** Waits until the sparse run has finished and the dense run has caught up. */
 async function bothDone(page: Page): Promise<void> {
@@ -25,17 +25,18 @@ async function bothDone(page: Page): Promise<void> {
   );
 }
 
-async function runComparison(h: BrowserHarness, engine: 'auto' | 'cpu'): Promise<void> {
+async function runComparison(h: BrowserHarness, webgpu: boolean): Promise<void> {
   mkdirSync(RESULTS, { recursive: true });
   const context = await h.browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const problems = collectProblems(page);
   await page.goto(`${h.url}#${RUN}`);
-  await page.getByRole('combobox', { name: 'Engine' }).selectOption(engine);
   expect(await page.getByTestId('compare').isChecked()).toBe(true);
   await page.getByRole('button', { name: 'Play', exact: true }).click();
   await bothDone(page);
 
+  // Both workers run on the engine the browser offers: WebGPU (SwiftShader) or the CPU fallback.
+  expect(await page.getByTestId('backend').textContent()).toMatch(webgpu ? /^WebGPU/ : /^CPU/);
   const dense = Number(await page.getByTestId('dense-bpd').textContent());
   expect(Number.isFinite(dense)).toBe(true);
   const rows = page.getByTestId('compare-row');
@@ -51,7 +52,7 @@ async function runComparison(h: BrowserHarness, engine: 'auto' | 'cpu'): Promise
   }
   expect(await page.getByTestId('dense-curve').count()).toBeGreaterThan(0);
   expect(await page.getByTestId('bpd-chart').innerHTML()).not.toMatch(/NaN|Infinity/);
-  await page.screenshot({ path: `${RESULTS}compare-${engine === 'cpu' ? 'cpu' : 'webgpu'}.png`, fullPage: true });
+  await page.screenshot({ path: `${RESULTS}compare-${webgpu ? 'webgpu' : 'no-webgpu'}.png`, fullPage: true });
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export curves (CSV)' }).click()]);
   const csv = readFileSync(await download.path(), 'utf8')
@@ -88,11 +89,11 @@ describe('Compare with dense in headless Chromium', () => {
   });
 
   it('on WebGPU: both runs finish, the table, figure, curve, CSV and link carry the comparison', async () => {
-    await runComparison(gpu!, 'auto');
+    await runComparison(gpu!, true);
   }, 300_000);
 
-  it('on the CPU engine: the same', async () => {
-    await runComparison(gpu!, 'cpu');
+  it('without WebGPU (the CPU engine): the same', async () => {
+    await runComparison(noGpu!, false);
   }, 300_000);
 
   it('a first visit starts with the switch on when WebGPU is present and off without it', async () => {
