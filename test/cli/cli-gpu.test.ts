@@ -6,20 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { embeddedSubset } from '../helpers/data.ts';
+import { embeddedSubset, idxImagesBytes } from '../helpers/data.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
-
-function idxImages(pixels: Uint8Array, count: number): Uint8Array {
-  const out = new Uint8Array(16 + pixels.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, 0x00000803);
-  dv.setUint32(4, count);
-  dv.setUint32(8, 28);
-  dv.setUint32(12, 28);
-  out.set(pixels, 16);
-  return out;
-}
 
 function train(engine: string, file: string): Array<Record<string, unknown>> {
   const r = spawnSync(
@@ -60,7 +49,7 @@ describe('cli train --engine gpu', () => {
     const data = await embeddedSubset(1500, 11);
     const dir = mkdtempSync(join(tmpdir(), 'spc-gpu-'));
     const file = join(dir, 'digits-images-idx3-ubyte');
-    writeFileSync(file, idxImages(data.pixels, data.count));
+    writeFileSync(file, idxImagesBytes(data.pixels, data.count));
     const cpu = train('cpu', file);
     const gpu = train('gpu', file);
     rmSync(dir, { recursive: true, force: true });

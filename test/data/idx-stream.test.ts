@@ -7,17 +7,13 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeIdxImages, imagesOverLimit, MAX_BROWSER_IMAGE_BYTES, peekIdxImagesHeader, readIdxImages } from '../../src/data/idx.ts';
 import { UserError } from '../../src/util/errors.ts';
+import { idxImagesBytes } from '../helpers/data.ts';
 
 /** An IDX images file of `count` images of rows x cols whose pixel j of image i is (7i + j) mod 256; `declared` overrides the count in the header. */
 function imagesFile(count: number, rows: number, cols: number, declared = count): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(16 + count * rows * cols);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, 0x00000803);
-  view.setUint32(4, declared);
-  view.setUint32(8, rows);
-  view.setUint32(12, cols);
-  for (let i = 0; i < count; i++) for (let j = 0; j < rows * cols; j++) out[16 + i * rows * cols + j] = (7 * i + j) & 255;
-  return out;
+  const pixels = new Uint8Array(count * rows * cols);
+  for (let i = 0; i < count; i++) for (let j = 0; j < rows * cols; j++) pixels[i * rows * cols + j] = (7 * i + j) & 255;
+  return idxImagesBytes(pixels, declared, rows, cols);
 }
 
 async function userError(p: Promise<unknown>): Promise<string> {

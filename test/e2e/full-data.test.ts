@@ -12,6 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { chromium, type Browser, type ElementHandle, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, CHROMIUM_FLAGS, collectProblems, RESULTS, startBrowserHarness, type BrowserHarness } from './harness.ts';
+import { idxImagesBytes } from '../helpers/data.ts';
 
 /** K = 2 and small batches keep a mini-batch and the snapshots cheap on SwiftShader. */
 const RUN = 'v=1&data=embedded&k=2&seed=1&batch=64&step=0.1&pc=0.1&epochs=1&re=1&rounds=0&prune=0.5&crit=flow&sigma=0.5&vf=0.1&n=0&view=train&replay=0';
@@ -23,13 +24,8 @@ const DIR = `${RESULTS}full-data/`;
  * Chow-Liu tree has something to find). `declared` overrides the count in the header.
  */
 function generatedImages(count: number, seed: number, declared = count): Uint8Array {
-  const bytes = new Uint8Array(16 + count * 784);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(0, 0x00000803);
-  view.setUint32(4, declared);
-  view.setUint32(8, 28);
-  view.setUint32(12, 28);
-  const words = new Uint32Array(bytes.buffer, 16, (count * 784) / 4);
+  const pixels = new Uint8Array(count * 784);
+  const words = new Uint32Array(pixels.buffer);
   let x = seed >>> 0 || 1;
   for (let k = 0; k < words.length; k++) {
     x ^= x << 13;
@@ -40,9 +36,9 @@ function generatedImages(count: number, seed: number, declared = count): Uint8Ar
   for (let i = 0; i < count; i++) {
     const col = 8 + ((i * 7) % 12);
     const row0 = 5 + (i % 10);
-    for (let r = row0; r < row0 + 9; r++) bytes[16 + i * 784 + r * 28 + col] = 128 + ((i * 31) % 128);
+    for (let r = row0; r < row0 + 9; r++) pixels[i * 784 + r * 28 + col] = 128 + ((i * 31) % 128);
   }
-  return bytes;
+  return idxImagesBytes(pixels, declared);
 }
 
 function writeGz(name: string, raw: Uint8Array): { path: string; size: number } {

@@ -7,21 +7,10 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { EpochEvent } from '../../src/training/trainer.ts';
 import { chooseDataFile, isTestSplitName, roleOfDroppedFile } from '../../src/ui/data-files.ts';
-import { createPlaygroundStore, type TrainingWorker } from '../../src/ui/store.ts';
-import type { FromWorker, ModelInfo, ToWorker } from '../../src/worker/protocol.ts';
-
-class FakeWorker implements TrainingWorker {
-  sent: ToWorker[] = [];
-  onmessage: ((e: MessageEvent<FromWorker>) => void) | null = null;
-  onerror: ((e: ErrorEvent) => void) | null = null;
-  postMessage(msg: ToWorker): void {
-    this.sent.push(msg);
-  }
-  terminate(): void {}
-  emit(msg: FromWorker): void {
-    this.onmessage?.({ data: msg } as MessageEvent<FromWorker>);
-  }
-}
+import { createPlaygroundStore } from '../../src/ui/store.ts';
+import type { ModelInfo, ToWorker } from '../../src/worker/protocol.ts';
+import { idxImagesBytes } from '../helpers/data.ts';
+import { FakeWorker } from '../helpers/fake-worker.ts';
 
 const INFO: ModelInfo = {
   backend: 'CPU',
@@ -51,12 +40,7 @@ function setup() {
 
 /** An IDX images file whose header announces `count` images of 28x28 (with `present` images of data). */
 function imagesFile(name: string, count: number, present = Math.min(count, 3), gzip = false): File {
-  const bytes = new Uint8Array(16 + present * 784);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(0, 0x00000803);
-  view.setUint32(4, count);
-  view.setUint32(8, 28);
-  view.setUint32(12, 28);
+  const bytes = idxImagesBytes(new Uint8Array(present * 784), count);
   return new File([gzip ? new Uint8Array(gzipSync(bytes)) : bytes], name);
 }
 

@@ -1,26 +1,11 @@
 // The playground store driven by a fake worker: what it sends for each action, how it folds the
 // worker's messages into state, which settings are locked while a model exists, and queries.
 import { describe, expect, it } from 'vitest';
-import type { FromWorker, ModelInfo, ToWorker } from '../../src/worker/protocol.ts';
-import { createPlaygroundStore, epochsDone, latestValidBpd, modelLocked, runConfigOf, type TrainingWorker } from '../../src/ui/store.ts';
+import type { ModelInfo, ToWorker } from '../../src/worker/protocol.ts';
+import { createPlaygroundStore, epochsDone, latestValidBpd, modelLocked, runConfigOf } from '../../src/ui/store.ts';
 import type { DemoModel } from '../../src/ui/demo.ts';
 import type { EpochEvent } from '../../src/training/trainer.ts';
-
-class FakeWorker implements TrainingWorker {
-  sent: ToWorker[] = [];
-  terminated = false;
-  onmessage: ((e: MessageEvent<FromWorker>) => void) | null = null;
-  onerror: ((e: ErrorEvent) => void) | null = null;
-  postMessage(msg: ToWorker): void {
-    this.sent.push(msg);
-  }
-  terminate(): void {
-    this.terminated = true;
-  }
-  emit(msg: FromWorker): void {
-    this.onmessage?.({ data: msg } as MessageEvent<FromWorker>);
-  }
-}
+import { FakeWorker } from '../helpers/fake-worker.ts';
 
 const INFO: ModelInfo = {
   backend: 'CPU float32, 1 thread',

@@ -13,7 +13,7 @@ import { splitTrainValid } from '../../src/data/split.ts';
 import { CpuEngine } from '../../src/engines/cpu/engine.ts';
 import type { FromWorker, PlaygroundEpochEvent, RunConfig } from '../../src/worker/protocol.ts';
 import { PlaygroundSession } from '../../src/worker/session.ts';
-import { embeddedSubset } from '../helpers/data.ts';
+import { embeddedSubset, idxImagesBytes } from '../helpers/data.ts';
 
 const CONFIG: RunConfig = {
   K: 2,
@@ -33,13 +33,7 @@ const CONFIG: RunConfig = {
 
 /** `d` as an IDX images file (magic 0x00000803, count, rows, cols, pixels). */
 function idxFile(d: Dataset, name: string, gzip = false): File {
-  const bytes = new Uint8Array(16 + d.pixels.length);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(0, 0x00000803);
-  view.setUint32(4, d.count);
-  view.setUint32(8, d.rows);
-  view.setUint32(12, d.cols);
-  bytes.set(d.pixels, 16);
+  const bytes = idxImagesBytes(d.pixels, d.count, d.rows, d.cols);
   return new File([gzip ? new Uint8Array(gzipSync(bytes)) : bytes], name);
 }
 
